@@ -1,0 +1,45 @@
+//! ListOffsets: earliest (-2), latest (-1), max timestamp (-3), or the first offset at or
+//! after a timestamp (at batch granularity: records are not decoded).
+
+use kafka_protocol::messages::list_offsets_response::{ListOffsetsPartitionResponse, ListOffsetsTopicResponse};
+use kafka_protocol::messages::{ListOffsetsRequest, ListOffsetsResponse};
+use kafka_protocol::ResponseError;
+
+use super::Ctx;
+use crate::log::partition::LEADER_EPOCH;
+
+const LATEST: i64 = -1;
+const EARLIEST: i64 = -2;
+const MAX_TIMESTAMP: i64 = -3;
+const EARLIEST_LOCAL: i64 = -4;
+
+pub fn handle(ctx: &Ctx<'_>, request: ListOffsetsRequest) -> ListOffsetsResponse {
+    let topics = request
+        .topics
+        .into_iter()
+        .map(|wanted| {
+            let topic = ctx.cluster.topic(&wanted.name);
+            let partitions = wanted
+                .partitions
+                .into_iter()
+                .map(|p| {
+                    let response = ListOffsetsPartitionResponse::default().with_partition_index(p.partition_index);
+                    let Some(partition) = topic.as_ref().and_then(|t| t.partition(p.partition_index)) else {
+                        return response.with_error_code(ResponseError::UnknownTopicOrPartition.code());
+                    };
+                    let log = partition.log();
+                    let (offset, timestamp) = match p.timestamp {
+                        LATEST => (log.high_watermark(), -1),
+                        EARLIEST | EARLIEST_LOCAL => (log.log_start_offset(), -1),
+                        MAX_TIMESTAMP => log.offset_for_timestamp(i64::MIN).map_or((-1, -1), |(o, t)| (o, t)),
+                        ts if ts >= 0 => log.offset_for_timestamp(ts).unwrap_or((-1, -1)),
+                        _ => return response.with_error_code(ResponseError::InvalidRequest.code()),
+                    };
+                    response.with_offset(offset).with_timestamp(timestamp).with_leader_epoch(LEADER_EPOCH)
+                })
+                .collect();
+            ListOffsetsTopicResponse::default().with_name(wanted.name).with_partitions(partitions)
+        })
+        .collect();
+    ListOffsetsResponse::default().with_topics(topics)
+}

@@ -1,0 +1,95 @@
+//! OffsetFetch: a group's committed offsets, for all its partitions or the ones asked for.
+//! v1-7 ask for one group; v8+ for a list of groups.
+
+use kafka_protocol::messages::offset_fetch_response::{
+    OffsetFetchResponseGroup, OffsetFetchResponsePartition, OffsetFetchResponsePartitions, OffsetFetchResponseTopic,
+    OffsetFetchResponseTopics,
+};
+use kafka_protocol::messages::{OffsetFetchRequest, OffsetFetchResponse, TopicName};
+
+use super::{str_bytes, topic_name, Ctx};
+use crate::group::Committed;
+
+/// (topic, [(partition, committed or not)]) for a group.
+type Found = Vec<(String, Vec<(i32, Option<Committed>)>)>;
+
+fn lookup(ctx: &Ctx<'_>, group_id: &str, wanted: Option<Vec<(TopicName, Vec<i32>)>>) -> Found {
+    let offsets = ctx.cluster.groups.with_existing(group_id, |g| g.offsets.clone()).unwrap_or_default();
+    match wanted {
+        Some(topics) => topics
+            .into_iter()
+            .map(|(name, partitions)| {
+                let name = name.to_string();
+                let found = partitions.into_iter().map(|p| (p, offsets.get(&(name.clone(), p)).cloned())).collect();
+                (name, found)
+            })
+            .collect(),
+        None => {
+            let mut all: Found = Vec::new();
+            for ((topic, partition), committed) in offsets {
+                match all.last_mut() {
+                    Some((t, parts)) if *t == topic => parts.push((partition, Some(committed))),
+                    _ => all.push((topic, vec![(partition, Some(committed))])),
+                }
+            }
+            all
+        }
+    }
+}
+
+fn parts(committed: Option<Committed>) -> (i64, Option<kafka_protocol::protocol::StrBytes>) {
+    match committed {
+        Some(c) => (c.offset, Some(str_bytes(c.metadata.as_deref().unwrap_or("")))),
+        None => (-1, Some(str_bytes(""))),
+    }
+}
+
+pub fn handle(ctx: &Ctx<'_>, request: OffsetFetchRequest) -> OffsetFetchResponse {
+    if ctx.version < 8 {
+        let wanted = request.topics.map(|ts| ts.into_iter().map(|t| (t.name, t.partition_indexes)).collect());
+        let topics = lookup(ctx, &request.group_id, wanted)
+            .into_iter()
+            .map(|(name, found)| {
+                let partitions = found
+                    .into_iter()
+                    .map(|(p, c)| {
+                        let (offset, metadata) = parts(c);
+                        OffsetFetchResponsePartition::default()
+                            .with_partition_index(p)
+                            .with_committed_offset(offset)
+                            .with_committed_leader_epoch(-1)
+                            .with_metadata(metadata)
+                    })
+                    .collect();
+                OffsetFetchResponseTopic::default().with_name(topic_name(&name)).with_partitions(partitions)
+            })
+            .collect();
+        return OffsetFetchResponse::default().with_topics(topics);
+    }
+    let groups = request
+        .groups
+        .into_iter()
+        .map(|g| {
+            let wanted = g.topics.map(|ts| ts.into_iter().map(|t| (t.name, t.partition_indexes)).collect());
+            let topics = lookup(ctx, &g.group_id, wanted)
+                .into_iter()
+                .map(|(name, found)| {
+                    let partitions = found
+                        .into_iter()
+                        .map(|(p, c)| {
+                            let (offset, metadata) = parts(c);
+                            OffsetFetchResponsePartitions::default()
+                                .with_partition_index(p)
+                                .with_committed_offset(offset)
+                                .with_committed_leader_epoch(-1)
+                                .with_metadata(metadata)
+                        })
+                        .collect();
+                    OffsetFetchResponseTopics::default().with_name(topic_name(&name)).with_partitions(partitions)
+                })
+                .collect();
+            OffsetFetchResponseGroup::default().with_group_id(g.group_id).with_topics(topics)
+        })
+        .collect();
+    OffsetFetchResponse::default().with_groups(groups)
+}

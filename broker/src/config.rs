@@ -1,0 +1,79 @@
+//! Broker settings. Defaults match a single-node development Kafka.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// When the log is forced to disk with `fsync`. Every acknowledged batch is always
+/// `write()`n to its segment file before the produce is answered, so it survives a crash
+/// of the process; the policy decides whether it also survives a crash of the machine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FsyncPolicy {
+    /// Leave flushing to the operating system (Kafka's default: `log.flush.interval.messages` unset).
+    Never,
+    /// `fsync` before every produce is acknowledged: slowest, survives power loss.
+    Always,
+    /// `fsync` dirty segments in the background at this interval.
+    Interval(Duration),
+}
+
+impl std::str::FromStr for FsyncPolicy {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "never" => Ok(Self::Never),
+            "always" => Ok(Self::Always),
+            other => other
+                .strip_suffix("ms")
+                .and_then(|ms| ms.parse::<u64>().ok())
+                .filter(|ms| *ms > 0)
+                .map(|ms| Self::Interval(Duration::from_millis(ms)))
+                .ok_or_else(|| format!("fsync policy must be never, always or an interval like 1000ms, not {other:?}")),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct BrokerConfig {
+    /// Address to bind; port 0 picks a free port (see `BrokerHandle::addr`).
+    pub listen: SocketAddr,
+    /// `host:port` given to clients in Metadata and FindCoordinator answers. Defaults to the
+    /// bound address, so clients reach exactly the socket that answered them.
+    pub advertised: Option<String>,
+    pub node_id: i32,
+    pub cluster_id: String,
+    /// Partitions of a topic created implicitly (Metadata or Produce on an unknown topic).
+    pub default_partitions: i32,
+    pub auto_create_topics: bool,
+    /// With a data directory, logs and committed offsets are written there and recovered at start.
+    pub data_dir: Option<PathBuf>,
+    pub fsync: FsyncPolicy,
+    /// A request frame larger than this closes the connection (Kafka: `socket.request.max.bytes`).
+    pub max_frame_bytes: usize,
+    /// A segment file is closed and a new one started once it reaches this size.
+    pub segment_bytes: u64,
+}
+
+impl Default for BrokerConfig {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 9092)),
+            advertised: None,
+            node_id: 1,
+            cluster_id: "kafka-orders-embedded".to_string(),
+            default_partitions: 1,
+            auto_create_topics: true,
+            data_dir: None,
+            fsync: FsyncPolicy::Never,
+            max_frame_bytes: 100 * 1024 * 1024,
+            segment_bytes: 64 * 1024 * 1024,
+        }
+    }
+}
+
+impl BrokerConfig {
+    /// In memory, on a free port of 127.0.0.1: what a test wants.
+    pub fn ephemeral() -> Self {
+        Self { listen: SocketAddr::from(([127, 0, 0, 1], 0)), ..Self::default() }
+    }
+}

@@ -1,0 +1,62 @@
+//! Kafka request and response frames: `length i32 | header | body`.
+
+use bytes::{Buf, BufMut, Bytes, BytesMut};
+use kafka_protocol::messages::{ApiKey, RequestHeader, RequestKind, ResponseHeader, ResponseKind};
+use kafka_protocol::protocol::{Decodable, Encodable};
+
+use crate::api;
+
+/// Why a frame cannot be served. Each is logged once and the connection is closed,
+/// except an unsupported ApiVersions, which gets Kafka's UNSUPPORTED_VERSION answer.
+#[derive(Debug, thiserror::Error)]
+pub enum FrameError {
+    #[error("frame of {0} bytes is too short for a request header")]
+    TooShort(usize),
+    #[error("unknown API key {0}")]
+    UnknownApi(i16),
+    #[error("{api:?} v{version} is not supported (this broker serves v{min}..=v{max})")]
+    UnsupportedVersion { api: ApiKey, version: i16, min: i16, max: i16, correlation_id: i32 },
+    #[error("malformed {api:?} v{version} request: {reason}")]
+    Malformed { api: ApiKey, version: i16, reason: String },
+}
+
+pub struct Request {
+    pub api: ApiKey,
+    pub version: i16,
+    pub header: RequestHeader,
+    pub body: RequestKind,
+}
+
+/// Decodes a request frame (the bytes after the length prefix).
+pub fn decode_request(mut frame: Bytes) -> Result<Request, FrameError> {
+    if frame.len() < 8 {
+        return Err(FrameError::TooShort(frame.len()));
+    }
+    let key = i16::from_be_bytes([frame[0], frame[1]]);
+    let version = i16::from_be_bytes([frame[2], frame[3]]);
+    let correlation_id = i32::from_be_bytes([frame[4], frame[5], frame[6], frame[7]]);
+    let api = ApiKey::try_from(key).map_err(|_| FrameError::UnknownApi(key))?;
+    let range = api::supported(api).ok_or(FrameError::UnknownApi(key))?;
+    if !(range.0..=range.1).contains(&version) {
+        return Err(FrameError::UnsupportedVersion { api, version, min: range.0, max: range.1, correlation_id });
+    }
+    let malformed = |e: anyhow::Error| FrameError::Malformed { api, version, reason: e.to_string() };
+    let header = RequestHeader::decode(&mut frame, api.request_header_version(version)).map_err(malformed)?;
+    let body = RequestKind::decode(api, &mut frame, version).map_err(malformed)?;
+    if frame.has_remaining() {
+        return Err(FrameError::Malformed { api, version, reason: format!("{} bytes left over", frame.remaining()) });
+    }
+    Ok(Request { api, version, header, body })
+}
+
+/// Encodes a response with its length prefix, ready to write.
+pub fn encode_response(api: ApiKey, version: i16, correlation_id: i32, body: &ResponseKind) -> Result<Bytes, String> {
+    let mut out = BytesMut::with_capacity(64);
+    out.put_i32(0);
+    let header = ResponseHeader::default().with_correlation_id(correlation_id);
+    header.encode(&mut out, api.response_header_version(version)).map_err(|e| e.to_string())?;
+    body.encode(&mut out, version).map_err(|e| e.to_string())?;
+    let len = (out.len() - 4) as i32;
+    out[..4].copy_from_slice(&len.to_be_bytes());
+    Ok(out.freeze())
+}

@@ -1,0 +1,31 @@
+//! An embeddable broker that speaks the Kafka wire protocol.
+//!
+//! Any ordinary Kafka client (librdkafka, the Java client, kafka-python, kafkajs, franz-go)
+//! can produce to it and consume from it unchanged. It is a single node that is its own
+//! controller, group coordinator and partition leader for every partition.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), broker::BrokerError> {
+//! let handle = broker::Broker::start(broker::BrokerConfig::ephemeral()).await?;
+//! println!("listening on {}", handle.addr());
+//! handle.shutdown().await;
+//! # Ok(()) }
+//! ```
+
+mod api;
+mod cluster;
+mod config;
+mod error;
+mod frame;
+mod group;
+mod log;
+mod server;
+mod shutdown;
+
+pub use cluster::Stats;
+pub use config::{BrokerConfig, FsyncPolicy};
+pub use error::BrokerError;
+pub use server::{Broker, BrokerHandle};
+
+/// Frame decoding, public for the fuzz target.
+pub use frame::{decode_request, FrameError};

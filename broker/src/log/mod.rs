@@ -1,0 +1,8 @@
+//! Partition logs: record batches in memory, and on disk when a data directory is set.
+
+pub mod batch;
+pub mod partition;
+mod producers;
+pub mod segment;
+
+pub use partition::PartitionLog;

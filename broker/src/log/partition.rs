@@ -1,0 +1,122 @@
+//! One partition's log: batches in offset order, appended and read as raw bytes.
+
+use bytes::{Bytes, BytesMut};
+use kafka_protocol::ResponseError;
+
+use super::batch::Batch;
+use super::producers::{Producers, SequenceCheck};
+use super::segment::SegmentWriter;
+
+/// A single node is the leader of every partition for ever: its epoch never changes.
+pub const LEADER_EPOCH: i32 = 0;
+
+#[derive(Debug)]
+struct Stored {
+    base_offset: i64,
+    batch: Batch,
+}
+
+impl Stored {
+    fn last_offset(&self) -> i64 {
+        self.base_offset + i64::from(self.batch.last_offset_delta())
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct PartitionLog {
+    batches: Vec<Stored>,
+    next_offset: i64,
+    producers: Producers,
+    segment: Option<SegmentWriter>,
+}
+
+/// What a successful append reports back to the producer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Appended {
+    pub base_offset: i64,
+}
+
+impl PartitionLog {
+    pub fn with_segment(segment: SegmentWriter, recovered: Vec<(i64, Batch)>) -> Self {
+        let mut log = Self { segment: Some(segment), ..Self::default() };
+        for (base_offset, batch) in recovered {
+            log.push(base_offset, batch);
+        }
+        log
+    }
+
+    fn push(&mut self, base_offset: i64, batch: Batch) {
+        self.producers.record(&batch, base_offset);
+        self.next_offset = base_offset + i64::from(batch.last_offset_delta()) + 1;
+        self.batches.push(Stored { base_offset, batch });
+    }
+
+    /// Appends one batch, or answers a retried one with the offset it already has.
+    /// The batch is on disk (written, and synced if the policy says so) before this returns.
+    pub fn append(&mut self, batch: Batch) -> Result<Appended, ResponseError> {
+        if batch.is_transactional() {
+            // Transactions are not offered (no AddPartitionsToTxn/EndTxn), so a transactional
+            // batch can only come from a confused client.
+            return Err(ResponseError::InvalidTxnState);
+        }
+        if let SequenceCheck::Duplicate(base_offset) = self.producers.check(&batch)? {
+            return Ok(Appended { base_offset });
+        }
+        let base_offset = self.next_offset;
+        if let Some(segment) = &mut self.segment {
+            segment.append(&batch, base_offset).map_err(|err| {
+                tracing::error!(%err, "cannot write to the log segment");
+                ResponseError::KafkaStorageError
+            })?;
+        }
+        self.push(base_offset, batch);
+        Ok(Appended { base_offset })
+    }
+
+    pub fn log_start_offset(&self) -> i64 {
+        self.batches.first().map_or(self.next_offset, |b| b.base_offset)
+    }
+
+    /// The high watermark: with one replica every appended batch is committed.
+    pub fn high_watermark(&self) -> i64 {
+        self.next_offset
+    }
+
+    /// Whole batches from the one holding `offset`, up to `max_bytes` (but always at least one
+    /// batch, so a consumer is never stuck behind a batch larger than its limit, as in KIP-74).
+    pub fn read(&self, offset: i64, max_bytes: usize) -> Result<Bytes, ResponseError> {
+        if offset < self.log_start_offset() || offset > self.next_offset {
+            return Err(ResponseError::OffsetOutOfRange);
+        }
+        let first = self.batches.partition_point(|b| b.last_offset() < offset);
+        let mut out = BytesMut::new();
+        for stored in &self.batches[first..] {
+            if !out.is_empty() && out.len() + stored.batch.len() > max_bytes {
+                break;
+            }
+            stored.batch.write_with_offset(&mut out, stored.base_offset, LEADER_EPOCH);
+        }
+        Ok(out.freeze())
+    }
+
+    /// The first offset whose batch holds a timestamp at or after `timestamp`, with that batch's
+    /// largest timestamp. Batch granularity: records are not decoded to find the exact one.
+    pub fn offset_for_timestamp(&self, timestamp: i64) -> Option<(i64, i64)> {
+        self.batches
+            .iter()
+            .find(|b| b.batch.max_timestamp() >= timestamp)
+            .map(|b| (b.base_offset.max(self.log_start_offset()), b.batch.max_timestamp()))
+    }
+
+    pub fn max_producer_id(&self) -> Option<i64> {
+        self.producers.max_producer_id()
+    }
+
+    pub fn sync(&mut self) {
+        if let Some(segment) = &mut self.segment {
+            if let Err(err) = segment.sync() {
+                tracing::error!(%err, "fsync of a log segment failed");
+            }
+        }
+    }
+}

@@ -1,0 +1,192 @@
+//! The listener and one task per connection: read a frame, answer it, in order.
+//!
+//! Requests on one connection are served one at a time, as Kafka does (it mutes a channel
+//! while a request is in flight), which keeps responses in request order.
+
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use kafka_protocol::messages::{ApiKey, ResponseKind};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+use crate::api::{self, Ctx};
+use crate::cluster::{Cluster, Stats};
+use crate::config::{BrokerConfig, FsyncPolicy};
+use crate::error::BrokerError;
+use crate::frame::{self, FrameError};
+use crate::group;
+use crate::shutdown::{self, Shutdown};
+
+/// How long shutdown waits for in-flight requests (a long-polling fetch is cut short).
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
+
+pub struct Broker;
+
+/// A running broker. Dropping it does not stop it; call [`BrokerHandle::shutdown`].
+pub struct BrokerHandle {
+    addr: SocketAddr,
+    cluster: Arc<Cluster>,
+    stop: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Broker {
+    /// Binds the listener, recovers the data directory (if any) and starts serving.
+    pub async fn start(config: BrokerConfig) -> Result<BrokerHandle, BrokerError> {
+        if config.default_partitions < 1 {
+            return Err(BrokerError::Config(format!("partitions must be at least 1, not {}", config.default_partitions)));
+        }
+        let listener =
+            TcpListener::bind(config.listen).await.map_err(|source| BrokerError::Bind { addr: config.listen, source })?;
+        let addr = listener.local_addr().map_err(|source| BrokerError::Bind { addr: config.listen, source })?;
+        let (host, port) = advertised(&config, addr)?;
+        let cluster = Arc::new(Cluster::open(config, host, port)?);
+        let (stop, shutdown) = shutdown::channel();
+        let task = tokio::spawn(serve(listener, cluster.clone(), shutdown));
+        tracing::info!(%addr, advertised = %format!("{}:{}", cluster.advertised_host, cluster.advertised_port), "broker listening");
+        Ok(BrokerHandle { addr, cluster, stop, task })
+    }
+}
+
+fn advertised(config: &BrokerConfig, bound: SocketAddr) -> Result<(String, i32), BrokerError> {
+    let Some(adv) = &config.advertised else {
+        return Ok((bound.ip().to_string(), i32::from(bound.port())));
+    };
+    let bad = || BrokerError::Config(format!("advertised address must be host:port, not {adv:?}"));
+    let (host, port) = adv.rsplit_once(':').ok_or_else(bad)?;
+    let port: u16 = port.parse().map_err(|_| bad())?;
+    let port = if port == 0 { bound.port() } else { port };
+    Ok((host.trim_matches(|c| c == '[' || c == ']').to_string(), i32::from(port)))
+}
+
+impl BrokerHandle {
+    /// The bound socket address (the real port when 0 was asked for).
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `host:port` for a client's `bootstrap.servers`.
+    pub fn bootstrap(&self) -> String {
+        format!("{}:{}", self.cluster.advertised_host, self.cluster.advertised_port)
+    }
+
+    pub fn stats(&self) -> Stats {
+        self.cluster.stats()
+    }
+
+    /// Stops accepting, lets in-flight requests finish, flushes the logs, and returns.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        let _ = self.task.await;
+    }
+}
+
+async fn serve(listener: TcpListener, cluster: Arc<Cluster>, mut shutdown: Shutdown) {
+    let mut connections = JoinSet::new();
+    let mut ticker = tokio::time::interval(group::TICK);
+    let fsync_every = match cluster.config.fsync {
+        FsyncPolicy::Interval(every) => every,
+        _ => Duration::from_secs(3600),
+    };
+    let mut fsync = tokio::time::interval(fsync_every);
+    loop {
+        tokio::select! {
+            _ = shutdown.recv() => break,
+            _ = ticker.tick() => cluster.groups.tick(),
+            _ = fsync.tick(), if matches!(cluster.config.fsync, FsyncPolicy::Interval(_)) => cluster.sync_all(),
+            accepted = listener.accept() => match accepted {
+                Ok((stream, peer)) => {
+                    cluster.connections.fetch_add(1, Ordering::Relaxed);
+                    connections.spawn(connection(stream, peer, cluster.clone(), shutdown.clone()));
+                }
+                Err(err) => {
+                    // Out of file descriptors and the like: back off instead of spinning.
+                    tracing::warn!(%err, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            },
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+        }
+    }
+    drop(listener);
+    if tokio::time::timeout(DRAIN_TIMEOUT, async { while connections.join_next().await.is_some() {} }).await.is_err() {
+        connections.abort_all();
+    }
+    cluster.sync_all();
+    tracing::info!("broker stopped");
+}
+
+async fn connection(mut stream: TcpStream, peer: SocketAddr, cluster: Arc<Cluster>, mut shutdown: Shutdown) {
+    let _ = stream.set_nodelay(true);
+    let host = peer.ip().to_string();
+    loop {
+        let frame = tokio::select! {
+            _ = shutdown.recv() => return,
+            frame = read_frame(&mut stream, cluster.config.max_frame_bytes) => frame,
+        };
+        let frame = match frame {
+            Ok(Some(frame)) => frame,
+            Ok(None) => return,
+            Err(reason) => {
+                tracing::warn!(%peer, "closing connection: {reason}");
+                return;
+            }
+        };
+        cluster.requests.fetch_add(1, Ordering::Relaxed);
+        match answer(&cluster, frame, &host).await {
+            Ok(Some(bytes)) => {
+                if stream.write_all(&bytes).await.is_err() {
+                    return;
+                }
+            }
+            Ok(None) => {}
+            Err(reason) => {
+                tracing::warn!(%peer, "closing connection: {reason}");
+                return;
+            }
+        }
+    }
+}
+
+/// Reads one length-prefixed frame. `None` at a clean end of stream.
+async fn read_frame(stream: &mut TcpStream, max: usize) -> Result<Option<Bytes>, String> {
+    let mut len = [0u8; 4];
+    match stream.read_exact(&mut len).await {
+        Ok(_) => {}
+        Err(err) if err.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
+        Err(err) => return Err(err.to_string()),
+    }
+    let len = i32::from_be_bytes(len);
+    let len = usize::try_from(len).map_err(|_| format!("negative frame size {len}"))?;
+    if len > max {
+        return Err(format!("frame of {len} bytes is over the {max}-byte limit"));
+    }
+    let mut buf = BytesMut::zeroed(len);
+    stream.read_exact(&mut buf).await.map_err(|e| format!("client went away mid-request ({e})"))?;
+    Ok(Some(buf.freeze()))
+}
+
+/// Decodes, handles and encodes one request. `Ok(None)`: no response is due (acks=0).
+async fn answer(cluster: &Arc<Cluster>, frame: Bytes, host: &str) -> Result<Option<Bytes>, FrameError> {
+    let request = match frame::decode_request(frame) {
+        Ok(request) => request,
+        Err(FrameError::UnsupportedVersion { api: ApiKey::ApiVersions, correlation_id, .. }) => {
+            // KIP-511: answer with v0 and UNSUPPORTED_VERSION so the client can retry lower.
+            let body = ResponseKind::ApiVersions(api::api_versions::unsupported());
+            return Ok(frame::encode_response(ApiKey::ApiVersions, 0, correlation_id, &body).ok());
+        }
+        Err(err) => return Err(err),
+    };
+    let client_id = request.header.client_id.as_ref().map(|c| c.to_string()).unwrap_or_default();
+    let ctx = Ctx { cluster, version: request.version, client_id: &client_id, client_host: host };
+    let Some(body) = api::handle(&ctx, request.body).await else { return Ok(None) };
+    frame::encode_response(request.api, request.version, request.header.correlation_id, &body)
+        .map(Some)
+        .map_err(|reason| FrameError::Malformed { api: request.api, version: request.version, reason })
+}

@@ -1,0 +1,109 @@
+//! The embedded broker, driven by rdkafka (librdkafka): the same client the services use.
+
+mod common;
+
+use std::time::Duration;
+
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
+use rdkafka::message::{Header, Headers, Message, OwnedHeaders};
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::types::RDKafkaErrorCode;
+use rdkafka::ClientConfig;
+
+use common::TestBroker;
+
+fn producer(bootstrap: &str) -> FutureProducer {
+    ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("enable.idempotence", "true")
+        .set("acks", "all")
+        .create()
+        .expect("producer")
+}
+
+fn consumer(bootstrap: &str, group: &str) -> StreamConsumer {
+    let mut config = ClientConfig::new();
+    if let Ok(debug) = std::env::var("RDKAFKA_DEBUG") {
+        config.set("debug", debug);
+    }
+    config
+        .set("bootstrap.servers", bootstrap)
+        .set("group.id", group)
+        .set("auto.offset.reset", "earliest")
+        .set("enable.auto.commit", "false")
+        .set("session.timeout.ms", "6000")
+        .create()
+        .expect("consumer")
+}
+
+async fn create_topic(bootstrap: &str, name: &str, partitions: i32) {
+    let admin: AdminClient<DefaultClientContext> =
+        ClientConfig::new().set("bootstrap.servers", bootstrap).create().expect("admin");
+    let result = admin
+        .create_topics(&[NewTopic::new(name, partitions, TopicReplication::Fixed(1))], &AdminOptions::new())
+        .await
+        .expect("create_topics");
+    assert!(result[0].is_ok(), "{result:?}");
+    let again = admin
+        .create_topics(&[NewTopic::new(name, partitions, TopicReplication::Fixed(1))], &AdminOptions::new())
+        .await
+        .expect("create_topics");
+    assert_eq!(again[0].as_ref().unwrap_err().1, RDKafkaErrorCode::TopicAlreadyExists);
+}
+
+/// Receives `n` messages, committing after each; returns (key, value, header) triples.
+async fn receive(consumer: &StreamConsumer, n: usize) -> Vec<(String, String, String)> {
+    let mut got = Vec::new();
+    while got.len() < n {
+        let msg = tokio::time::timeout(Duration::from_secs(30), consumer.recv())
+            .await
+            .expect("message within 30 s")
+            .expect("no consumer error");
+        let key = String::from_utf8(msg.key().expect("key").to_vec()).expect("utf8");
+        let value = String::from_utf8(msg.payload().expect("value").to_vec()).expect("utf8");
+        let header = msg.headers().and_then(|h| h.iter().next()).map(|h| {
+            format!("{}={}", h.key, String::from_utf8_lossy(h.value.unwrap_or_default()))
+        });
+        got.push((key, value, header.unwrap_or_default()));
+        consumer.commit_message(&msg, CommitMode::Sync).expect("commit");
+    }
+    got
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn produce_and_consume_keys_and_headers_across_partitions_then_resume_from_commit() {
+    let broker = TestBroker::start().await;
+    let bootstrap = broker.bootstrap();
+    create_topic(&bootstrap, "t-keys", 3).await;
+    let producer = producer(&bootstrap);
+    for i in 0..60 {
+        let headers = OwnedHeaders::new().insert(Header { key: "n", value: Some(&i.to_string()) });
+        let (key, value) = (format!("k{i}"), format!("v{i}"));
+        let record = FutureRecord::to("t-keys").key(&key).payload(&value).headers(headers);
+        let delivery = producer.send(record, Duration::from_secs(10)).await.expect("delivered");
+        assert!((0..3).contains(&delivery.partition));
+    }
+
+    let first = consumer(&bootstrap, "g-resume");
+    first.subscribe(&["t-keys"]).expect("subscribe");
+    let got = receive(&first, 40).await;
+    for (key, value, header) in &got {
+        let n = &key[1..];
+        assert_eq!(value, &format!("v{n}"));
+        assert_eq!(header, &format!("n={n}"));
+    }
+    drop(first);
+
+    // A new consumer in the same group resumes after the committed offsets: it gets the
+    // remaining 20 and nothing twice.
+    let second = consumer(&bootstrap, "g-resume");
+    second.subscribe(&["t-keys"]).expect("subscribe");
+    let rest = receive(&second, 20).await;
+    let mut keys: Vec<String> = got.iter().chain(rest.iter()).map(|(k, _, _)| k.clone()).collect();
+    keys.sort();
+    keys.dedup();
+    assert_eq!(keys.len(), 60, "every message exactly once across both consumers");
+    broker.stop().await;
+}
