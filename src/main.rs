@@ -1,1 +1,197 @@
-fn main() {}
+//! The `kafka-orders` command line.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+use kafka_orders::app::{self, Services};
+use kafka_orders::config::{LogFormat, Settings};
+use serde::Serialize;
+
+/// An event-driven orders system on Kafka: producer (:3001) → orders-topic → consumer →
+/// Orders API (:3003). Runs on a real Kafka, or on its own built-in broker with --embedded.
+#[derive(Parser)]
+#[command(name = "kafka-orders", version, after_help = "Examples:\n  kafka-orders --embedded            everything in one process, no Kafka needed\n  kafka-orders --brokers host:9092   the three services against your Kafka\n  kafka-orders broker                just the built-in broker on 127.0.0.1:9092\n\nSettings come from defaults < kafka-orders.toml < KAFKA_ORDERS_* variables < flags.")]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    /// Start the built-in Kafka-compatible broker in this process and use it.
+    #[arg(long, global = true)]
+    embedded: bool,
+    /// Kafka bootstrap servers (default localhost:9092).
+    #[arg(long, global = true, value_name = "HOST:PORT[,...]")]
+    brokers: Option<String>,
+    /// Configuration file.
+    #[arg(long, global = true, default_value = "kafka-orders.toml")]
+    config: PathBuf,
+    /// Log format.
+    #[arg(long, global = true, value_enum)]
+    log_format: Option<LogFormat>,
+    /// Keep the built-in broker's data here (default: in memory).
+    #[arg(long, global = true)]
+    data_dir: Option<PathBuf>,
+    /// The orders topic.
+    #[arg(long, global = true)]
+    topic: Option<String>,
+    /// Partitions of the orders topic (and of topics the built-in broker creates).
+    #[arg(long, global = true)]
+    partitions: Option<i32>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Producer, consumer and Orders API together (the default).
+    All,
+    /// The producer: POST /orders publishes to Kafka.
+    Producer {
+        /// Address to listen on (default 127.0.0.1:3001).
+        #[arg(long)]
+        listen: Option<SocketAddr>,
+        /// Orders API base URL used in Location headers.
+        #[arg(long)]
+        orders_api_url: Option<String>,
+    },
+    /// The consumer: forwards orders from Kafka to the Orders API.
+    Consumer {
+        /// Orders API base URL (default http://localhost:3003).
+        #[arg(long)]
+        orders_api_url: Option<String>,
+    },
+    /// The Orders API: stores orders and serves queries and stats.
+    OrdersApi {
+        /// Address to listen on (default 127.0.0.1:3003).
+        #[arg(long)]
+        listen: Option<SocketAddr>,
+    },
+    /// Only the built-in Kafka-compatible broker.
+    Broker {
+        /// Address to listen on (default 127.0.0.1:9092).
+        #[arg(long)]
+        listen: Option<SocketAddr>,
+        /// host:port to advertise to clients (default: the listen address).
+        #[arg(long)]
+        advertised: Option<String>,
+        /// fsync policy: never, always, or an interval like 1000ms.
+        #[arg(long)]
+        fsync: Option<String>,
+    },
+}
+
+/// The flags given, as the last configuration layer.
+#[derive(Serialize, Default)]
+struct Overrides {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    brokers: Option<String>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    embedded: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    log_format: Option<LogFormat>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    data_dir: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    topic: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    partitions: Option<i32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    producer_listen: Option<SocketAddr>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    orders_api_listen: Option<SocketAddr>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    orders_api_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    broker_listen: Option<SocketAddr>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    broker_advertised: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    fsync: Option<String>,
+}
+
+fn init_logs(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,librdkafka=warn,rdkafka=warn"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_target(false);
+    match format {
+        LogFormat::Human => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+async fn signal() {
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(term) => term,
+            Err(_) => return std::future::pending().await,
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let mut overrides = Overrides {
+        brokers: cli.brokers,
+        embedded: cli.embedded,
+        log_format: cli.log_format,
+        data_dir: cli.data_dir,
+        topic: cli.topic,
+        partitions: cli.partitions,
+        ..Overrides::default()
+    };
+    let services = match cli.command.unwrap_or(Command::All) {
+        Command::All => Services::All,
+        Command::Producer { listen, orders_api_url } => {
+            overrides.producer_listen = listen;
+            overrides.orders_api_url = orders_api_url;
+            Services::Producer
+        }
+        Command::Consumer { orders_api_url } => {
+            overrides.orders_api_url = orders_api_url;
+            Services::Consumer
+        }
+        Command::OrdersApi { listen } => {
+            overrides.orders_api_listen = listen;
+            Services::OrdersApi
+        }
+        Command::Broker { listen, advertised, fsync } => {
+            overrides.broker_listen = listen;
+            overrides.broker_advertised = advertised;
+            overrides.fsync = fsync;
+            Services::Broker
+        }
+    };
+    let settings = match Settings::load(&cli.config, &overrides) {
+        Ok(s) => s,
+        Err(err) => {
+            eprintln!("kafka-orders: {err:#}");
+            return std::process::ExitCode::from(2);
+        }
+    };
+    init_logs(settings.log_format);
+    let running = match app::start(settings, services).await {
+        Ok(r) => r,
+        Err(err) => {
+            tracing::error!("{err:#}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    for line in running.describe() {
+        tracing::info!("{line}");
+    }
+    tracing::info!("ready; Ctrl+C to stop");
+    signal().await;
+    tracing::info!("shutting down");
+    match running.stop().await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            tracing::error!("{err:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,136 @@
+//! Starts the chosen services in this process and stops them in order.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+use crate::config::Settings;
+use crate::producer::ProducerService;
+use crate::{consumer, http, kafka, orders_api, producer};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Services {
+    /// Producer, consumer and Orders API together (with `embedded`, the broker too).
+    All,
+    Producer,
+    Consumer,
+    OrdersApi,
+    Broker,
+}
+
+impl Services {
+    fn has(self, one: Services) -> bool {
+        self == Services::All || self == one
+    }
+}
+
+/// Everything started by [`start`]; [`Running::stop`] shuts it down gracefully.
+pub struct Running {
+    pub broker: Option<broker::BrokerHandle>,
+    /// The Kafka bootstrap address the services use.
+    pub brokers: String,
+    pub producer_addr: Option<SocketAddr>,
+    pub orders_api_addr: Option<SocketAddr>,
+    producer: Option<Arc<ProducerService>>,
+    stop: watch::Sender<bool>,
+    tasks: JoinSet<anyhow::Result<()>>,
+}
+
+async fn bind(addr: SocketAddr, what: &str) -> anyhow::Result<TcpListener> {
+    TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr} for the {what}"))
+}
+
+fn broker_config(settings: &Settings) -> anyhow::Result<broker::BrokerConfig> {
+    Ok(broker::BrokerConfig {
+        listen: settings.broker_listen,
+        advertised: settings.broker_advertised.clone(),
+        default_partitions: settings.partitions,
+        data_dir: settings.data_dir.as_ref().map(|d| d.join("broker")),
+        fsync: settings.fsync.parse().map_err(|e: String| anyhow::anyhow!(e))?,
+        ..broker::BrokerConfig::default()
+    })
+}
+
+pub async fn start(mut settings: Settings, services: Services) -> anyhow::Result<Running> {
+    let broker = if settings.embedded || services == Services::Broker {
+        Some(broker::Broker::start(broker_config(&settings)?).await.context("the built-in broker did not start")?)
+    } else {
+        None
+    };
+    let brokers = broker.as_ref().map_or_else(|| settings.brokers.clone(), |b| b.bootstrap());
+    let (stop, stop_rx) = watch::channel(false);
+    let mut running =
+        Running { broker, brokers: brokers.clone(), producer_addr: None, orders_api_addr: None, producer: None, stop, tasks: JoinSet::new() };
+    if services == Services::Broker {
+        return Ok(running);
+    }
+    if services.has(Services::Producer) || services.has(Services::Consumer) {
+        if let Err(err) = kafka::ensure_topic(&brokers, &settings.topic, settings.partitions).await {
+            tracing::warn!(%err, brokers, "could not make sure the orders topic exists; continuing (Kafka may be starting)");
+        }
+    }
+    if services.has(Services::OrdersApi) {
+        let listener = bind(settings.orders_api_listen, "Orders API").await?;
+        let addr = listener.local_addr()?;
+        if services == Services::All && settings.orders_api_listen.port() == 0 {
+            settings.orders_api_url = format!("http://{addr}");
+        }
+        running.orders_api_addr = Some(addr);
+        let stop = stop_rx.clone();
+        running.tasks.spawn(async move { Ok(http::serve(listener, orders_api::app(), stop).await?) });
+    }
+    if services.has(Services::Producer) {
+        let service = ProducerService::start(&settings, &brokers, stop_rx.clone())?;
+        let listener = bind(settings.producer_listen, "producer").await?;
+        running.producer_addr = Some(listener.local_addr()?);
+        running.producer = Some(service.clone());
+        let stop = stop_rx.clone();
+        running.tasks.spawn(async move { Ok(http::serve(listener, producer::router(service), stop).await?) });
+    }
+    if services.has(Services::Consumer) {
+        running.tasks.spawn(consumer::run(settings.clone(), brokers.clone(), stop_rx.clone()));
+    }
+    Ok(running)
+}
+
+impl Running {
+    /// Where each part listens, for the start-up banner.
+    pub fn describe(&self) -> Vec<String> {
+        let mut lines = Vec::new();
+        if let Some(b) = &self.broker {
+            lines.push(format!("Kafka broker (built in): {}", b.bootstrap()));
+        } else {
+            lines.push(format!("Kafka: {}", self.brokers));
+        }
+        if let Some(a) = self.producer_addr {
+            lines.push(format!("Producer:   http://{a}  (POST /orders)"));
+        }
+        if let Some(a) = self.orders_api_addr {
+            lines.push(format!("Orders API: http://{a}  (GET /orders, /orders/stats, /orders/:id; PATCH, DELETE)"));
+        }
+        lines
+    }
+
+    /// Stops taking requests, lets consumers commit and leave, flushes the producer, then
+    /// stops the built-in broker. Returns the first error a service ended with.
+    pub async fn stop(mut self) -> anyhow::Result<()> {
+        let _ = self.stop.send(true);
+        let mut first_error = None;
+        while let Some(result) = self.tasks.join_next().await {
+            if let Err(err) = result.map_err(anyhow::Error::from).and_then(|r| r) {
+                first_error.get_or_insert(err);
+            }
+        }
+        if let Some(producer) = self.producer.take() {
+            producer.flush().await;
+        }
+        if let Some(broker) = self.broker.take() {
+            broker.shutdown().await;
+        }
+        first_error.map_or(Ok(()), Err)
+    }
+}

@@ -1,0 +1,90 @@
+//! Settings, layered with figment: built-in defaults < `kafka-orders.toml` <
+//! `KAFKA_ORDERS_*` environment variables < command-line flags.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Human,
+    Json,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// Kafka bootstrap servers the services connect to (ignored with `embedded`).
+    pub brokers: String,
+    /// Start the built-in broker in this process and use it.
+    pub embedded: bool,
+    pub topic: String,
+    pub group: String,
+    /// Partitions of the orders topic when this program creates it.
+    pub partitions: i32,
+    pub producer_listen: SocketAddr,
+    pub orders_api_listen: SocketAddr,
+    /// Where the consumer sends orders, and the base of the producer's `Location` header.
+    pub orders_api_url: String,
+    pub broker_listen: SocketAddr,
+    /// `host:port` the built-in broker advertises (for containers); default: its bound address.
+    pub broker_advertised: Option<String>,
+    /// Keep the built-in broker's log and group offsets here (default: in memory).
+    pub data_dir: Option<PathBuf>,
+    /// Built-in broker fsync policy: never, always, or an interval such as 1000ms.
+    pub fsync: String,
+    pub log_format: LogFormat,
+    /// How long `POST /orders` waits for Kafka to acknowledge before answering 503.
+    pub publish_timeout_ms: u64,
+    /// Default wait for `POST /orders?wait=true` before answering 504.
+    pub reply_timeout_ms: u64,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            brokers: "localhost:9092".into(),
+            embedded: false,
+            topic: "orders-topic".into(),
+            group: "orders-consumer".into(),
+            partitions: 3,
+            producer_listen: SocketAddr::from(([127, 0, 0, 1], 3001)),
+            orders_api_listen: SocketAddr::from(([127, 0, 0, 1], 3003)),
+            orders_api_url: "http://localhost:3003".into(),
+            broker_listen: SocketAddr::from(([127, 0, 0, 1], 9092)),
+            broker_advertised: None,
+            data_dir: None,
+            fsync: "never".into(),
+            log_format: LogFormat::Human,
+            publish_timeout_ms: 5_000,
+            reply_timeout_ms: 10_000,
+        }
+    }
+}
+
+impl Settings {
+    /// Loads the layers; `overrides` holds only the flags given on the command line.
+    pub fn load(file: &std::path::Path, overrides: &impl Serialize) -> anyhow::Result<Self> {
+        let settings: Settings = Figment::from(Serialized::defaults(Settings::default()))
+            .merge(Toml::file(file))
+            .merge(Env::prefixed("KAFKA_ORDERS_"))
+            .merge(Serialized::defaults(overrides))
+            .extract()
+            .map_err(|err| anyhow::anyhow!("invalid configuration: {err}"))?;
+        settings.fsync.parse::<broker::FsyncPolicy>().map_err(|e| anyhow::anyhow!("invalid configuration: fsync: {e}"))?;
+        if settings.partitions < 1 {
+            anyhow::bail!("invalid configuration: partitions must be at least 1, not {}", settings.partitions);
+        }
+        reqwest::Url::parse(&settings.orders_api_url)
+            .map_err(|e| anyhow::anyhow!("invalid configuration: orders_api_url {:?}: {e}", settings.orders_api_url))?;
+        Ok(settings)
+    }
+
+    pub fn orders_url(&self) -> String {
+        format!("{}/orders", self.orders_api_url.trim_end_matches('/'))
+    }
+}

@@ -1,0 +1,116 @@
+//! Shared HTTP pieces: RFC 9457 problem+json errors and a strict JSON body reader.
+
+use axum::body::Body;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::order::FieldError;
+
+/// Largest request body accepted (the producer's and the Orders API's).
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// An RFC 9457 problem detail, rendered as `application/problem+json`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Problem {
+    #[serde(skip)]
+    pub status: StatusCode,
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub title: &'static str,
+    #[serde(rename = "status")]
+    pub code: u16,
+    pub detail: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<FieldError>,
+    #[serde(skip)]
+    pub retry_after: Option<u64>,
+}
+
+impl Problem {
+    pub fn new(status: StatusCode, detail: impl Into<String>) -> Self {
+        Self {
+            status,
+            kind: "about:blank",
+            title: status.canonical_reason().unwrap_or("Error"),
+            code: status.as_u16(),
+            detail: detail.into(),
+            errors: Vec::new(),
+            retry_after: None,
+        }
+    }
+
+    /// 422 listing each field at fault.
+    pub fn invalid(errors: Vec<FieldError>) -> Self {
+        let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+        let detail = format!("the request has {} invalid field(s): {}", errors.len(), fields.join(", "));
+        Self { errors, ..Self::new(StatusCode::UNPROCESSABLE_ENTITY, detail) }
+    }
+
+    pub fn not_found(what: impl std::fmt::Display) -> Self {
+        Self::new(StatusCode::NOT_FOUND, format!("{what} was not found"))
+    }
+
+    pub fn with_retry_after(mut self, seconds: u64) -> Self {
+        self.retry_after = Some(seconds);
+        self
+    }
+}
+
+impl IntoResponse for Problem {
+    fn into_response(self) -> Response {
+        let body = serde_json::to_vec(&self).unwrap_or_default();
+        let mut response = (self.status, body).into_response();
+        let headers = response.headers_mut();
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+        if let Some(seconds) = self.retry_after {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        response
+    }
+}
+
+/// Reads a JSON body: 415 unless the content type is JSON, 413 past [`MAX_BODY_BYTES`],
+/// 400 when it does not parse (with line and column).
+pub async fn json_body(headers: &HeaderMap, body: Body) -> Result<Value, Problem> {
+    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let essence = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    if essence != "application/json" && !essence.ends_with("+json") {
+        let shown = if content_type.is_empty() { "none".to_string() } else { format!("{content_type:?}") };
+        return Err(Problem::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            format!("send the body as Content-Type: application/json (got {shown})"),
+        ));
+    }
+    let bytes = axum::body::to_bytes(body, MAX_BODY_BYTES).await.map_err(|err| {
+        let too_big = std::error::Error::source(&err)
+            .is_some_and(|source| source.is::<http_body_util::LengthLimitError>());
+        if too_big {
+            Problem::new(StatusCode::PAYLOAD_TOO_LARGE, format!("the body is larger than {MAX_BODY_BYTES} bytes"))
+        } else {
+            Problem::new(StatusCode::BAD_REQUEST, format!("the body could not be read: {err}"))
+        }
+    })?;
+    serde_json::from_slice(&bytes).map_err(|err| Problem::new(StatusCode::BAD_REQUEST, format!("malformed JSON: {err}")))
+}
+
+/// Unknown routes answer problem+json too.
+pub async fn not_found() -> Problem {
+    Problem::new(StatusCode::NOT_FOUND, "no such endpoint")
+}
+
+pub async fn method_not_allowed() -> Problem {
+    Problem::new(StatusCode::METHOD_NOT_ALLOWED, "this endpoint does not accept that method")
+}
+
+/// Serves a router until the shutdown signal, then drains in-flight requests.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    app: axum::Router,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+) -> std::io::Result<()> {
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move { crate::shutdown::requested(&mut shutdown).await })
+        .await
+}

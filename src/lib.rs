@@ -1,0 +1,13 @@
+//! kafka-orders: an event-driven orders system on Kafka (producer, consumer, Orders API),
+//! runnable on a real Kafka cluster or on the built-in broker of the `broker` crate.
+
+pub mod app;
+pub mod config;
+pub mod consumer;
+pub mod http;
+pub mod kafka;
+pub mod money;
+pub mod order;
+pub mod orders_api;
+pub mod producer;
+pub mod shutdown;

@@ -1,0 +1,66 @@
+//! The producer service (:3001): `POST /orders` publishes an order to Kafka.
+
+mod idempotency;
+mod replies;
+mod routes;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use rdkafka::producer::{FutureProducer, Producer as _};
+use tokio::sync::watch;
+
+use crate::config::Settings;
+use crate::kafka;
+use idempotency::Idempotency;
+use replies::Replies;
+
+pub use routes::router;
+
+pub struct ProducerService {
+    kafka: FutureProducer,
+    topic: String,
+    reply_topic: String,
+    replies: Arc<Replies>,
+    idempotency: Idempotency,
+    orders_url: String,
+    reply_timeout: Duration,
+    /// Longest wait for room in rdkafka's local queue (delivery itself is bounded by
+    /// `message.timeout.ms`).
+    publish_timeout: Duration,
+}
+
+impl ProducerService {
+    /// Connects to Kafka (lazily: a broker that is down now is retried by rdkafka) and
+    /// starts the reply router.
+    pub fn start(settings: &Settings, brokers: &str, shutdown: watch::Receiver<bool>) -> anyhow::Result<Arc<Self>> {
+        let kafka: FutureProducer = kafka::client_config(brokers, "kafka-orders-producer")
+            .set("acks", "all")
+            .set("enable.idempotence", "true")
+            .set("linger.ms", "2")
+            .set("message.timeout.ms", settings.publish_timeout_ms.to_string())
+            .create()?;
+        let replies = Arc::new(Replies::default());
+        let reply_topic = kafka::reply_topic(&settings.topic);
+        tokio::spawn(replies.clone().run(brokers.to_string(), reply_topic.clone(), shutdown));
+        Ok(Arc::new(Self {
+            kafka,
+            topic: settings.topic.clone(),
+            reply_topic,
+            replies,
+            idempotency: Idempotency::default(),
+            orders_url: settings.orders_url(),
+            reply_timeout: Duration::from_millis(settings.reply_timeout_ms),
+            publish_timeout: Duration::from_millis(settings.publish_timeout_ms),
+        }))
+    }
+
+    /// Sends whatever is still queued (at most a few seconds).
+    pub async fn flush(self: Arc<Self>) {
+        let kafka = self.kafka.clone();
+        let flushed = tokio::task::spawn_blocking(move || kafka.flush(Duration::from_secs(5))).await;
+        if let Ok(Err(err)) = flushed {
+            tracing::warn!(%err, "producer flush at shutdown did not complete");
+        }
+    }
+}

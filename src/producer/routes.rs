@@ -1,0 +1,153 @@
+//! `POST /orders`: validate, publish, and answer once Kafka has the order.
+//!
+//! - default (the seed's `emit()`): 202 Accepted after the broker acknowledged the write;
+//! - `?wait=true` or `Prefer: wait=N` (the seed's `send()`): 201 Created with the order as
+//!   the Orders API stored it, or 504 if no reply came in time.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::{Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Json, Router};
+use rdkafka::message::{Header, OwnedHeaders};
+use rdkafka::producer::FutureRecord;
+use rdkafka::util::Timeout;
+use serde_json::Value;
+
+use super::idempotency::{fingerprint, Begin, Saved};
+use super::ProducerService;
+use crate::http::{self, Problem};
+use crate::kafka::{headers, ORDER_CREATED};
+use crate::order::{new_order_id, FieldError, NewOrder, Order};
+
+type Svc = Arc<ProducerService>;
+
+/// Longest wait a client may ask for with `Prefer: wait=N`.
+const MAX_WAIT: Duration = Duration::from_secs(60);
+
+pub fn router(service: Svc) -> Router {
+    Router::new()
+        .route("/orders", post(create))
+        .fallback(http::not_found)
+        .method_not_allowed_fallback(http::method_not_allowed)
+        .with_state(service)
+}
+
+/// How long to wait for the consumer's reply, if the client asked to wait at all.
+fn wait_for(service: &ProducerService, query: &HashMap<String, String>, headers: &HeaderMap) -> Result<Option<Duration>, Problem> {
+    match query.get("wait").map(String::as_str) {
+        None | Some("false") => {}
+        Some("true") => return Ok(Some(service.reply_timeout)),
+        Some(_) => return Err(Problem::invalid(vec![FieldError::new("wait", "must be true or false")])),
+    }
+    // RFC 7240: `Prefer: wait=10` (seconds), possibly among other preferences.
+    let prefer = headers.get_all("prefer").iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split([',', ';']));
+    for pref in prefer {
+        if let Some(seconds) = pref.trim().strip_prefix("wait=") {
+            let seconds: u64 = seconds.trim().parse().map_err(|_| {
+                Problem::invalid(vec![FieldError::new("Prefer", "wait must be a whole number of seconds")])
+            })?;
+            return Ok(Some(Duration::from_secs(seconds).min(MAX_WAIT)));
+        }
+    }
+    Ok(None)
+}
+
+async fn create(
+    State(service): State<Svc>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, Problem> {
+    let wait = wait_for(&service, &query, &headers)?;
+    let value = http::json_body(&headers, body).await?;
+    let new = NewOrder::from_json(&value).map_err(Problem::invalid)?;
+    let key = headers.get("idempotency-key").map(|k| k.to_str().map(str::to_string));
+    let key = match key {
+        Some(Ok(k)) if !k.is_empty() && k.len() <= 255 => Some(k),
+        Some(_) => return Err(Problem::invalid(vec![FieldError::new("Idempotency-Key", "must be 1 to 255 visible ASCII characters")])),
+        None => None,
+    };
+    let print = fingerprint(&value);
+    if let Some(key) = &key {
+        match service.idempotency.begin(key, print) {
+            Begin::New => {}
+            Begin::Replay(saved) => return Ok(render(saved)),
+            Begin::InFlight => return Err(Problem::new(StatusCode::CONFLICT, "a request with this Idempotency-Key is still being processed")),
+            Begin::Mismatch => {
+                return Err(Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "this Idempotency-Key was already used with a different body"))
+            }
+        }
+    }
+    let result = publish_order(&service, new.into_order(new_order_id()), wait).await;
+    if let Some(key) = &key {
+        match &result {
+            Ok(saved) => service.idempotency.finish(key, print, saved.clone()),
+            Err(_) => service.idempotency.abort(key),
+        }
+    }
+    result.map(render)
+}
+
+fn render(saved: Saved) -> Response {
+    (saved.status, [(header::LOCATION, saved.location)], Json(saved.body)).into_response()
+}
+
+async fn publish_order(service: &ProducerService, order: Order, wait: Option<Duration>) -> Result<Saved, Problem> {
+    let location = format!("{}/{}", service.orders_url, order.id);
+    let correlation_id = uuid::Uuid::new_v4().to_string();
+    if wait.is_some() && !service.replies.is_ready() {
+        return Err(Problem::new(StatusCode::SERVICE_UNAVAILABLE, "the reply topic is not ready yet; try again shortly").with_retry_after(1));
+    }
+    let reply = wait.map(|_| service.replies.register(&correlation_id));
+    let published = send(service, &order, &correlation_id, wait.is_some()).await;
+    if let Err(detail) = published {
+        service.replies.forget(&correlation_id);
+        tracing::warn!(order_id = %order.id, %detail, "publish failed");
+        return Err(Problem::new(StatusCode::SERVICE_UNAVAILABLE, format!("Kafka did not accept the order: {detail}")).with_retry_after(5));
+    }
+    let (Some(reply), Some(wait)) = (reply, wait) else {
+        let body = serde_json::to_value(&order).unwrap_or_default();
+        return Ok(Saved { status: StatusCode::ACCEPTED, location, body });
+    };
+    match tokio::time::timeout(wait, reply).await {
+        Ok(Ok(reply)) => reply_to_answer(reply, location),
+        _ => {
+            service.replies.forget(&correlation_id);
+            Err(Problem::new(
+                StatusCode::GATEWAY_TIMEOUT,
+                format!("order {} was published, but no reply came within {} s; it will still be processed", order.id, wait.as_secs_f32()),
+            ))
+        }
+    }
+}
+
+/// The consumer's reply: `{"status": 201|200, "order": {...}}` or `{"status": 4xx, "error": "..."}`.
+fn reply_to_answer(reply: Value, location: String) -> Result<Saved, Problem> {
+    let status = reply.get("status").and_then(Value::as_u64).unwrap_or(502);
+    match reply.get("order") {
+        Some(order) if (200..300).contains(&status) => Ok(Saved { status: StatusCode::CREATED, location, body: order.clone() }),
+        _ => {
+            let error = reply.get("error").and_then(Value::as_str).unwrap_or("no detail given");
+            Err(Problem::new(StatusCode::BAD_GATEWAY, format!("the order could not be stored: {error}")))
+        }
+    }
+}
+
+async fn send(service: &ProducerService, order: &Order, correlation_id: &str, wants_reply: bool) -> Result<(), String> {
+    let payload = serde_json::to_vec(order).map_err(|e| e.to_string())?;
+    let mut kafka_headers = OwnedHeaders::new()
+        .insert(Header { key: headers::EVENT_TYPE, value: Some(ORDER_CREATED) })
+        .insert(Header { key: headers::CONTENT_TYPE, value: Some("application/json") })
+        .insert(Header { key: headers::CORRELATION_ID, value: Some(correlation_id) });
+    if wants_reply {
+        kafka_headers = kafka_headers.insert(Header { key: headers::REPLY_TOPIC, value: Some(&service.reply_topic) });
+    }
+    let record = FutureRecord::to(&service.topic).key(&order.id).payload(&payload).headers(kafka_headers);
+    service.kafka.send(record, Timeout::After(service.publish_timeout)).await.map(|_| ()).map_err(|(err, _)| err.to_string())
+}
