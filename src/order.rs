@@ -144,6 +144,9 @@ fn product(value: &Value, path: &str, errors: &mut Vec<FieldError>) -> Product {
         errors.push(FieldError::new(path, "must be an object"));
         return Product { id: String::new(), name: String::new(), price: Money::ZERO, quantity: 0 };
     };
+    let id = non_empty_string(obj, "id", &format!("{path}.id"), errors);
+    let name = non_empty_string(obj, "name", &format!("{path}.name"), errors);
+    let price = money(obj, "price", &format!("{path}.price"), errors);
     let quantity = match obj.get("quantity") {
         Some(Value::Number(n)) => match n.as_u64().and_then(|q| u32::try_from(q).ok()) {
             Some(q) if q > 0 => q,
@@ -161,12 +164,7 @@ fn product(value: &Value, path: &str, errors: &mut Vec<FieldError>) -> Product {
             0
         }
     };
-    Product {
-        id: non_empty_string(obj, "id", &format!("{path}.id"), errors),
-        name: non_empty_string(obj, "name", &format!("{path}.name"), errors),
-        price: money(obj, "price", &format!("{path}.price"), errors),
-        quantity,
-    }
+    Product { id, name, price, quantity }
 }
 
 /// Checks `products` and returns them with their exact sum.

@@ -43,3 +43,61 @@ pub fn init_logs() {
         .with_test_writer()
         .try_init();
 }
+
+use std::time::Duration;
+
+use kafka_orders::app::{self, Running, Services};
+use kafka_orders::config::Settings;
+
+/// Settings for services on free ports, with a topic and group of their own, so tests
+/// sharing one real Kafka do not see each other's orders.
+pub fn settings(bootstrap: &str, name: &str) -> Settings {
+    let unique = format!("{name}-{}", uuid::Uuid::new_v4().simple());
+    Settings {
+        brokers: bootstrap.to_string(),
+        topic: format!("orders-{unique}"),
+        group: format!("group-{unique}"),
+        producer_listen: "127.0.0.1:0".parse().expect("addr"),
+        orders_api_listen: "127.0.0.1:0".parse().expect("addr"),
+        publish_timeout_ms: 5_000,
+        ..Settings::default()
+    }
+}
+
+pub async fn start(settings: Settings, services: Services) -> Running {
+    init_logs();
+    app::start(settings, services).await.expect("services start")
+}
+
+pub fn url(addr: Option<std::net::SocketAddr>, path: &str) -> String {
+    format!("http://{}{path}", addr.expect("service listens"))
+}
+
+pub fn seed_order() -> serde_json::Value {
+    serde_json::json!({
+        "userId": "user123",
+        "products": [{ "id": "prod-1", "name": "Product 1", "price": 19.99, "quantity": 2 }],
+        "totalAmount": 39.98
+    })
+}
+
+/// Polls `check` every 50 ms until it returns Some, for at most `secs` seconds.
+pub async fn eventually<T, F, Fut>(secs: u64, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "condition not met within {secs} s");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The orders the Orders API holds.
+pub async fn orders(api: &str) -> Vec<serde_json::Value> {
+    reqwest::get(format!("{api}/orders")).await.expect("GET /orders").json().await.expect("json")
+}
