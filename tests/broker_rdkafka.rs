@@ -105,5 +105,6 @@ async fn produce_and_consume_keys_and_headers_across_partitions_then_resume_from
     keys.sort();
     keys.dedup();
     assert_eq!(keys.len(), 60, "every message exactly once across both consumers");
+    drop((second, producer));
     broker.stop().await;
 }

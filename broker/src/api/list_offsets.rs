@@ -35,7 +35,9 @@ pub fn handle(ctx: &Ctx<'_>, request: ListOffsetsRequest) -> ListOffsetsResponse
                         ts if ts >= 0 => log.offset_for_timestamp(ts).unwrap_or((-1, -1)),
                         _ => return response.with_error_code(ResponseError::InvalidRequest.code()),
                     };
-                    response.with_offset(offset).with_timestamp(timestamp).with_leader_epoch(LEADER_EPOCH)
+                    let response = response.with_offset(offset).with_timestamp(timestamp);
+                    // The field exists from v4; an older answer must leave it at its default.
+                    if ctx.version >= 4 { response.with_leader_epoch(LEADER_EPOCH) } else { response }
                 })
                 .collect();
             ListOffsetsTopicResponse::default().with_name(wanted.name).with_partitions(partitions)

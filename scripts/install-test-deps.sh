@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Installs what the tests need beyond Rust: Debian packages (kcat), Python clients, kafkajs,
+# franz-go, and the Maven-built Apache Kafka. Each step is skipped when already done.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+apt_packages=(kcat)
+missing=()
+for p in "${apt_packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "== apt-get install ${missing[*]}"
+  apt-get update -q
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+for tool in java mvn python3 node npm go cargo; do
+  command -v "$tool" >/dev/null || { echo "install-test-deps: $tool is required but missing" >&2; exit 1; }
+done
+python3 -m pip install -q -r tests/clients/python/requirements.txt
+(cd tests/clients/node && npm ci --silent --no-audit --no-fund)
+(cd tests/clients/go && go mod download)
+fixtures/kafka/kafka.sh assemble

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Runs every test, on a fresh machine too: installs what the tests need, starts a real
+# Apache Kafka (from Maven Central jars), and runs the suite against the embedded broker
+# and against that Kafka, then the real-client compatibility tests against both.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TERM_COLOR=never
+
+scripts/install-test-deps.sh
+
+echo "== build"
+cargo build --workspace --all-targets
+
+echo "== start a real Apache Kafka"
+fixtures/kafka/kafka.sh start
+trap 'fixtures/kafka/kafka.sh stop' EXIT
+real_kafka=127.0.0.1:${KAFKA_PORT:-19092}
+
+echo "== tests on the embedded broker"
+cargo test --workspace
+echo "== the same tests on Apache Kafka ($real_kafka)"
+KAFKA_BROKERS=$real_kafka cargo test --workspace --test '*'
+
+echo "== real Kafka clients against both brokers"
+scripts/client-compat.sh "$real_kafka"

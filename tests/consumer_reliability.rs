@@ -1,0 +1,147 @@
+//! The consumer's promises: poison messages go to the dead-letter topic without blocking the
+//! partition, an Orders API outage loses nothing and counts nothing twice, and consumers in
+//! one group share the partitions.
+
+mod common;
+
+use std::time::Duration;
+
+use kafka_orders::app::Services;
+use rdkafka::consumer::{Consumer, StreamConsumer};
+use rdkafka::message::{Headers, Message};
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::ClientConfig;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+use common::{eventually, orders, seed_order, settings, start, url, TestBroker};
+
+async fn post(producer: &str, body: &Value) -> StatusCode {
+    reqwest::Client::new().post(format!("{producer}/orders")).json(body).send().await.expect("POST").status()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn poison_message_goes_to_the_dlq_and_the_rest_flows() {
+    let broker = TestBroker::start().await;
+    let s = settings(&broker.bootstrap(), "dlq");
+    // One partition, so the poison message sits in front of the valid order.
+    let s = kafka_orders::config::Settings { partitions: 1, ..s };
+    let app = start(s.clone(), Services::All).await;
+    let kafka: FutureProducer = ClientConfig::new().set("bootstrap.servers", &app.brokers).create().expect("producer");
+    kafka
+        .send(FutureRecord::to(&s.topic).key("poison").payload("this is not JSON"), Duration::from_secs(10))
+        .await
+        .expect("poison delivered");
+    let mut invalid = seed_order();
+    invalid["id"] = json!("order-invalid");
+    invalid["totalAmount"] = json!(1);
+    kafka
+        .send(FutureRecord::to(&s.topic).key("invalid").payload(&invalid.to_string()), Duration::from_secs(10))
+        .await
+        .expect("invalid delivered");
+    assert_eq!(post(&url(app.producer_addr, ""), &seed_order()).await, StatusCode::ACCEPTED);
+    let api = url(app.orders_api_addr, "");
+    eventually(20, || async { (orders(&api).await.len() == 1).then_some(()) }).await;
+
+    let dlq: StreamConsumer = ClientConfig::new()
+        .set("bootstrap.servers", &app.brokers)
+        .set("group.id", format!("dlq-reader-{}", s.group))
+        .set("auto.offset.reset", "earliest")
+        .create()
+        .expect("consumer");
+    dlq.subscribe(&[&format!("{}.dlq", s.topic)]).expect("subscribe");
+    let mut seen = Vec::new();
+    for _ in 0..2 {
+        let message = tokio::time::timeout(Duration::from_secs(20), dlq.recv()).await.expect("dead letter").expect("ok");
+        let headers: Vec<(String, String)> = message
+            .headers()
+            .map(|h| h.iter().map(|h| (h.key.to_string(), String::from_utf8_lossy(h.value.unwrap_or_default()).into_owned())).collect())
+            .unwrap_or_default();
+        let get = |name: &str| headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()).unwrap_or_default();
+        assert_eq!(get("dlq-origin-topic"), s.topic);
+        assert_eq!(get("dlq-origin-partition"), "0");
+        seen.push((String::from_utf8_lossy(message.key().expect("key")).into_owned(), get("dlq-origin-offset"), get("dlq-error")));
+    }
+    assert_eq!((seen[0].0.as_str(), seen[0].1.as_str()), ("poison", "0"));
+    assert!(seen[0].2.starts_with("not JSON"), "{}", seen[0].2);
+    assert_eq!((seen[1].0.as_str(), seen[1].1.as_str()), ("invalid", "1"));
+    assert!(seen[1].2.contains("totalAmount"), "{}", seen[1].2);
+    // Test clients go first: closing one after its broker is gone waits for a timeout.
+    drop((dlq, kafka));
+    app.stop().await.expect("clean stop");
+    broker.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn orders_api_outage_loses_nothing_and_counts_nothing_twice() {
+    let broker = TestBroker::start().await;
+    // Reserve a port for the Orders API, which is down while orders stream in.
+    let reserved = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let api_addr = reserved.local_addr().expect("addr");
+    drop(reserved);
+    let mut s = settings(&broker.bootstrap(), "outage");
+    s.orders_api_url = format!("http://{api_addr}");
+    let front = start(s.clone(), Services::Producer).await;
+    let consumer = start(s.clone(), Services::Consumer).await;
+    let producer = url(front.producer_addr, "");
+    for _ in 0..20 {
+        assert_eq!(post(&producer, &seed_order()).await, StatusCode::ACCEPTED);
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    s.orders_api_listen = api_addr;
+    let api_service = start(s.clone(), Services::OrdersApi).await;
+    for _ in 0..10 {
+        assert_eq!(post(&producer, &seed_order()).await, StatusCode::ACCEPTED);
+    }
+    let api = format!("http://{api_addr}");
+    eventually(30, || async { (orders(&api).await.len() == 30).then_some(()) }).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let all = orders(&api).await;
+    let mut ids: Vec<&str> = all.iter().map(|o| o["id"].as_str().expect("id")).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 30);
+    let stats: Value = reqwest::get(format!("{api}/orders/stats")).await.expect("stats").json().await.expect("json");
+    assert_eq!(stats["totalOrders"], 30);
+    assert_eq!(stats["totalRevenue"], json!(1199.4));
+    for running in [consumer, front, api_service] {
+        running.stop().await.expect("clean stop");
+    }
+    broker.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_consumers_share_the_partitions() {
+    let broker = TestBroker::start().await;
+    let s = settings(&broker.bootstrap(), "pair");
+    let app = start(s.clone(), Services::All).await;
+    let mut second = s.clone();
+    second.orders_api_url = url(app.orders_api_addr, "");
+    let other = start(second, Services::Consumer).await;
+    let probe: StreamConsumer = ClientConfig::new().set("bootstrap.servers", &app.brokers).create().expect("client");
+    let group = s.group.clone();
+    eventually(30, || {
+        let groups = probe.fetch_group_list(Some(&group), Duration::from_secs(5));
+        async move {
+            let groups = groups.ok()?;
+            let g = groups.groups().first()?;
+            (g.state() == "Stable" && g.members().len() == 2).then_some(())
+        }
+    })
+    .await;
+    let producer = url(app.producer_addr, "");
+    for _ in 0..30 {
+        assert_eq!(post(&producer, &seed_order()).await, StatusCode::ACCEPTED);
+    }
+    let api = url(app.orders_api_addr, "");
+    eventually(30, || async { (orders(&api).await.len() == 30).then_some(()) }).await;
+    // The second consumer leaves; the first takes over its partitions.
+    other.stop().await.expect("clean stop");
+    for _ in 0..6 {
+        assert_eq!(post(&producer, &seed_order()).await, StatusCode::ACCEPTED);
+    }
+    eventually(30, || async { (orders(&api).await.len() == 36).then_some(()) }).await;
+    drop(probe);
+    app.stop().await.expect("clean stop");
+    broker.stop().await;
+}
