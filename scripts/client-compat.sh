@@ -16,7 +16,7 @@ for _ in $(seq 1 100); do (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null && brea
 export KAFKAJS_NO_PARTITIONER_WARNING=1
 java_libs="$PWD/.cache/kafka/libs/*"
 clients=(
-  "kcat $(kcat -V 2>/dev/null | head -1 | awk '{print $2}')|tests/clients/kcat/compat.sh"
+  "kcat $(kcat -V 2>/dev/null | grep -o 'Version [0-9.]*' | cut -d' ' -f2)|tests/clients/kcat/compat.sh"
   "confluent-kafka-python $(python3 -c 'import confluent_kafka as c; print(c.__version__)' 2>/dev/null)|python3 tests/clients/python/confluent_compat.py"
   "kafka-python $(python3 -c 'import kafka; print(kafka.__version__)' 2>/dev/null)|python3 tests/clients/python/kafka_python_compat.py"
   "kafkajs 2.2.4|node tests/clients/node/kafkajs_compat.mjs"
