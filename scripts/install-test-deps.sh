@@ -18,4 +18,5 @@ done
 python3 -m pip install -q -r tests/clients/python/requirements.txt
 (cd tests/clients/node && npm ci --silent --no-audit --no-fund)
 (cd tests/clients/go && go mod download)
+(cd tests/compose && go mod download)
 fixtures/kafka/kafka.sh assemble

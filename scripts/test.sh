@@ -23,3 +23,6 @@ KAFKA_BROKERS=$real_kafka cargo test --workspace --test '*'
 
 echo "== real Kafka clients against both brokers"
 scripts/client-compat.sh "$real_kafka"
+
+echo "== docker-compose.yml and Dockerfile against the code (no Docker engine here)"
+python3 tests/compose/check.py "$real_kafka"

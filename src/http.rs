@@ -95,6 +95,11 @@ pub async fn json_body(headers: &HeaderMap, body: Body) -> Result<Value, Problem
     serde_json::from_slice(&bytes).map_err(|err| Problem::new(StatusCode::BAD_REQUEST, format!("malformed JSON: {err}")))
 }
 
+/// `GET /healthz`: the process is up and serving HTTP.
+pub async fn healthz() -> axum::Json<Value> {
+    axum::Json(serde_json::json!({"status": "ok"}))
+}
+
 /// Unknown routes answer problem+json too.
 pub async fn not_found() -> Problem {
     Problem::new(StatusCode::NOT_FOUND, "no such endpoint")

@@ -63,6 +63,10 @@ enum Command {
         #[arg(long)]
         listen: Option<SocketAddr>,
     },
+    /// GET a URL and exit 0 on a 2xx answer: a health check for slim container images.
+    Probe {
+        url: String,
+    },
     /// Only the built-in Kafka-compatible broker.
     Broker {
         /// Address to listen on (default 127.0.0.1:9092).
@@ -116,20 +120,44 @@ fn init_logs(format: LogFormat) {
     }
 }
 
-async fn signal() {
+/// Ctrl+C or SIGTERM. Listening starts when this is called (before the services start, so
+/// a signal during start-up also ends in a clean stop); it resolves when one arrives.
+fn signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
-    {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(term) => term,
-            Err(_) => return std::future::pending().await,
-        };
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = term.recv() => {}
+    let term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate());
+    let ctrl_c = tokio::signal::ctrl_c();
+    async move {
+        #[cfg(unix)]
+        if let Ok(mut term) = term {
+            tokio::select! {
+                _ = ctrl_c => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+        let _ = ctrl_c.await;
+    }
+}
+
+async fn probe(url: &str) -> std::process::ExitCode {
+    let client = reqwest::Client::builder().timeout(std::time::Duration::from_secs(3)).build();
+    match client.map(|c| c.get(url).send()) {
+        Ok(request) => match request.await {
+            Ok(response) if response.status().is_success() => std::process::ExitCode::SUCCESS,
+            Ok(response) => {
+                eprintln!("{url}: {}", response.status());
+                std::process::ExitCode::FAILURE
+            }
+            Err(err) => {
+                eprintln!("{url}: {err}");
+                std::process::ExitCode::FAILURE
+            }
+        },
+        Err(err) => {
+            eprintln!("{err}");
+            std::process::ExitCode::FAILURE
         }
     }
-    #[cfg(not(unix))]
-    let _ = tokio::signal::ctrl_c().await;
 }
 
 #[tokio::main]
@@ -145,6 +173,7 @@ async fn main() -> std::process::ExitCode {
         ..Overrides::default()
     };
     let services = match cli.command.unwrap_or(Command::All) {
+        Command::Probe { url } => return probe(&url).await,
         Command::All => Services::All,
         Command::Producer { listen, orders_api_url } => {
             overrides.producer_listen = listen;
@@ -174,6 +203,7 @@ async fn main() -> std::process::ExitCode {
         }
     };
     init_logs(settings.log_format);
+    let stop_signal = signal();
     let running = match app::start(settings, services).await {
         Ok(r) => r,
         Err(err) => {
@@ -185,7 +215,7 @@ async fn main() -> std::process::ExitCode {
         tracing::info!("{line}");
     }
     tracing::info!("ready; Ctrl+C to stop");
-    signal().await;
+    stop_signal.await;
     tracing::info!("shutting down");
     match running.stop().await {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -76,18 +76,21 @@ async fn receive(consumer: &StreamConsumer, n: usize) -> Vec<(String, String, St
 async fn produce_and_consume_keys_and_headers_across_partitions_then_resume_from_commit() {
     let broker = TestBroker::start().await;
     let bootstrap = broker.bootstrap();
-    create_topic(&bootstrap, "t-keys", 3).await;
+    // Unique names: a real Kafka keeps topics and groups from earlier runs.
+    let topic = format!("t-keys-{}", uuid::Uuid::new_v4().simple());
+    let group = format!("g-{topic}");
+    create_topic(&bootstrap, &topic, 3).await;
     let producer = producer(&bootstrap);
     for i in 0..60 {
         let headers = OwnedHeaders::new().insert(Header { key: "n", value: Some(&i.to_string()) });
         let (key, value) = (format!("k{i}"), format!("v{i}"));
-        let record = FutureRecord::to("t-keys").key(&key).payload(&value).headers(headers);
+        let record = FutureRecord::to(&topic).key(&key).payload(&value).headers(headers);
         let delivery = producer.send(record, Duration::from_secs(10)).await.expect("delivered");
         assert!((0..3).contains(&delivery.partition));
     }
 
-    let first = consumer(&bootstrap, "g-resume");
-    first.subscribe(&["t-keys"]).expect("subscribe");
+    let first = consumer(&bootstrap, &group);
+    first.subscribe(&[&topic]).expect("subscribe");
     let got = receive(&first, 40).await;
     for (key, value, header) in &got {
         let n = &key[1..];
@@ -98,8 +101,8 @@ async fn produce_and_consume_keys_and_headers_across_partitions_then_resume_from
 
     // A new consumer in the same group resumes after the committed offsets: it gets the
     // remaining 20 and nothing twice.
-    let second = consumer(&bootstrap, "g-resume");
-    second.subscribe(&["t-keys"]).expect("subscribe");
+    let second = consumer(&bootstrap, &group);
+    second.subscribe(&[&topic]).expect("subscribe");
     let rest = receive(&second, 20).await;
     let mut keys: Vec<String> = got.iter().chain(rest.iter()).map(|(k, _, _)| k.clone()).collect();
     keys.sort();

@@ -21,6 +21,7 @@ pub fn router(store: Store) -> Router {
     Router::new()
         .route("/orders", get(list).post(ingest))
         .route("/orders/stats", get(stats))
+        .route("/healthz", get(http::healthz))
         .route("/orders/{id}", get(get_one).patch(patch).delete(delete))
         .fallback(http::not_found)
         .method_not_allowed_fallback(http::method_not_allowed)

@@ -12,7 +12,7 @@ use axum::body::Body;
 use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::FutureRecord;
@@ -33,6 +33,7 @@ const MAX_WAIT: Duration = Duration::from_secs(60);
 pub fn router(service: Svc) -> Router {
     Router::new()
         .route("/orders", post(create))
+        .route("/healthz", get(http::healthz))
         .fallback(http::not_found)
         .method_not_allowed_fallback(http::method_not_allowed)
         .with_state(service)

@@ -1,0 +1,18 @@
+# One image for every service: `docker run IMAGE producer|consumer|orders-api|broker ...`.
+# Build stage: release build of the kafka-orders binary (librdkafka is compiled in).
+FROM rust:1-bookworm AS build
+WORKDIR /src
+COPY Cargo.toml Cargo.lock ./
+COPY broker ./broker
+COPY src ./src
+RUN cargo build --release --locked --bin kafka-orders
+
+# Runtime stage: slim Debian, non-root user, just the binary.
+FROM debian:bookworm-slim
+RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates && rm -rf /var/lib/apt/lists/* \
+    && useradd --system --uid 10001 --no-create-home kafka-orders
+COPY --from=build /src/target/release/kafka-orders /usr/local/bin/kafka-orders
+USER kafka-orders
+EXPOSE 3001 3003 9092
+ENTRYPOINT ["kafka-orders"]
+CMD ["--help"]
