@@ -17,6 +17,8 @@ mod cluster;
 mod config;
 mod error;
 mod frame;
+#[doc(hidden)]
+pub mod fuzzing;
 mod group;
 mod log;
 mod server;

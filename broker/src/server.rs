@@ -173,7 +173,7 @@ async fn read_frame(stream: &mut TcpStream, max: usize) -> Result<Option<Bytes>,
 }
 
 /// Decodes, handles and encodes one request. `Ok(None)`: no response is due (acks=0).
-async fn answer(cluster: &Arc<Cluster>, frame: Bytes, host: &str) -> Result<Option<Bytes>, FrameError> {
+pub(crate) async fn answer(cluster: &Arc<Cluster>, frame: Bytes, host: &str) -> Result<Option<Bytes>, FrameError> {
     let request = match frame::decode_request(frame) {
         Ok(request) => request,
         Err(FrameError::UnsupportedVersion { api: ApiKey::ApiVersions, correlation_id, .. }) => {

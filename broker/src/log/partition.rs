@@ -120,3 +120,75 @@ impl PartitionLog {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use bytes::BytesMut;
+    use kafka_protocol::records::{Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType};
+
+    use super::*;
+    use crate::log::batch;
+
+    /// A batch as an idempotent producer would send it, encoded by kafka-protocol.
+    fn batch(producer_id: i64, epoch: i16, first_sequence: i32, count: i32) -> Batch {
+        let records: Vec<Record> = (0..count)
+            .map(|i| Record {
+                transactional: false,
+                control: false,
+                delete_horizon: false,
+                partition_leader_epoch: 0,
+                producer_id,
+                producer_epoch: epoch,
+                timestamp_type: TimestampType::Creation,
+                offset: i64::from(i),
+                sequence: first_sequence + i,
+                timestamp: 1_000 + i64::from(i),
+                key: Some(Bytes::from(format!("k{i}"))),
+                value: Some(Bytes::from_static(b"v")),
+                headers: Default::default(),
+            })
+            .collect();
+        let mut buf = BytesMut::new();
+        let options = RecordEncodeOptions { version: 2, compression: Compression::None };
+        RecordBatchEncoder::encode(&mut buf, records.iter(), &options).expect("encode");
+        batch::take_one(&buf.freeze()).expect("valid batch").0
+    }
+
+    #[test]
+    fn a_retried_batch_is_acknowledged_once_and_stored_once() {
+        let mut log = PartitionLog::default();
+        assert_eq!(log.append(batch(7, 0, 0, 3)), Ok(Appended { base_offset: 0 }));
+        assert_eq!(log.append(batch(7, 0, 0, 3)), Ok(Appended { base_offset: 0 }), "duplicate answered with its offset");
+        assert_eq!(log.high_watermark(), 3, "and not stored again");
+        assert_eq!(log.append(batch(7, 0, 3, 2)), Ok(Appended { base_offset: 3 }));
+        assert_eq!(log.high_watermark(), 5);
+    }
+
+    #[test]
+    fn sequence_gaps_and_stale_epochs_are_refused() {
+        let mut log = PartitionLog::default();
+        assert_eq!(log.append(batch(7, 1, 0, 2)), Ok(Appended { base_offset: 0 }));
+        assert_eq!(log.append(batch(7, 1, 5, 1)), Err(ResponseError::OutOfOrderSequenceNumber));
+        assert_eq!(log.append(batch(7, 0, 2, 1)), Err(ResponseError::InvalidProducerEpoch));
+        assert_eq!(log.append(batch(8, 0, 4, 1)), Err(ResponseError::OutOfOrderSequenceNumber), "a new producer starts at 0");
+        assert_eq!(log.append(batch(7, 2, 0, 1)), Ok(Appended { base_offset: 2 }), "a bumped epoch restarts at 0");
+        assert_eq!(log.append(batch(-1, -1, -1, 4)), Ok(Appended { base_offset: 3 }), "plain producers are not checked");
+        assert_eq!(log.high_watermark(), 7);
+    }
+
+    #[test]
+    fn reads_whole_batches_with_assigned_offsets() {
+        let mut log = PartitionLog::default();
+        for _ in 0..3 {
+            log.append(batch(-1, -1, -1, 2)).expect("append");
+        }
+        let read = log.read(3, 1).expect("read");
+        let (first, rest) = batch::take_one(&read).expect("a whole batch even over max_bytes");
+        assert_eq!(i64::from_be_bytes(first.data[..8].try_into().expect("8 bytes")), 2);
+        assert!(rest.is_empty());
+        assert_eq!(log.read(6, 1 << 20).expect("at the end").len(), 0);
+        assert_eq!(log.read(7, 1 << 20), Err(ResponseError::OffsetOutOfRange));
+        assert_eq!(log.offset_for_timestamp(1_001), Some((0, 1_001)));
+        assert_eq!(log.offset_for_timestamp(5_000), None);
+    }
+}
