@@ -26,3 +26,7 @@ scripts/client-compat.sh "$real_kafka"
 
 echo "== docker-compose.yml and Dockerfile against the code (no Docker engine here)"
 python3 tests/compose/check.py "$real_kafka"
+
+echo "== fuzz the broker's request decoding and handling (bounded time)"
+command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
+(cd fuzz && cargo +nightly fuzz run request -- -max_total_time="${FUZZ_SECONDS:-60}" -rss_limit_mb=2048 -print_final_stats=1 2>&1 | tail -n 12)

@@ -111,3 +111,44 @@ async fn produce_and_consume_keys_and_headers_across_partitions_then_resume_from
     drop((second, producer));
     broker.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn compressed_batches_pass_through_untouched() {
+    let broker = TestBroker::start().await;
+    let bootstrap = broker.bootstrap();
+    let topic = format!("t-codecs-{}", uuid::Uuid::new_v4().simple());
+    create_topic(&bootstrap, &topic, 1).await;
+    let codecs = ["gzip", "snappy", "lz4", "zstd", "none"];
+    for codec in codecs {
+        let producer: FutureProducer = ClientConfig::new()
+            .set("bootstrap.servers", &bootstrap)
+            .set("compression.codec", codec)
+            .set("linger.ms", "20")
+            .create()
+            .expect("producer");
+        let sends: Vec<_> = (0..50)
+            .map(|i| {
+                let (key, value) = (format!("{codec}-{i}"), format!("{codec} payload {i} ").repeat(20));
+                let producer = producer.clone();
+                let topic = topic.clone();
+                async move {
+                    let headers = OwnedHeaders::new().insert(Header { key: "n", value: Some(&i.to_string()) });
+                    producer.send(FutureRecord::to(&topic).key(&key).payload(&value).headers(headers), Duration::from_secs(10)).await
+                }
+            })
+            .collect();
+        for sent in futures::future::join_all(sends).await {
+            sent.expect("delivered");
+        }
+    }
+    let consumer = consumer(&bootstrap, &format!("g-{topic}"));
+    consumer.subscribe(&[&topic]).expect("subscribe");
+    let got = receive(&consumer, 50 * codecs.len()).await;
+    for (key, value, header) in &got {
+        let (codec, n) = key.rsplit_once('-').expect("codec-n");
+        assert_eq!(value, &format!("{codec} payload {n} ").repeat(20));
+        assert_eq!(header, &format!("n={n}"));
+    }
+    drop(consumer);
+    broker.stop().await;
+}

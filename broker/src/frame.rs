@@ -60,3 +60,18 @@ pub fn encode_response(api: ApiKey, version: i16, correlation_id: i32, body: &Re
     out[..4].copy_from_slice(&len.to_be_bytes());
     Ok(out.freeze())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Frames the fuzz target found: each claims a huge array in a few bytes. Decoding must
+    /// fail cleanly instead of trying to allocate gigabytes (see vendor/kafka-protocol).
+    #[test]
+    fn huge_array_counts_are_decode_errors() {
+        for hex in ["0003000000000000000032000000", "000f00004040004d000040000b87", "0003000000010000000010000100"] {
+            let bytes: Vec<u8> = (0..hex.len()).step_by(2).map(|i| u8::from_str_radix(&hex[i..i + 2], 16).expect("hex")).collect();
+            assert!(decode_request(Bytes::from(bytes)).is_err(), "{hex}");
+        }
+    }
+}
