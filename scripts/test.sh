@@ -19,7 +19,7 @@ real_kafka=127.0.0.1:${KAFKA_PORT:-19092}
 echo "== tests on the embedded broker"
 cargo test --workspace
 echo "== the same tests on Apache Kafka ($real_kafka)"
-KAFKA_BROKERS=$real_kafka cargo test --workspace --test '*'
+KAFKA_BROKERS=$real_kafka KAFKA_CONTROL=fixtures/kafka/kafka.sh cargo test --workspace --test "*"
 
 echo "== real Kafka clients against both brokers"
 scripts/client-compat.sh "$real_kafka"

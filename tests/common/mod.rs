@@ -7,6 +7,8 @@ use broker::{Broker, BrokerConfig, BrokerHandle};
 
 pub struct TestBroker {
     embedded: Option<BrokerHandle>,
+    /// How to start the embedded broker again (same port, same data) after `stop_for_restart`.
+    config: Option<BrokerConfig>,
     bootstrap: String,
 }
 
@@ -15,14 +17,47 @@ impl TestBroker {
     pub async fn start() -> Self {
         init_logs();
         match std::env::var("KAFKA_BROKERS") {
-            Ok(bootstrap) if !bootstrap.is_empty() => Self { embedded: None, bootstrap },
+            Ok(bootstrap) if !bootstrap.is_empty() => Self { embedded: None, config: None, bootstrap },
             _ => Self::embedded(BrokerConfig::ephemeral()).await,
         }
     }
 
     pub async fn embedded(config: BrokerConfig) -> Self {
-        let handle = Broker::start(config).await.expect("embedded broker starts");
-        Self { bootstrap: handle.bootstrap(), embedded: Some(handle) }
+        let handle = Broker::start(config.clone()).await.expect("embedded broker starts");
+        // A restart must come back on the same port, with the same data.
+        let config = BrokerConfig { listen: handle.addr(), ..config };
+        Self { bootstrap: handle.bootstrap(), embedded: Some(handle), config: Some(config) }
+    }
+
+    /// The broker of `KAFKA_BROKERS` (restarted with `KAFKA_CONTROL stop|resume`), or an
+    /// embedded one keeping its data in `dir`, so a restart finds it again.
+    pub async fn restartable(dir: &std::path::Path) -> Self {
+        init_logs();
+        match std::env::var("KAFKA_BROKERS") {
+            Ok(bootstrap) if !bootstrap.is_empty() => Self { embedded: None, config: None, bootstrap },
+            _ => Self::embedded(BrokerConfig { data_dir: Some(dir.to_path_buf()), ..BrokerConfig::ephemeral() }).await,
+        }
+    }
+
+    fn control(action: &str) {
+        let script = std::env::var("KAFKA_CONTROL").expect("KAFKA_CONTROL names the script that stops and resumes KAFKA_BROKERS");
+        let status = std::process::Command::new(script).arg(action).status().expect("run KAFKA_CONTROL");
+        assert!(status.success(), "KAFKA_CONTROL {action} failed");
+    }
+
+    /// Stops the broker, keeping its data, until `resume`.
+    pub async fn pause(&mut self) {
+        match self.embedded.take() {
+            Some(handle) => handle.shutdown().await,
+            None => Self::control("stop"),
+        }
+    }
+
+    pub async fn resume(&mut self) {
+        match &self.config {
+            Some(config) => self.embedded = Some(Broker::start(config.clone()).await.expect("embedded broker restarts")),
+            None => Self::control("resume"),
+        }
     }
 
     pub fn bootstrap(&self) -> String {
