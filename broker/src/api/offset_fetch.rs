@@ -37,58 +37,47 @@ fn lookup(ctx: &Ctx<'_>, group_id: &str, wanted: Option<Vec<(TopicName, Vec<i32>
     }
 }
 
-fn parts(committed: Option<Committed>) -> (i64, Option<kafka_protocol::protocol::StrBytes>) {
-    match committed {
-        Some(c) => (c.offset, Some(str_bytes(c.metadata.as_deref().unwrap_or("")))),
-        None => (-1, Some(str_bytes(""))),
-    }
+/// The v1-7 and v8+ answers have the same shape under different type names.
+macro_rules! topics {
+    ($found:expr, $topic:ident, $partition:ident) => {
+        $found
+            .into_iter()
+            .map(|(name, found)| {
+                let partitions = found
+                    .into_iter()
+                    .map(|(p, committed): (i32, Option<Committed>)| {
+                        let (offset, metadata) = match committed {
+                            Some(c) => (c.offset, c.metadata.unwrap_or_default()),
+                            None => (-1, String::new()),
+                        };
+                        $partition::default()
+                            .with_partition_index(p)
+                            .with_committed_offset(offset)
+                            .with_committed_leader_epoch(-1)
+                            .with_metadata(Some(str_bytes(&metadata)))
+                    })
+                    .collect();
+                $topic::default().with_name(topic_name(&name)).with_partitions(partitions)
+            })
+            .collect()
+    };
 }
 
 pub fn handle(ctx: &Ctx<'_>, request: OffsetFetchRequest) -> OffsetFetchResponse {
     if ctx.version < 8 {
         let wanted = request.topics.map(|ts| ts.into_iter().map(|t| (t.name, t.partition_indexes)).collect());
-        let topics = lookup(ctx, &request.group_id, wanted)
-            .into_iter()
-            .map(|(name, found)| {
-                let partitions = found
-                    .into_iter()
-                    .map(|(p, c)| {
-                        let (offset, metadata) = parts(c);
-                        OffsetFetchResponsePartition::default()
-                            .with_partition_index(p)
-                            .with_committed_offset(offset)
-                            .with_committed_leader_epoch(-1)
-                            .with_metadata(metadata)
-                    })
-                    .collect();
-                OffsetFetchResponseTopic::default().with_name(topic_name(&name)).with_partitions(partitions)
-            })
-            .collect();
-        return OffsetFetchResponse::default().with_topics(topics);
+        let found = lookup(ctx, &request.group_id, wanted);
+        return OffsetFetchResponse::default().with_topics(topics!(found, OffsetFetchResponseTopic, OffsetFetchResponsePartition));
     }
     let groups = request
         .groups
         .into_iter()
         .map(|g| {
             let wanted = g.topics.map(|ts| ts.into_iter().map(|t| (t.name, t.partition_indexes)).collect());
-            let topics = lookup(ctx, &g.group_id, wanted)
-                .into_iter()
-                .map(|(name, found)| {
-                    let partitions = found
-                        .into_iter()
-                        .map(|(p, c)| {
-                            let (offset, metadata) = parts(c);
-                            OffsetFetchResponsePartitions::default()
-                                .with_partition_index(p)
-                                .with_committed_offset(offset)
-                                .with_committed_leader_epoch(-1)
-                                .with_metadata(metadata)
-                        })
-                        .collect();
-                    OffsetFetchResponseTopics::default().with_name(topic_name(&name)).with_partitions(partitions)
-                })
-                .collect();
-            OffsetFetchResponseGroup::default().with_group_id(g.group_id).with_topics(topics)
+            let found = lookup(ctx, &g.group_id, wanted);
+            OffsetFetchResponseGroup::default()
+                .with_group_id(g.group_id)
+                .with_topics(topics!(found, OffsetFetchResponseTopics, OffsetFetchResponsePartitions))
         })
         .collect();
     OffsetFetchResponse::default().with_groups(groups)

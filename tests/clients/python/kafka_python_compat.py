@@ -1,20 +1,12 @@
 """The compatibility scenario (see ../README.md) with kafka-python (pure Python)."""
-import os
-import sys
-import uuid
-
-from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.admin import NewTopic
 from kafka.structs import OffsetAndMetadata
 
-BOOTSTRAP = os.environ["BOOTSTRAP"]
-TOPIC = f"compat-kafkapython-{uuid.uuid4().hex[:8]}"
-GROUP = f"g-{TOPIC}"
+from scenario import BOOTSTRAP, check, done, fail, names
 
-
-def fail(message):
-    print(f"FAIL kafka-python: {message}")
-    sys.exit(1)
+CLIENT = "kafka-python"
+TOPIC, GROUP = names("kafkapython")
 
 
 def consume(count, seen):
@@ -24,17 +16,11 @@ def consume(count, seen):
     while got < count:
         batch = consumer.poll(timeout_ms=30000, max_records=count - got)
         if not batch:
-            fail(f"timed out after {got} of {count} messages")
+            fail(CLIENT, f"timed out after {got} of {count} messages")
         for tp, records in batch.items():
             for msg in records:
-                key, value = msg.key.decode(), msg.value.decode()
                 headers = dict((k, v.decode()) for k, v in msg.headers)
-                n = key[1:]
-                if value != f"v{n}" or headers.get("n") != n:
-                    fail(f"message {key} has value {value} headers {headers}")
-                if key in seen:
-                    fail(f"{key} delivered twice")
-                seen.add(key)
+                check(CLIENT, msg.key.decode(), msg.value.decode(), headers, seen)
                 got += 1
                 positions[tp] = OffsetAndMetadata(msg.offset + 1, "", -1)
     consumer.commit(positions)
@@ -53,6 +39,4 @@ producer.close()
 seen = set()
 consume(600, seen)
 consume(400, seen)
-if len(seen) != 1000:
-    fail(f"{len(seen)} distinct messages instead of 1000")
-print("PASS kafka-python")
+done(CLIENT, seen)
