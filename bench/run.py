@@ -12,6 +12,7 @@ import argparse
 import json
 import os
 import re
+import shutil
 import socket
 import statistics
 import subprocess
@@ -174,6 +175,8 @@ def main():
     args = ap.parse_args()
     records = 100_000 if args.quick else 1_000_000
     seconds = 10 if args.quick else 30
+    if not shutil.which("oha"):
+        sh("cargo", "install", "oha", "--locked")
     sh("cargo", "build", "--release", "--bin", "kafka-orders")
     machine = f"{os.cpu_count()} cores, {round(os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30)} GiB, {sh('uname', '-sr').strip()}"
 
@@ -279,6 +282,24 @@ def write(args, machine, records, seconds, results, idle, peak, cpu_per_m, ready
         rs = pipe[b]
         lines.append(f"| {label} | {fmt([r['orders_s'] for r in rs])} | {fmt([r['non_202'] for r in rs])} | {fmt([r['post_p99'] for r in rs], 1)} | "
                      f"{fmt([r['e2e_p50'] for r in rs], 1)} | {fmt([r['e2e_p99'] for r in rs], 1)} |")
+    m = lambda xs: statistics.median(xs)
+    e100, k100 = (100, "all", "embedded"), (100, "all", "kafka")
+    checks = [
+        ("produce throughput, 100 B, acks=all", ">= 1.0× Kafka (moonshot 2×)", f"{m(col(e100, 'rec_s')) / m(col(k100, 'rec_s')):.2f}×",
+         m(col(e100, 'rec_s')) >= m(col(k100, 'rec_s'))),
+        ("p99 produce latency, 100 B, acks=all", "<= 0.5× Kafka", f"{m(col(e100, 'p99')) / m(col(k100, 'p99')):.2f}×",
+         m(col(e100, 'p99')) <= 0.5 * m(col(k100, 'p99'))),
+        ("consume throughput", ">= 1.0× Kafka", f"{m([r['rec_s'] for r in ce]) / m([r['rec_s'] for r in ck]):.2f}×",
+         m([r['rec_s'] for r in ce]) >= m([r['rec_s'] for r in ck])),
+        ("ready (start to first produce)", "< 100 ms", f"{ready['embedded']:.0f} ms", ready["embedded"] < 100),
+        ("idle resident memory", "< 30 MB", f"{idle['embedded']:.1f} MB", idle["embedded"] < 30),
+        ("orders pipeline, sustained", ">= 20,000 orders/s", f"{m([r['orders_s'] for r in pipe['embedded']]):,.0f} orders/s",
+         m([r['orders_s'] for r in pipe["embedded"]]) >= 20000),
+        ("orders pipeline, p99 POST", "< 10 ms", f"{m([r['post_p99'] for r in pipe['embedded']]):.1f} ms",
+         m([r['post_p99'] for r in pipe["embedded"]]) < 10),
+    ]
+    lines += ["", "## Targets", "", "| target | wanted | measured | met |", "|---|---|---|---|"]
+    lines += [f"| {name} | {want} | {got} | {'yes' if ok else '**no**'} |" for name, want, got, ok in checks]
     lines += [
         "",
         "End to end: one order at a time, from sending `POST /orders` to the first `200` from `GET /orders/:id` on the Orders "

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# Installs what the tests need beyond Rust: Debian packages (kcat), Python clients, kafkajs,
-# franz-go, and the Maven-built Apache Kafka. Each step is skipped when already done.
+# Installs what the tests need beyond Rust: Debian packages (kcat, chromium), Python clients,
+# kafkajs and playwright-core, franz-go and compose-go, and the Maven-built Apache Kafka. Each step is skipped when already done.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-apt_packages=(kcat)
+apt_packages=(kcat chromium)
 missing=()
 for p in "${apt_packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
@@ -17,6 +17,7 @@ for tool in java mvn python3 node npm go cargo; do
 done
 python3 -m pip install -q -r tests/clients/python/requirements.txt
 (cd tests/clients/node && npm ci --silent --no-audit --no-fund)
+(cd tests/console && npm ci --silent --no-audit --no-fund)
 (cd tests/clients/go && go mod download)
 (cd tests/compose && go mod download)
 fixtures/kafka/kafka.sh assemble

@@ -21,6 +21,10 @@ cargo test --workspace
 echo "== the same tests on Apache Kafka ($real_kafka)"
 KAFKA_BROKERS=$real_kafka KAFKA_CONTROL=fixtures/kafka/kafka.sh cargo test --workspace --test "*"
 
+echo "== the console in headless Chromium, on the embedded broker and on Apache Kafka"
+node --test tests/console/
+KAFKA_BROKERS=$real_kafka node --test tests/console/
+
 echo "== real Kafka clients against both brokers"
 scripts/client-compat.sh "$real_kafka"
 

@@ -10,7 +10,7 @@ use tokio::task::JoinSet;
 
 use crate::config::Settings;
 use crate::producer::ProducerService;
-use crate::{consumer, http, kafka, orders_api, producer};
+use crate::{console, consumer, http, kafka, orders_api, producer};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Services {
@@ -20,6 +20,7 @@ pub enum Services {
     Consumer,
     OrdersApi,
     Broker,
+    Console,
 }
 
 impl Services {
@@ -35,6 +36,7 @@ pub struct Running {
     pub brokers: String,
     pub producer_addr: Option<SocketAddr>,
     pub orders_api_addr: Option<SocketAddr>,
+    pub console_addr: Option<SocketAddr>,
     producer: Option<Arc<ProducerService>>,
     stop: watch::Sender<bool>,
     tasks: JoinSet<anyhow::Result<()>>,
@@ -64,7 +66,7 @@ pub async fn start(mut settings: Settings, services: Services) -> anyhow::Result
     let brokers = broker.as_ref().map_or_else(|| settings.brokers.clone(), |b| b.bootstrap());
     let (stop, stop_rx) = watch::channel(false);
     let mut running =
-        Running { broker, brokers: brokers.clone(), producer_addr: None, orders_api_addr: None, producer: None, stop, tasks: JoinSet::new() };
+        Running { broker, brokers: brokers.clone(), producer_addr: None, orders_api_addr: None, console_addr: None, producer: None, stop, tasks: JoinSet::new() };
     if services == Services::Broker {
         return Ok(running);
     }
@@ -94,6 +96,14 @@ pub async fn start(mut settings: Settings, services: Services) -> anyhow::Result
     if services.has(Services::Consumer) {
         running.tasks.spawn(consumer::run(settings.clone(), brokers.clone(), stop_rx.clone()));
     }
+    if services.has(Services::Console) {
+        let stats = running.broker.as_ref().map(|b| b.stats_source());
+        let console = console::Console::new(&brokers, Some(settings.orders_api_url.clone()), stats)?;
+        let listener = bind(settings.console_listen, "console").await?;
+        running.console_addr = Some(listener.local_addr()?);
+        let stop = stop_rx.clone();
+        running.tasks.spawn(async move { Ok(http::serve(listener, console::router(console), stop).await?) });
+    }
     Ok(running)
 }
 
@@ -111,6 +121,9 @@ impl Running {
         }
         if let Some(a) = self.orders_api_addr {
             lines.push(format!("Orders API: http://{a}  (GET /orders, /orders/stats, /orders/:id; PATCH, DELETE)"));
+        }
+        if let Some(a) = self.console_addr {
+            lines.push(format!("Console:    http://{a}  (topics, messages, consumer groups, orders)"));
         }
         lines
     }

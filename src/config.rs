@@ -31,6 +31,8 @@ pub struct Settings {
     /// Where the consumer sends orders, and the base of the producer's `Location` header.
     pub orders_api_url: String,
     pub broker_listen: SocketAddr,
+    /// The console (topics, messages, groups, orders); served with the other services.
+    pub console_listen: SocketAddr,
     /// `host:port` the built-in broker advertises (for containers); default: its bound address.
     pub broker_advertised: Option<String>,
     /// Keep the built-in broker's log and group offsets here (default: in memory).
@@ -56,6 +58,7 @@ impl Default for Settings {
             orders_api_listen: SocketAddr::from(([127, 0, 0, 1], 3003)),
             orders_api_url: "http://localhost:3003".into(),
             broker_listen: SocketAddr::from(([127, 0, 0, 1], 9092)),
+            console_listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             broker_advertised: None,
             data_dir: None,
             fsync: "never".into(),

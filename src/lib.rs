@@ -3,6 +3,7 @@
 
 pub mod app;
 pub mod config;
+pub mod console;
 pub mod consumer;
 pub mod http;
 pub mod kafka;

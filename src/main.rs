@@ -40,7 +40,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Producer, consumer and Orders API together (the default).
+    /// Producer, consumer, Orders API and console together (the default).
     All,
     /// The producer: POST /orders publishes to Kafka.
     Producer {
@@ -62,6 +62,15 @@ enum Command {
         /// Address to listen on (default 127.0.0.1:3003).
         #[arg(long)]
         listen: Option<SocketAddr>,
+    },
+    /// The console: topics, messages, consumer groups and orders of any Kafka.
+    Console {
+        /// Address to listen on (default 127.0.0.1:8080).
+        #[arg(long)]
+        listen: Option<SocketAddr>,
+        /// Orders API base URL for the orders page (default http://localhost:3003).
+        #[arg(long)]
+        orders_api_url: Option<String>,
     },
     /// GET a URL and exit 0 on a 2xx answer: a health check for slim container images.
     Probe {
@@ -104,6 +113,8 @@ struct Overrides {
     orders_api_url: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     broker_listen: Option<SocketAddr>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    console_listen: Option<SocketAddr>,
     #[serde(skip_serializing_if = "Option::is_none")]
     broker_advertised: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -187,6 +198,11 @@ async fn main() -> std::process::ExitCode {
         Command::OrdersApi { listen } => {
             overrides.orders_api_listen = listen;
             Services::OrdersApi
+        }
+        Command::Console { listen, orders_api_url } => {
+            overrides.console_listen = listen;
+            overrides.orders_api_url = orders_api_url;
+            Services::Console
         }
         Command::Broker { listen, advertised, fsync } => {
             overrides.broker_listen = listen;

@@ -27,7 +27,7 @@ mod shutdown;
 pub use cluster::Stats;
 pub use config::{BrokerConfig, FsyncPolicy};
 pub use error::BrokerError;
-pub use server::{Broker, BrokerHandle};
+pub use server::{Broker, BrokerHandle, StatsSource};
 
 /// Frame decoding, public for the fuzz target.
 pub use frame::{decode_request, FrameError};

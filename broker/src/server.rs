@@ -28,6 +28,15 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 
 pub struct Broker;
 
+#[derive(Clone)]
+pub struct StatsSource(Arc<Cluster>);
+
+impl StatsSource {
+    pub fn stats(&self) -> Stats {
+        self.0.stats()
+    }
+}
+
 /// A running broker. Dropping it does not stop it; call [`BrokerHandle::shutdown`].
 pub struct BrokerHandle {
     addr: SocketAddr,
@@ -78,6 +87,11 @@ impl BrokerHandle {
 
     pub fn stats(&self) -> Stats {
         self.cluster.stats()
+    }
+
+    /// A cloneable reader of the broker's counters, for a console or metrics endpoint.
+    pub fn stats_source(&self) -> StatsSource {
+        StatsSource(self.cluster.clone())
     }
 
     /// Stops accepting, lets in-flight requests finish, flushes the logs, and returns.

@@ -1,0 +1,28 @@
+// Live follow on a topic page: new messages arrive over Server-Sent Events and are added to
+// the top of the table. Everything else in the console works without script.
+(function () {
+  const table = document.querySelector("table[data-live]");
+  const toggle = document.getElementById("follow");
+  if (!table || !toggle) return;
+  let source = null;
+  const cell = (text, cls) => {
+    const td = document.createElement("td");
+    if (cls) td.className = cls;
+    const pre = document.createElement("pre");
+    pre.textContent = text;
+    td.appendChild(pre);
+    return td;
+  };
+  toggle.addEventListener("change", () => {
+    if (!toggle.checked) { if (source) source.close(); source = null; return; }
+    source = new EventSource(table.dataset.live);
+    source.onmessage = (event) => {
+      const m = JSON.parse(event.data);
+      const tr = document.createElement("tr");
+      tr.className = "live";
+      [[String(m.partition), "num"], [String(m.offset), "num"], [m.timestamp || "—"], [m.key ?? "(null)"],
+       [m.headers.map(([k, v]) => `${k}: ${v}`).join("\n")], [m.value ?? "(null)"]].forEach(([t, c]) => tr.appendChild(cell(t, c)));
+      table.tBodies[0].prepend(tr);
+    };
+  });
+})();

@@ -1,0 +1,249 @@
+//! What the console reads from Kafka, through the Kafka protocol only (rdkafka), so it shows
+//! a real cluster exactly as it shows the embedded broker.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use bytes::Buf;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::{Headers, Message};
+use rdkafka::{ClientConfig, Offset, TopicPartitionList};
+
+const TIMEOUT: Duration = Duration::from_secs(3);
+
+pub struct PartitionInfo {
+    pub id: i32,
+    pub low: i64,
+    pub high: i64,
+}
+
+pub struct TopicInfo {
+    pub name: String,
+    pub partitions: Vec<PartitionInfo>,
+}
+
+impl TopicInfo {
+    pub fn messages(&self) -> i64 {
+        self.partitions.iter().map(|p| p.high - p.low).sum()
+    }
+}
+
+pub struct MemberInfo {
+    pub client_id: String,
+    pub host: String,
+    pub assigned: Vec<(String, i32)>,
+}
+
+pub struct LagInfo {
+    pub topic: String,
+    pub partition: i32,
+    pub committed: i64,
+    pub high: i64,
+}
+
+pub struct GroupInfo {
+    pub name: String,
+    pub state: String,
+    pub protocol: String,
+    pub members: Vec<MemberInfo>,
+    pub lag: Vec<LagInfo>,
+}
+
+impl GroupInfo {
+    pub fn total_lag(&self) -> i64 {
+        self.lag.iter().map(|l| (l.high - l.committed).max(0)).sum()
+    }
+}
+
+pub struct MessageInfo {
+    pub partition: i32,
+    pub offset: i64,
+    pub timestamp: Option<i64>,
+    pub key: Option<String>,
+    pub headers: Vec<(String, String)>,
+    pub value: Option<String>,
+}
+
+pub fn client(brokers: &str, group: Option<&str>) -> Result<BaseConsumer, String> {
+    let mut config = ClientConfig::new();
+    config.set("bootstrap.servers", brokers).set("client.id", "kafka-orders-console").set("enable.auto.commit", "false");
+    if let Some(group) = group {
+        config.set("group.id", group);
+    }
+    config.create().map_err(|e| e.to_string())
+}
+
+pub fn brokers(client: &BaseConsumer) -> Result<Vec<String>, String> {
+    let md = client.fetch_metadata(None, TIMEOUT).map_err(|e| e.to_string())?;
+    Ok(md.brokers().iter().map(|b| format!("{} ({}:{})", b.id(), b.host(), b.port())).collect())
+}
+
+/// Every topic with its partitions' offsets; Kafka's internal topics are left out.
+pub fn topics(client: &BaseConsumer) -> Result<Vec<TopicInfo>, String> {
+    let md = client.fetch_metadata(None, TIMEOUT).map_err(|e| e.to_string())?;
+    let mut topics = Vec::new();
+    for t in md.topics().iter().filter(|t| !t.name().starts_with("__")) {
+        topics.push(topic_info(client, t.name(), t.partitions().iter().map(|p| p.id()))?);
+    }
+    topics.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(topics)
+}
+
+fn topic_info(client: &BaseConsumer, name: &str, partitions: impl Iterator<Item = i32>) -> Result<TopicInfo, String> {
+    let mut out = Vec::new();
+    for id in partitions {
+        let (low, high) = client.fetch_watermarks(name, id, TIMEOUT).map_err(|e| format!("{name}/{id}: {e}"))?;
+        out.push(PartitionInfo { id, low, high });
+    }
+    out.sort_by_key(|p| p.id);
+    Ok(TopicInfo { name: name.to_string(), partitions: out })
+}
+
+/// One topic, or an error that says it does not exist.
+pub fn topic(client: &BaseConsumer, name: &str) -> Result<TopicInfo, String> {
+    let md = client.fetch_metadata(Some(name), TIMEOUT).map_err(|e| e.to_string())?;
+    let t = md.topics().first().ok_or("no such topic")?;
+    if t.error().is_some() || t.partitions().is_empty() {
+        return Err(format!("topic {name:?} does not exist"));
+    }
+    topic_info(client, name, t.partitions().iter().map(|p| p.id()))
+}
+
+/// The consumer protocol's assignment: version, [topic, [partition]], user data.
+fn parse_assignment(mut bytes: &[u8]) -> Vec<(String, i32)> {
+    let mut out = Vec::new();
+    let read = |b: &mut &[u8]| -> Option<Vec<(String, i32)>> {
+        let mut found = Vec::new();
+        if b.remaining() < 6 {
+            return None;
+        }
+        b.get_i16();
+        for _ in 0..b.get_i32().max(0) {
+            if b.remaining() < 2 {
+                return None;
+            }
+            let len = b.get_i16().max(0) as usize;
+            if b.remaining() < len + 4 {
+                return None;
+            }
+            let topic = String::from_utf8_lossy(&b[..len]).into_owned();
+            b.advance(len);
+            for _ in 0..b.get_i32().max(0) {
+                if b.remaining() < 4 {
+                    return None;
+                }
+                found.push((topic.clone(), b.get_i32()));
+            }
+        }
+        Some(found)
+    };
+    if let Some(found) = read(&mut bytes) {
+        out = found;
+    }
+    out.sort();
+    out
+}
+
+pub fn groups(client: &BaseConsumer, brokers: &str, topics: &[TopicInfo]) -> Result<Vec<GroupInfo>, String> {
+    let list = client.fetch_group_list(None, TIMEOUT).map_err(|e| e.to_string())?;
+    let mut out = Vec::new();
+    for g in list.groups() {
+        let members = g
+            .members()
+            .iter()
+            .map(|m| MemberInfo {
+                client_id: m.client_id().to_string(),
+                host: m.client_host().trim_start_matches('/').to_string(),
+                assigned: m.assignment().map(parse_assignment).unwrap_or_default(),
+            })
+            .collect();
+        out.push(GroupInfo {
+            name: g.name().to_string(),
+            state: g.state().to_string(),
+            protocol: g.protocol().to_string(),
+            members,
+            lag: lag(brokers, g.name(), topics)?,
+        });
+    }
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(out)
+}
+
+/// Committed offsets (OffsetFetch, without joining the group) against each partition's end.
+fn lag(brokers: &str, group: &str, topics: &[TopicInfo]) -> Result<Vec<LagInfo>, String> {
+    let consumer = client(brokers, Some(group))?;
+    let mut tpl = TopicPartitionList::new();
+    let mut high = BTreeMap::new();
+    for t in topics {
+        for p in &t.partitions {
+            tpl.add_partition(&t.name, p.id);
+            high.insert((t.name.clone(), p.id), p.high);
+        }
+    }
+    if tpl.count() == 0 {
+        return Ok(Vec::new());
+    }
+    let committed = consumer.committed_offsets(tpl, TIMEOUT).map_err(|e| e.to_string())?;
+    Ok(committed
+        .elements()
+        .iter()
+        .filter_map(|e| match e.offset() {
+            Offset::Offset(o) => Some(LagInfo {
+                topic: e.topic().to_string(),
+                partition: e.partition(),
+                committed: o,
+                high: high.get(&(e.topic().to_string(), e.partition())).copied().unwrap_or(o),
+            }),
+            _ => None,
+        })
+        .collect())
+}
+
+fn text(bytes: Option<&[u8]>) -> Option<String> {
+    bytes.map(|b| String::from_utf8_lossy(b).into_owned())
+}
+
+/// Messages of one partition in `[from, to)`, read with a consumer assigned at `from`.
+pub fn read(brokers: &str, topic: &str, partition: i32, from: i64, to: i64) -> Result<Vec<MessageInfo>, String> {
+    let mut out = Vec::new();
+    if from >= to {
+        return Ok(out);
+    }
+    let consumer = client(brokers, None)?;
+    let mut tpl = TopicPartitionList::new();
+    tpl.add_partition_offset(topic, partition, Offset::Offset(from)).map_err(|e| e.to_string())?;
+    consumer.assign(&tpl).map_err(|e| e.to_string())?;
+    let deadline = std::time::Instant::now() + TIMEOUT;
+    while (out.len() as i64) < to - from && std::time::Instant::now() < deadline {
+        let Some(result) = consumer.poll(Duration::from_millis(200)) else { continue };
+        let m = result.map_err(|e| e.to_string())?;
+        if m.offset() >= to {
+            break;
+        }
+        out.push(MessageInfo {
+            partition: m.partition(),
+            offset: m.offset(),
+            timestamp: m.timestamp().to_millis(),
+            key: text(m.key()),
+            headers: m
+                .headers()
+                .map(|h| h.iter().map(|h| (h.key.to_string(), text(h.value).unwrap_or_default())).collect())
+                .unwrap_or_default(),
+            value: text(m.payload()),
+        });
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_a_consumer_protocol_assignment() {
+        let mut b = vec![0, 1, 0, 0, 0, 1, 0, 2, b'o', b't', 0, 0, 0, 2, 0, 0, 0, 2, 0, 0, 0, 0];
+        b.extend_from_slice(&[0, 0, 0, 0]);
+        assert_eq!(parse_assignment(&b), vec![("ot".to_string(), 0), ("ot".to_string(), 2)]);
+        assert!(parse_assignment(&[0, 1, 0]).is_empty());
+    }
+}

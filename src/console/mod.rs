@@ -1,0 +1,61 @@
+//! The console (:8080): topics, messages, consumer groups, a produce form, the orders, and the
+//! broker, in server-rendered pages that need no script except for live follow. It talks to
+//! Kafka through the Kafka protocol only, so it works the same on a real cluster.
+
+mod html;
+mod kafka;
+mod pages;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::http::header;
+use axum::routing::{get, post};
+use axum::Router;
+use rdkafka::admin::AdminClient;
+use rdkafka::client::DefaultClientContext;
+use rdkafka::producer::FutureProducer;
+
+use crate::kafka as client;
+
+pub struct Console {
+    brokers: String,
+    admin: AdminClient<DefaultClientContext>,
+    producer: FutureProducer,
+    orders_api: Option<String>,
+    /// The built-in broker's counters, when it runs in this process.
+    embedded: Option<broker::StatsSource>,
+    started: Instant,
+    http: reqwest::Client,
+}
+
+impl Console {
+    pub fn new(brokers: &str, orders_api: Option<String>, embedded: Option<broker::StatsSource>) -> anyhow::Result<Arc<Self>> {
+        Ok(Arc::new(Self {
+            brokers: brokers.to_string(),
+            admin: client::client_config(brokers, "kafka-orders-console").create()?,
+            producer: client::client_config(brokers, "kafka-orders-console").set("message.timeout.ms", "5000").create()?,
+            orders_api,
+            embedded,
+            started: Instant::now(),
+            http: reqwest::Client::builder().timeout(Duration::from_secs(3)).build()?,
+        }))
+    }
+}
+
+pub fn router(console: Arc<Console>) -> Router {
+    Router::new()
+        .route("/", get(pages::overview))
+        .route("/topics", get(pages::topics).post(pages::create_topic))
+        .route("/topics/{name}", get(pages::topic))
+        .route("/topics/{name}/live", get(pages::live))
+        .route("/topics/{name}/produce", post(pages::produce))
+        .route("/topics/{name}/delete", post(pages::delete_topic))
+        .route("/groups", get(pages::groups))
+        .route("/orders", get(pages::orders))
+        .route("/assets/style.css", get(|| async { ([(header::CONTENT_TYPE, "text/css")], include_str!("assets/style.css")) }))
+        .route("/assets/app.js", get(|| async { ([(header::CONTENT_TYPE, "text/javascript")], include_str!("assets/app.js")) }))
+        .route("/healthz", get(crate::http::healthz))
+        .fallback(pages::not_found)
+        .with_state(console)
+}

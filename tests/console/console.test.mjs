@@ -1,0 +1,141 @@
+// The console in a real browser (Debian's headless Chromium, driven by playwright-core),
+// against a running kafka-orders: the built-in broker by default, or the Kafka in
+// KAFKA_BROKERS. Screenshots go to artifacts/console/ (git-ignored) for a person to look at.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { mkdirSync } from "node:fs";
+import net from "node:net";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { chromium } from "playwright-core";
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+const shots = path.join(root, "artifacts", "console", process.env.KAFKA_BROKERS ? "apache-kafka" : "embedded");
+mkdirSync(shots, { recursive: true });
+
+const freePort = () =>
+  new Promise((resolve) => {
+    const s = net.createServer();
+    s.listen(0, "127.0.0.1", () => { const { port } = s.address(); s.close(() => resolve(port)); });
+  });
+
+let app, browser, page, ports;
+const order = { userId: "user123", products: [{ id: "prod-1", name: "Product 1", price: 19.99, quantity: 2 }], totalAmount: 39.98 };
+const postOrder = () =>
+  fetch(`http://127.0.0.1:${ports.producer}/orders`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(order) });
+
+async function eventually(check, seconds = 30) {
+  const deadline = Date.now() + seconds * 1000;
+  for (;;) {
+    try { const v = await check(); if (v) return v; } catch (e) { if (Date.now() > deadline) throw e; }
+    if (Date.now() > deadline) throw new Error("condition not met in time");
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+before(async () => {
+  ports = { producer: await freePort(), api: await freePort(), console: await freePort(), broker: await freePort() };
+  const kafka = process.env.KAFKA_BROKERS;
+  const env = {
+    ...process.env, RUST_LOG: "warn",
+    KAFKA_ORDERS_PRODUCER_LISTEN: `127.0.0.1:${ports.producer}`, KAFKA_ORDERS_ORDERS_API_LISTEN: `127.0.0.1:${ports.api}`,
+    KAFKA_ORDERS_ORDERS_API_URL: `http://127.0.0.1:${ports.api}`, KAFKA_ORDERS_CONSOLE_LISTEN: `127.0.0.1:${ports.console}`,
+    KAFKA_ORDERS_BROKER_LISTEN: `127.0.0.1:${ports.broker}`,
+  };
+  app = spawn(path.join(root, "target/debug/kafka-orders"), kafka ? ["--brokers", kafka] : ["--embedded"], { env, stdio: "inherit" });
+  await eventually(async () => (await fetch(`http://127.0.0.1:${ports.console}/healthz`)).ok);
+  browser = await chromium.launch({
+    executablePath: "/usr/bin/chromium",
+    args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+  });
+  page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+});
+
+after(async () => {
+  await browser?.close();
+  if (app) {
+    const exited = new Promise((resolve) => app.on("exit", resolve));
+    app.kill("SIGTERM");
+    assert.equal(await exited, 0, "kafka-orders exits 0 on SIGTERM");
+  }
+});
+
+const open = (p) => page.goto(`http://127.0.0.1:${ports.console}${p}`);
+
+test("orders-topic is listed after an order is posted", async () => {
+  assert.equal((await postOrder()).status, 202);
+  await eventually(async () => { await open("/"); return (await page.locator("#topics").innerText()).includes("orders-topic"); });
+  await page.screenshot({ path: path.join(shots, "overview.png"), fullPage: true });
+});
+
+test("the message shows its JSON", async () => {
+  await open("/topics/orders-topic");
+  const value = page.locator("#messages pre.json").first();
+  const text = await value.innerText();
+  assert.match(text, /"userId": "user123"/);
+  assert.match(text, /"price": 19.99/);
+  await page.screenshot({ path: path.join(shots, "topic.png"), fullPage: true });
+});
+
+test("the orders-consumer group reaches lag 0", async () => {
+  await eventually(async () => {
+    await open("/groups");
+    const group = page.locator("#group-orders-consumer");
+    if (!(await group.count())) return false;
+    const summary = await page.locator("#group-orders-consumer + p").innerText();
+    return /State Stable/.test(summary) && /total lag 0/.test(summary);
+  }, 60);
+  await page.screenshot({ path: path.join(shots, "groups.png"), fullPage: true });
+});
+
+test("a topic is created and the produce form puts a message on it", async () => {
+  const name = `console-demo-${Date.now()}`;
+  await open("/topics");
+  await page.fill("input[name=name]", name);
+  await page.fill("input[name=partitions]", "2");
+  await page.click("text=Create topic");
+  assert.match(await page.locator(".notice").innerText(), new RegExp(`created topic ${name}`));
+  await eventually(async () => { await open(`/topics/${name}`); return !(await page.locator(".error").count()); });
+  await page.fill("input[name=key]", "greeting");
+  await page.fill("textarea[name=headers]", "source: console-test");
+  await page.fill("textarea[name=value]", '{"hello": "world"}');
+  await page.click("text=Send");
+  assert.match(await page.locator(".notice").innerText(), /sent to partition \d+ at offset 0/);
+  const row = page.locator("#messages tbody tr").first();
+  assert.match(await row.innerText(), /greeting/);
+  assert.match(await row.innerText(), /source: console-test/);
+  assert.match(await row.innerText(), /"hello": "world"/);
+  await page.fill("textarea[name=value]", "{not json");
+  await page.click("text=Send");
+  assert.match(await page.locator(".error").innerText(), /not valid JSON/);
+  await page.screenshot({ path: path.join(shots, "produce.png"), fullPage: true });
+});
+
+test("live follow shows a new order without reloading", async () => {
+  await open("/topics/orders-topic");
+  const rows = await page.locator("#messages tbody tr").count();
+  await page.check("#follow");
+  await page.waitForTimeout(1500);
+  assert.equal((await postOrder()).status, 202);
+  await page.locator("#messages tbody tr.live").first().waitFor({ timeout: 20000 });
+  assert.equal(await page.locator("#messages tbody tr").count(), rows + 1);
+});
+
+test("bad input gets a clear message, not a blank page", async () => {
+  const missing = await open("/topics/no-such-topic-here");
+  assert.equal(missing.status(), 404);
+  assert.match(await page.locator(".error").innerText(), /does not exist/);
+  await open("/topics/orders-topic?before=abc");
+  assert.match(await page.locator(".error").innerText(), /before must be a whole number/);
+  await open("/topics/orders-topic?partition=99");
+  assert.match(await page.locator(".error").innerText(), /no partition 99/);
+  await page.screenshot({ path: path.join(shots, "error.png"), fullPage: true });
+});
+
+test("the orders page shows stats and charts", async () => {
+  await open("/orders");
+  assert.ok(Number(await page.locator("#total-orders").innerText()) >= 1);
+  assert.ok(await page.locator("svg.chart").count() >= 2);
+  await page.screenshot({ path: path.join(shots, "orders.png"), fullPage: true });
+});
