@@ -44,7 +44,9 @@ pub fn decode_request(mut frame: Bytes) -> Result<Request, FrameError> {
     let header = RequestHeader::decode(&mut frame, api.request_header_version(version)).map_err(malformed)?;
     let body = RequestKind::decode(api, &mut frame, version).map_err(malformed)?;
     if frame.has_remaining() {
-        return Err(FrameError::Malformed { api, version, reason: format!("{} bytes left over", frame.remaining()) });
+        // Kafka ignores bytes after the request body, and librdkafka sends a few with a
+        // full-topic Metadata v12 request: accept them as Kafka does.
+        tracing::debug!(?api, version, extra = frame.remaining(), "ignored bytes after the request body");
     }
     Ok(Request { api, version, header, body })
 }

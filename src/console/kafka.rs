@@ -66,10 +66,13 @@ pub struct MessageInfo {
 
 pub fn client(brokers: &str, group: Option<&str>) -> Result<BaseConsumer, String> {
     let mut config = ClientConfig::new();
-    config.set("bootstrap.servers", brokers).set("client.id", "kafka-orders-console").set("enable.auto.commit", "false");
-    if let Some(group) = group {
-        config.set("group.id", group);
-    }
+    // librdkafka wants a group id even to assign partitions by hand; this one never joins
+    // (no subscribe) and never commits, so it does not show up as a group.
+    config
+        .set("bootstrap.servers", brokers)
+        .set("client.id", "kafka-orders-console")
+        .set("enable.auto.commit", "false")
+        .set("group.id", group.unwrap_or("kafka-orders-console"));
     config.create().map_err(|e| e.to_string())
 }
 

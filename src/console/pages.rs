@@ -388,11 +388,13 @@ pub async fn produce(State(console): C, Path(name): Path<String>, Form(form): Fo
 
 /// Server-Sent Events: every new message of the topic, as JSON, until the page goes away.
 pub async fn live(State(console): C, Path(name): Path<String>) -> Response {
-    let consumer: StreamConsumer = match kafka::client(&console.brokers, None)
-        .and_then(|_| crate::kafka::client_config(&console.brokers, "kafka-orders-console-live").set("enable.auto.commit", "false").create().map_err(|e| e.to_string()))
+    let consumer: StreamConsumer = match crate::kafka::client_config(&console.brokers, "kafka-orders-console-live")
+        .set("enable.auto.commit", "false")
+        .set("group.id", "kafka-orders-console")
+        .create()
     {
         Ok(c) => c,
-        Err(e) => return error_page("Live", StatusCode::BAD_GATEWAY, &e),
+        Err(e) => return error_page("Live", StatusCode::BAD_GATEWAY, &e.to_string()),
     };
     let brokers = console.brokers.clone();
     let topic = name.clone();
