@@ -20,6 +20,8 @@ pub struct PartitionInfo {
 pub struct TopicInfo {
     pub name: String,
     pub partitions: Vec<PartitionInfo>,
+    /// Bytes held by the brokers (DescribeLogDirs), when they said.
+    pub size: Option<i64>,
 }
 
 impl TopicInfo {
@@ -89,6 +91,11 @@ pub fn topics(client: &BaseConsumer) -> Result<Vec<TopicInfo>, String> {
         topics.push(topic_info(client, t.name(), t.partitions().iter().map(|p| p.id()))?);
     }
     topics.sort_by(|a, b| a.name.cmp(&b.name));
+    let addrs: Vec<(String, i32)> = md.brokers().iter().map(|b| (b.host().to_string(), b.port())).collect();
+    let sizes = super::log_dirs::topic_sizes(&addrs);
+    for t in &mut topics {
+        t.size = sizes.get(&t.name).copied();
+    }
     Ok(topics)
 }
 
@@ -99,7 +106,7 @@ fn topic_info(client: &BaseConsumer, name: &str, partitions: impl Iterator<Item 
         out.push(PartitionInfo { id, low, high });
     }
     out.sort_by_key(|p| p.id);
-    Ok(TopicInfo { name: name.to_string(), partitions: out })
+    Ok(TopicInfo { name: name.to_string(), partitions: out, size: None })
 }
 
 /// One topic, or an error that says it does not exist.

@@ -4,6 +4,7 @@
 
 mod html;
 mod kafka;
+mod log_dirs;
 mod pages;
 
 use std::sync::Arc;

@@ -85,9 +85,18 @@ fn broker_section(console: &Console, brokers: &[String]) -> String {
     s
 }
 
+fn human_bytes(n: i64) -> String {
+    match n {
+        n if n >= 1 << 30 => format!("{:.1} GiB", n as f64 / f64::from(1u32 << 30)),
+        n if n >= 1 << 20 => format!("{:.1} MiB", n as f64 / f64::from(1u32 << 20)),
+        n if n >= 1 << 10 => format!("{:.1} KiB", n as f64 / 1024.0),
+        n => format!("{n} B"),
+    }
+}
+
 fn topics_table(topics: &[TopicInfo]) -> String {
     let mut s = String::from(
-        r#"<table id="topics"><thead><tr><th>Topic</th><th class="num">Partitions</th><th class="num">Earliest</th><th class="num">Latest</th><th class="num">Messages</th><th></th></tr></thead><tbody>"#,
+        r#"<table id="topics"><thead><tr><th>Topic</th><th class="num">Partitions</th><th class="num">Earliest</th><th class="num">Latest</th><th class="num">Messages</th><th class="num">Size</th><th></th></tr></thead><tbody>"#,
     );
     for t in topics {
         let earliest: i64 = t.partitions.iter().map(|p| p.low).sum();
@@ -95,9 +104,10 @@ fn topics_table(topics: &[TopicInfo]) -> String {
         let class = if t.name.ends_with(".dlq") && t.messages() > 0 { r#" class="alert""# } else { "" };
         let _ = write!(
             s,
-            r#"<tr><td><a href="/topics/{u}"{class}>{n}</a></td><td class="num">{}</td><td class="num">{earliest}</td><td class="num">{latest}</td><td class="num">{}</td><td><form method="post" action="/topics/{u}/delete" onsubmit="return confirm('Delete topic {n}?')"><button class="danger">Delete</button></form></td></tr>"#,
+            r#"<tr data-topic="{n}"><td><a href="/topics/{u}"{class}>{n}</a></td><td class="num">{}</td><td class="num">{earliest}</td><td class="num">{latest}</td><td class="num">{}</td><td class="num">{}</td><td><form method="post" action="/topics/{u}/delete" onsubmit="return confirm('Delete topic {n}?')"><button class="danger">Delete</button></form></td></tr>"#,
             t.partitions.len(),
             t.messages(),
+            t.size.map_or("—".to_string(), human_bytes),
             u = url(&t.name),
             n = esc(&t.name)
         );

@@ -66,6 +66,13 @@ const open = (p) => page.goto(`http://127.0.0.1:${ports.console}${p}`);
 test("orders-topic is listed after an order is posted", async () => {
   assert.equal((await postOrder()).status, 202);
   await eventually(async () => { await open("/"); return (await page.locator("#topics").innerText()).includes("orders-topic"); });
+  // Size comes from DescribeLogDirs; the order's batch makes it non-zero.
+  const row = await eventually(async () => {
+    await open("/");
+    const text = await page.locator('#topics tr[data-topic="orders-topic"]').innerText();
+    return /[1-9][\d.]* (B|KiB|MiB)/.test(text) && text;
+  });
+  assert.match(row, /orders-topic/);
   await page.screenshot({ path: path.join(shots, "overview.png"), fullPage: true });
 });
 

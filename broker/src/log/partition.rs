@@ -26,6 +26,7 @@ impl Stored {
 pub struct PartitionLog {
     batches: Vec<Stored>,
     next_offset: i64,
+    size_bytes: u64,
     producers: Producers,
     segment: Option<SegmentWriter>,
 }
@@ -47,6 +48,7 @@ impl PartitionLog {
 
     fn push(&mut self, base_offset: i64, batch: Batch) {
         self.producers.record(&batch, base_offset);
+        self.size_bytes += batch.len() as u64;
         self.next_offset = base_offset + i64::from(batch.last_offset_delta()) + 1;
         self.batches.push(Stored { base_offset, batch });
     }
@@ -75,6 +77,11 @@ impl PartitionLog {
 
     pub fn log_start_offset(&self) -> i64 {
         self.batches.first().map_or(self.next_offset, |b| b.base_offset)
+    }
+
+    /// Bytes of record batches held (what DescribeLogDirs reports as the partition's size).
+    pub fn size_bytes(&self) -> u64 {
+        self.size_bytes
     }
 
     /// The high watermark: with one replica every appended batch is committed.
