@@ -51,6 +51,7 @@ fn broker_config(settings: &Settings) -> anyhow::Result<broker::BrokerConfig> {
         listen: settings.broker_listen,
         advertised: settings.broker_advertised.clone(),
         default_partitions: settings.partitions,
+        auto_create_topics: settings.auto_create_topics,
         data_dir: settings.data_dir.as_ref().map(|d| d.join("broker")),
         fsync: settings.fsync.parse().map_err(|e: String| anyhow::anyhow!(e))?,
         ..broker::BrokerConfig::default()

@@ -35,6 +35,8 @@ pub struct Settings {
     pub console_listen: SocketAddr,
     /// `host:port` the built-in broker advertises (for containers); default: its bound address.
     pub broker_advertised: Option<String>,
+    /// Whether the built-in broker creates a topic on its first Metadata request.
+    pub auto_create_topics: bool,
     /// Keep the built-in broker's log and group offsets here (default: in memory).
     pub data_dir: Option<PathBuf>,
     /// Built-in broker fsync policy: never, always, or an interval such as 1000ms.
@@ -60,6 +62,7 @@ impl Default for Settings {
             broker_listen: SocketAddr::from(([127, 0, 0, 1], 9092)),
             console_listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             broker_advertised: None,
+            auto_create_topics: true,
             data_dir: None,
             fsync: "never".into(),
             log_format: LogFormat::Human,

@@ -152,3 +152,26 @@ async fn compressed_batches_pass_through_untouched() {
     drop(consumer);
     broker.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acks_zero_and_acks_one_messages_are_stored() {
+    let broker = TestBroker::start().await;
+    let bootstrap = broker.bootstrap();
+    let topic = format!("t-acks-{}", uuid::Uuid::new_v4().simple());
+    create_topic(&bootstrap, &topic, 1).await;
+    for acks in ["0", "1"] {
+        let producer: FutureProducer =
+            ClientConfig::new().set("bootstrap.servers", &bootstrap).set("acks", acks).create().expect("producer");
+        for i in 0..20 {
+            let (key, value) = (format!("acks{acks}-{i}"), format!("v{i}"));
+            let headers = OwnedHeaders::new().insert(Header { key: "n", value: Some(&i.to_string()) });
+            producer.send(FutureRecord::to(&topic).key(&key).payload(&value).headers(headers), Duration::from_secs(10)).await.expect("sent");
+        }
+    }
+    let consumer = consumer(&bootstrap, &format!("g-{topic}"));
+    consumer.subscribe(&[&topic]).expect("subscribe");
+    let got = receive(&consumer, 40).await;
+    assert_eq!(got.iter().filter(|(k, _, _)| k.starts_with("acks0-")).count(), 20, "acks=0 is fire and forget, but stored");
+    drop(consumer);
+    broker.stop().await;
+}
