@@ -144,8 +144,17 @@ def pipeline(bootstrap_args, seconds, rate):
                               f"http://127.0.0.1:{p}/orders"], check=True, capture_output=True, text=True).stdout
         result = json.loads(out)
         ok = result["statusCodeDistribution"].get("202", 0)
-        sustained = ok / result["summary"]["total"]
+        accepted = ok / result["summary"]["total"]
         p99 = result["latencyPercentiles"]["p99"] * 1000
+        # The pipeline keeps up only if the consumer stores what the producer accepted: wait
+        # (at most 120 s) until the Orders API holds every accepted order.
+        t_load_end = time.time()
+        while time.time() - t_load_end < 120:
+            stats = json.load(urllib.request.urlopen(f"http://127.0.0.1:{a}/orders/stats", timeout=5))
+            if stats["totalOrders"] >= ok:
+                break
+            time.sleep(0.1)
+        stored = stats["totalOrders"] / (result["summary"]["total"] + time.time() - t_load_end)
         e2e = []
         for _ in range(200):
             req = urllib.request.Request(f"http://127.0.0.1:{p}/orders", json.dumps(ORDER).encode(), {"Content-Type": "application/json"})
@@ -159,8 +168,8 @@ def pipeline(bootstrap_args, seconds, rate):
                     time.sleep(0.0005)
             e2e.append((time.time() - t0) * 1000)
         e2e.sort()
-        return {"orders_s": sustained, "post_p99": p99, "non_202": result["summary"]["total"] - ok if False else sum(
-            v for k, v in result["statusCodeDistribution"].items() if k != "202"),
+        return {"orders_s": stored, "accepted_s": accepted, "post_p99": p99,
+                "non_202": sum(v for k, v in result["statusCodeDistribution"].items() if k != "202"),
                 "e2e_p50": e2e[len(e2e) // 2], "e2e_p99": e2e[int(len(e2e) * 0.99) - 1]}
     finally:
         proc.terminate()
@@ -275,12 +284,12 @@ def write(args, machine, records, seconds, results, idle, peak, cpu_per_m, ready
         "",
         f"## The orders pipeline: `POST /orders` at 20,000/s offered for {seconds} s (oha, 64 connections), then end to end",
         "",
-        "| Kafka | orders/s sustained (202) | non-202 answers | p99 POST ms | end-to-end p50 ms | end-to-end p99 ms |",
-        "|---|---|---|---|---|---|",
+        "| Kafka | orders/s sustained (stored) | POST /orders accepted per s | non-202 answers | p99 POST ms | end-to-end p50 ms | end-to-end p99 ms |",
+        "|---|---|---|---|---|---|---|",
     ]
     for b, label in (("embedded", "embedded (`--embedded`)"), ("kafka", "Apache Kafka (`--brokers`)")):
         rs = pipe[b]
-        lines.append(f"| {label} | {fmt([r['orders_s'] for r in rs])} | {fmt([r['non_202'] for r in rs])} | {fmt([r['post_p99'] for r in rs], 1)} | "
+        lines.append(f"| {label} | {fmt([r['orders_s'] for r in rs])} | {fmt([r['accepted_s'] for r in rs])} | {fmt([r['non_202'] for r in rs])} | {fmt([r['post_p99'] for r in rs], 1)} | "
                      f"{fmt([r['e2e_p50'] for r in rs], 1)} | {fmt([r['e2e_p99'] for r in rs], 1)} |")
     m = lambda xs: statistics.median(xs)
     e100, k100 = (100, "all", "embedded"), (100, "all", "kafka")
@@ -302,6 +311,8 @@ def write(args, machine, records, seconds, results, idle, peak, cpu_per_m, ready
     lines += [f"| {name} | {want} | {got} | {'yes' if ok else '**no**'} |" for name, want, got, ok in checks]
     lines += [
         "",
+        "Sustained: the orders the Orders API holds, divided by the time from the start of the load until it holds every "
+        "accepted order (the pipeline keeps up, or this number shows by how much it does not). "
         "End to end: one order at a time, from sending `POST /orders` to the first `200` from `GET /orders/:id` on the Orders "
         "API (polling every 0.5 ms), 200 orders per run.",
         "",

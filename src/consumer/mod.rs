@@ -1,10 +1,13 @@
 //! The consumer: a member of the `orders-consumer` group that forwards each order to the
 //! Orders API, at least once.
 //!
-//! An offset is stored for commit only after the order is handled for good: stored by the
-//! API, or parked on the dead-letter topic. When the API is down, the partition is paused and
-//! rewound to the order that failed, then resumed after a backoff, so nothing is skipped and
-//! the consumer keeps polling (and so stays in its group) while it waits.
+//! Up to [`IN_FLIGHT`] orders are forwarded at once, and their outcomes are taken in the order
+//! the messages arrived, so offsets are still stored in order: an offset is stored for commit
+//! only after the order and every one before it are handled for good (stored by the API, or
+//! parked on the dead-letter topic). When the API is down, the partition is paused and rewound
+//! to the order that failed, then resumed after a backoff; outcomes of later orders of that
+//! partition still in flight are dropped, as those orders come again (the API's idempotent
+//! ingest stores each once). The consumer keeps polling, so it stays in its group while it waits.
 
 mod forward;
 mod publish;
@@ -13,7 +16,8 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
-use rdkafka::message::{BorrowedMessage, Message};
+use futures::stream::{FuturesOrdered, StreamExt};
+use rdkafka::message::{Message, OwnedMessage};
 use rdkafka::producer::FutureProducer;
 use rdkafka::{Offset, TopicPartitionList};
 use serde_json::{json, Value};
@@ -25,6 +29,8 @@ use crate::kafka;
 use crate::order::Order;
 use forward::{Forwarded, OrdersApi};
 
+/// Orders forwarded to the Orders API at the same time.
+const IN_FLIGHT: usize = 64;
 const FIRST_BACKOFF: Duration = Duration::from_millis(200);
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
@@ -36,6 +42,8 @@ enum Step {
 struct Paused {
     attempts: u32,
     resume_at: Option<Instant>,
+    /// Set while outcomes of later orders of this partition must be dropped (they come again).
+    rewound_to: Option<i64>,
 }
 
 struct Worker {
@@ -62,21 +70,38 @@ pub async fn run(settings: Settings, brokers: String, mut shutdown: watch::Recei
         .create()?;
     let worker = Worker { consumer, producer, api: OrdersApi::new(settings.orders_url())?, dlq: kafka::dlq_topic(&settings.topic) };
     let mut paused: HashMap<i32, Paused> = HashMap::new();
+    let mut in_flight = FuturesOrdered::new();
     tracing::info!(topic = settings.topic, group = settings.group, api = settings.orders_url(), "consumer started");
     loop {
         let next_resume = paused.values().filter_map(|p| p.resume_at).min();
         tokio::select! {
             _ = crate::shutdown::requested(&mut shutdown) => break,
             _ = tokio::time::sleep_until(next_resume.unwrap_or_else(Instant::now)), if next_resume.is_some() => worker.resume_due(&mut paused),
-            message = worker.consumer.recv() => match message {
+            Some((message, step)) = in_flight.next(), if !in_flight.is_empty() => worker.after(&message, step, &mut paused),
+            message = worker.consumer.recv(), if in_flight.len() < IN_FLIGHT => match message {
                 Ok(message) => {
-                    let step = worker.handle(&message).await;
-                    worker.after(&message, step, &mut paused);
+                    let message = message.detach();
+                    if let Some(p) = paused.get_mut(&message.partition()) {
+                        // The order the partition was rewound to is back: its outcome counts again.
+                        if p.rewound_to.is_some_and(|o| o == message.offset()) {
+                            p.rewound_to = None;
+                        }
+                    }
+                    let worker = &worker;
+                    in_flight.push_back(async move {
+                        let step = worker.handle(&message).await;
+                        (message, step)
+                    });
                 }
                 Err(err) => tracing::warn!(%err, "consumer error"),
             },
         }
     }
+    // Orders already sent to the API still get their outcome (and their offset) before the commit.
+    while let Some((message, step)) = in_flight.next().await {
+        worker.after(&message, step, &mut paused);
+    }
+    drop(in_flight);
     // Commit what was processed, then leave the group (librdkafka does both on close).
     let consumer = worker.consumer;
     tokio::task::spawn_blocking(move || {
@@ -101,7 +126,7 @@ fn parse(payload: Option<&[u8]>) -> Result<Value, String> {
 }
 
 impl Worker {
-    async fn handle(&self, message: &BorrowedMessage<'_>) -> Step {
+    async fn handle(&self, message: &OwnedMessage) -> Step {
         let (partition, offset) = (message.partition(), message.offset());
         let order = match parse(message.payload()) {
             Ok(order) => order,
@@ -126,7 +151,7 @@ impl Worker {
         }
     }
 
-    async fn dead_letter(&self, message: &BorrowedMessage<'_>, error: String) -> Step {
+    async fn dead_letter(&self, message: &OwnedMessage, error: String) -> Step {
         if let Err(err) = publish::dead_letter(&self.producer, &self.dlq, message, &error).await {
             return Step::Retry(format!("could not write to {}: {err}", self.dlq));
         }
@@ -135,17 +160,21 @@ impl Worker {
         Step::Done
     }
 
-    fn after(&self, message: &BorrowedMessage<'_>, step: Step, paused: &mut HashMap<i32, Paused>) {
-        let partition = message.partition();
+    fn after(&self, message: &OwnedMessage, step: Step, paused: &mut HashMap<i32, Paused>) {
+        let (partition, offset) = (message.partition(), message.offset());
+        if paused.get(&partition).and_then(|p| p.rewound_to).is_some_and(|o| offset > o) {
+            return;
+        }
         match step {
             Step::Done => {
                 paused.remove(&partition);
-                if let Err(err) = self.consumer.store_offset_from_message(message) {
+                if let Err(err) = self.consumer.store_offset(message.topic(), partition, offset) {
                     tracing::warn!(%err, partition, "could not store the offset for commit");
                 }
             }
             Step::Retry(error) => {
-                let state = paused.entry(partition).or_insert(Paused { attempts: 0, resume_at: None });
+                let state = paused.entry(partition).or_insert(Paused { attempts: 0, resume_at: None, rewound_to: None });
+                state.rewound_to = Some(offset);
                 state.attempts += 1;
                 let backoff = FIRST_BACKOFF.saturating_mul(2u32.saturating_pow(state.attempts - 1)).min(MAX_BACKOFF);
                 state.resume_at = Some(Instant::now() + backoff);

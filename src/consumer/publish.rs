@@ -1,6 +1,6 @@
 //! What the consumer writes back to Kafka: dead letters and request-response replies.
 
-use rdkafka::message::{BorrowedMessage, Header, Headers, Message, OwnedHeaders};
+use rdkafka::message::{Header, Headers, Message, OwnedMessage, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::util::Timeout;
 use serde_json::Value;
@@ -8,13 +8,13 @@ use serde_json::Value;
 use crate::kafka::headers;
 
 /// A header's value as text.
-pub fn header(message: &BorrowedMessage<'_>, name: &str) -> Option<String> {
+pub fn header(message: &OwnedMessage, name: &str) -> Option<String> {
     let found = message.headers()?.iter().find(|h| h.key == name)?;
     found.value.map(|v| String::from_utf8_lossy(v).into_owned())
 }
 
 /// Copies the message to the dead-letter topic with the error and where it came from.
-pub async fn dead_letter(producer: &FutureProducer, dlq: &str, message: &BorrowedMessage<'_>, error: &str) -> Result<(), String> {
+pub async fn dead_letter(producer: &FutureProducer, dlq: &str, message: &OwnedMessage, error: &str) -> Result<(), String> {
     let mut out = OwnedHeaders::new();
     if let Some(original) = message.headers() {
         for h in original.iter() {
@@ -38,7 +38,7 @@ pub async fn dead_letter(producer: &FutureProducer, dlq: &str, message: &Borrowe
 }
 
 /// Answers a request-response message on its reply topic, if it asked for an answer.
-pub async fn reply(producer: &FutureProducer, message: &BorrowedMessage<'_>, answer: &Value) {
+pub async fn reply(producer: &FutureProducer, message: &OwnedMessage, answer: &Value) {
     let (Some(topic), Some(correlation)) = (header(message, headers::REPLY_TOPIC), header(message, headers::CORRELATION_ID)) else {
         return;
     };
