@@ -317,6 +317,9 @@ def write(args, machine, records, seconds, results, idle, peak, cpu_per_m, ready
         "API (polling every 0.5 ms), 200 orders per run.",
         "",
     ]
+    changes = os.path.join(ROOT, "bench", "changes.md")
+    if os.path.exists(changes):
+        lines += ["", open(changes).read().rstrip()]
     with open(args.out, "w") as f:
         f.write("\n".join(lines) + "\n")
     print("\n".join(lines))
