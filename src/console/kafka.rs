@@ -7,6 +7,7 @@ use std::time::Duration;
 use bytes::Buf;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::{Headers, Message};
+use rdkafka::config::FromClientConfig;
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 
 const TIMEOUT: Duration = Duration::from_secs(3);
@@ -66,7 +67,8 @@ pub struct MessageInfo {
     pub value: Option<String>,
 }
 
-pub fn client(brokers: &str, group: Option<&str>) -> Result<BaseConsumer, String> {
+/// A consumer (base or stream) for reading: it never commits, and it never joins the group.
+pub fn client<T: FromClientConfig>(brokers: &str, group: Option<&str>) -> Result<T, String> {
     let mut config = ClientConfig::new();
     // librdkafka wants a group id even to assign partitions by hand; this one never joins
     // (no subscribe) and never commits, so it does not show up as a group.
@@ -181,7 +183,7 @@ pub fn groups(client: &BaseConsumer, brokers: &str, topics: &[TopicInfo]) -> Res
 
 /// Committed offsets (OffsetFetch, without joining the group) against each partition's end.
 fn lag(brokers: &str, group: &str, topics: &[TopicInfo]) -> Result<Vec<LagInfo>, String> {
-    let consumer = client(brokers, Some(group))?;
+    let consumer: BaseConsumer = client(brokers, Some(group))?;
     let mut tpl = TopicPartitionList::new();
     let mut high = BTreeMap::new();
     for t in topics {
@@ -219,7 +221,7 @@ pub fn read(brokers: &str, topic: &str, partition: i32, from: i64, to: i64) -> R
     if from >= to {
         return Ok(out);
     }
-    let consumer = client(brokers, None)?;
+    let consumer: BaseConsumer = client(brokers, None)?;
     let mut tpl = TopicPartitionList::new();
     tpl.add_partition_offset(topic, partition, Offset::Offset(from)).map_err(|e| e.to_string())?;
     consumer.assign(&tpl).map_err(|e| e.to_string())?;

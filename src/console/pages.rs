@@ -13,7 +13,7 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use futures::Stream;
 use rdkafka::admin::{AdminOptions, NewTopic, TopicReplication};
-use rdkafka::consumer::{Consumer, StreamConsumer};
+use rdkafka::consumer::{BaseConsumer, Consumer, StreamConsumer};
 use rdkafka::message::{Header, Headers, Message, OwnedHeaders};
 use rdkafka::producer::FutureRecord;
 use rdkafka::{Offset, TopicPartitionList};
@@ -50,7 +50,7 @@ fn dlq_count(topics: &[TopicInfo]) -> i64 {
 async fn snapshot(console: &Console) -> Result<(Vec<String>, Vec<TopicInfo>, Vec<GroupInfo>), String> {
     let brokers = console.brokers.clone();
     blocking(move || {
-        let client = kafka::client(&brokers, None)?;
+        let client: BaseConsumer = kafka::client(&brokers, None)?;
         let topics = kafka::topics(&client)?;
         let groups = kafka::groups(&client, &brokers, &topics)?;
         Ok((kafka::brokers(&client)?, topics, groups))
@@ -186,7 +186,7 @@ pub async fn overview(State(console): C, Query(params): Params) -> Response {
 pub async fn topics(State(console): C, Query(params): Params) -> Response {
     let (notice, error) = flash(&params);
     let brokers = console.brokers.clone();
-    let topics = match blocking(move || kafka::topics(&kafka::client(&brokers, None)?)).await {
+    let topics = match blocking(move || kafka::topics(&kafka::client::<BaseConsumer>(&brokers, None)?)).await {
         Ok(t) => t,
         Err(e) => return error_page("Topics", StatusCode::BAD_GATEWAY, &format!("cannot list topics: {e}")),
     };
@@ -276,7 +276,7 @@ pub async fn topic(State(console): C, Path(name): Path<String>, Query(params): P
     let topic_name = name.clone();
     let q = query.clone();
     let loaded = blocking(move || {
-        let info = kafka::topic(&kafka::client(&brokers, None)?, &topic_name)?;
+        let info = kafka::topic(&kafka::client::<BaseConsumer>(&brokers, None)?, &topic_name)?;
         if let Some(p) = partition {
             if !info.partitions.iter().any(|x| i64::from(x.id) == p) {
                 return Err(format!("topic {topic_name} has no partition {p}"));
@@ -398,17 +398,13 @@ pub async fn produce(State(console): C, Path(name): Path<String>, Form(form): Fo
 
 /// Server-Sent Events: every new message of the topic, as JSON, until the page goes away.
 pub async fn live(State(console): C, Path(name): Path<String>) -> Response {
-    let consumer: StreamConsumer = match crate::kafka::client_config(&console.brokers, "kafka-orders-console-live")
-        .set("enable.auto.commit", "false")
-        .set("group.id", "kafka-orders-console")
-        .create()
-    {
+    let consumer: StreamConsumer = match kafka::client(&console.brokers, None) {
         Ok(c) => c,
-        Err(e) => return error_page("Live", StatusCode::BAD_GATEWAY, &e.to_string()),
+        Err(e) => return error_page("Live", StatusCode::BAD_GATEWAY, &e),
     };
     let brokers = console.brokers.clone();
     let topic = name.clone();
-    let info = match blocking(move || kafka::topic(&kafka::client(&brokers, None)?, &topic)).await {
+    let info = match blocking(move || kafka::topic(&kafka::client::<BaseConsumer>(&brokers, None)?, &topic)).await {
         Ok(i) => i,
         Err(e) => return error_page("Live", StatusCode::NOT_FOUND, &e),
     };
