@@ -14,7 +14,7 @@ use rdkafka::ClientConfig;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use common::{eventually, orders, seed_order, settings, start, url, TestBroker};
+use common::{eventually, exactly_once, group_members, orders, seed_order, settings, start, url, TestBroker};
 
 async fn post(producer: &str, body: &Value) -> StatusCode {
     reqwest::Client::new().post(format!("{producer}/orders")).json(body).send().await.expect("POST").status()
@@ -94,13 +94,7 @@ async fn orders_api_outage_loses_nothing_and_counts_nothing_twice() {
         assert_eq!(post(&producer, &seed_order()).await, StatusCode::ACCEPTED);
     }
     let api = format!("http://{api_addr}");
-    eventually(30, || async { (orders(&api).await.len() == 30).then_some(()) }).await;
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    let all = orders(&api).await;
-    let mut ids: Vec<&str> = all.iter().map(|o| o["id"].as_str().expect("id")).collect();
-    ids.sort();
-    ids.dedup();
-    assert_eq!(ids.len(), 30);
+    exactly_once(&api, 30).await;
     let stats: Value = reqwest::get(format!("{api}/orders/stats")).await.expect("stats").json().await.expect("json");
     assert_eq!(stats["totalOrders"], 30);
     assert_eq!(stats["totalRevenue"], json!(1199.4));
@@ -118,30 +112,19 @@ async fn two_consumers_share_the_partitions() {
     let mut second = s.clone();
     second.orders_api_url = url(app.orders_api_addr, "");
     let other = start(second, Services::Consumer).await;
-    let probe: StreamConsumer = ClientConfig::new().set("bootstrap.servers", &app.brokers).create().expect("client");
-    let group = s.group.clone();
-    eventually(30, || {
-        let groups = probe.fetch_group_list(Some(&group), Duration::from_secs(5));
-        async move {
-            let groups = groups.ok()?;
-            let g = groups.groups().first()?;
-            (g.state() == "Stable" && g.members().len() == 2).then_some(())
-        }
-    })
-    .await;
+    group_members(&app.brokers, &s.group, 2).await;
     let producer = url(app.producer_addr, "");
     for _ in 0..30 {
         assert_eq!(post(&producer, &seed_order()).await, StatusCode::ACCEPTED);
     }
     let api = url(app.orders_api_addr, "");
-    eventually(30, || async { (orders(&api).await.len() == 30).then_some(()) }).await;
+    exactly_once(&api, 30).await;
     // The second consumer leaves; the first takes over its partitions.
     other.stop().await.expect("clean stop");
     for _ in 0..6 {
         assert_eq!(post(&producer, &seed_order()).await, StatusCode::ACCEPTED);
     }
-    eventually(30, || async { (orders(&api).await.len() == 36).then_some(()) }).await;
-    drop(probe);
+    exactly_once(&api, 36).await;
     app.stop().await.expect("clean stop");
     broker.stop().await;
 }

@@ -137,3 +137,30 @@ where
 pub async fn orders(api: &str) -> Vec<serde_json::Value> {
     reqwest::get(format!("{api}/orders")).await.expect("GET /orders").json().await.expect("json")
 }
+
+/// Waits (at most 20 s) until the Orders API holds `n` orders, then a little longer, and
+/// checks that it holds exactly `n` distinct ones: each order stored once, none twice.
+pub async fn exactly_once(api: &str, n: usize) {
+    eventually(20, || async { (orders(api).await.len() >= n).then_some(()) }).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let all = orders(api).await;
+    let mut ids: Vec<&str> = all.iter().map(|o| o["id"].as_str().expect("id")).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!((all.len(), ids.len()), (n, n), "every order exactly once");
+}
+
+/// Waits (at most 60 s) until the consumer group is Stable with `n` members.
+pub async fn group_members(bootstrap: &str, group: &str, n: usize) {
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    let probe: BaseConsumer = rdkafka::ClientConfig::new().set("bootstrap.servers", bootstrap).create().expect("client");
+    eventually(60, || {
+        let list = probe.fetch_group_list(Some(group), Duration::from_secs(5));
+        async move {
+            let list = list.ok()?;
+            let g = list.groups().first()?;
+            (g.state() == "Stable" && g.members().len() == n).then_some(())
+        }
+    })
+    .await;
+}
