@@ -69,14 +69,14 @@ async fn create(
     let value = http::json_body(&headers, body).await?;
     let new = NewOrder::from_json(&value).map_err(Problem::invalid)?;
     let key = headers.get("idempotency-key").map(|k| k.to_str().map(str::to_string));
+    // The key with the body's fingerprint; the body is only hashed when a key was sent.
     let key = match key {
-        Some(Ok(k)) if !k.is_empty() && k.len() <= 255 => Some(k),
+        Some(Ok(k)) if !k.is_empty() && k.len() <= 255 => Some((k, fingerprint(&value))),
         Some(_) => return Err(Problem::invalid(vec![FieldError::new("Idempotency-Key", "must be 1 to 255 visible ASCII characters")])),
         None => None,
     };
-    let print = fingerprint(&value);
-    if let Some(key) = &key {
-        match service.idempotency.begin(key, print) {
+    if let Some((key, print)) = &key {
+        match service.idempotency.begin(key, *print) {
             Begin::New => {}
             Begin::Replay(saved) => return Ok(render(saved)),
             Begin::InFlight => return Err(Problem::new(StatusCode::CONFLICT, "a request with this Idempotency-Key is still being processed")),
@@ -86,9 +86,9 @@ async fn create(
         }
     }
     let result = publish_order(&service, new.into_order(new_order_id()), wait).await;
-    if let Some(key) = &key {
+    if let Some((key, print)) = &key {
         match &result {
-            Ok(saved) => service.idempotency.finish(key, print, saved.clone()),
+            Ok(saved) => service.idempotency.finish(key, *print, saved.clone()),
             Err(_) => service.idempotency.abort(key),
         }
     }

@@ -53,9 +53,16 @@ dockerfile = open(os.path.join(ROOT, "Dockerfile")).read()
 check(re.search(r'^ENTRYPOINT \["kafka-orders"\]', dockerfile, re.M) is not None, "Dockerfile entrypoint is kafka-orders")
 check(re.search(r"^EXPOSE 3001 3003 9092$", dockerfile, re.M) is not None, "Dockerfile exposes 3001 3003 9092")
 check("USER kafka-orders" in dockerfile, "Dockerfile runs as a non-root user")
-for path in re.findall(r"^COPY (?!--from)(\S+)", dockerfile, re.M):
-    for item in path.split():
+copied = set()
+for line in re.findall(r"^COPY (?!--from)(.+)$", dockerfile, re.M):
+    for item in line.split()[:-1]:
+        copied.add(item.rstrip("/"))
         check(os.path.exists(os.path.join(ROOT, item)), f"Dockerfile copies {item}, which exists")
+# Every local crate the build needs (path dependencies and patches in Cargo.toml) is copied.
+cargo_toml = open(os.path.join(ROOT, "Cargo.toml")).read()
+for path in re.findall(r'path = "([^"]+)"', cargo_toml):
+    top = path.split("/")[0]
+    check(top in copied, f"Dockerfile copies {top}, which Cargo.toml builds from")
 
 running = {}
 try:
