@@ -83,8 +83,9 @@ pub async fn start(mut settings: Settings, services: Services) -> anyhow::Result
             settings.orders_api_url = format!("http://{addr}");
         }
         running.orders_api_addr = Some(addr);
+        let app = orders_api::app(&settings)?;
         let stop = stop_rx.clone();
-        running.tasks.spawn(async move { Ok(http::serve(listener, orders_api::app(), stop).await?) });
+        running.tasks.spawn(async move { Ok(http::serve(listener, app, stop).await?) });
     }
     if services.has(Services::Producer) {
         let service = ProducerService::start(&settings, &brokers, stop_rx.clone())?;

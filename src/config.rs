@@ -37,7 +37,8 @@ pub struct Settings {
     pub broker_advertised: Option<String>,
     /// Whether the built-in broker creates a topic on its first Metadata request.
     pub auto_create_topics: bool,
-    /// Keep the built-in broker's log and group offsets here (default: in memory).
+    /// Keep data here: the built-in broker's log and group offsets (`broker/`) and the Orders
+    /// API's orders (`orders-api/orders.db`). Default: everything in memory.
     pub data_dir: Option<PathBuf>,
     /// Built-in broker fsync policy: never, always, or an interval such as 1000ms.
     pub fsync: String,

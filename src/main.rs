@@ -32,7 +32,8 @@ struct Cli {
     /// Log format.
     #[arg(long, global = true, value_enum)]
     log_format: Option<LogFormat>,
-    /// Keep the built-in broker's data here (default: in memory).
+    /// Keep data in this folder: the built-in broker's log and offsets, the Orders API's orders
+    /// (SQLite). Default: in memory.
     #[arg(long, global = true)]
     data_dir: Option<PathBuf>,
     /// The orders topic.
@@ -41,6 +42,10 @@ struct Cli {
     /// Partitions of the orders topic (and of topics the built-in broker creates).
     #[arg(long, global = true)]
     partitions: Option<i32>,
+    /// When --data-dir writes reach the disk: never (the OS decides; survives a crash of this
+    /// process, not of the machine), always (before each answer), or an interval like 1000ms.
+    #[arg(long, global = true, value_name = "POLICY")]
+    fsync: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -89,9 +94,6 @@ enum Command {
         /// host:port to advertise to clients (default: the listen address).
         #[arg(long)]
         advertised: Option<String>,
-        /// fsync policy: never, always, or an interval like 1000ms.
-        #[arg(long)]
-        fsync: Option<String>,
     },
 }
 
@@ -186,6 +188,7 @@ async fn main() -> std::process::ExitCode {
         data_dir: cli.data_dir,
         topic: cli.topic,
         partitions: cli.partitions,
+        fsync: cli.fsync,
         ..Overrides::default()
     };
     let services = match cli.command.unwrap_or(Command::All) {
@@ -209,10 +212,9 @@ async fn main() -> std::process::ExitCode {
             overrides.orders_api_url = orders_api_url;
             Services::Console
         }
-        Command::Broker { listen, advertised, fsync } => {
+        Command::Broker { listen, advertised } => {
             overrides.broker_listen = listen;
             overrides.broker_advertised = advertised;
-            overrides.fsync = fsync;
             Services::Broker
         }
     };

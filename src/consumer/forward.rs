@@ -9,6 +9,8 @@ use serde_json::Value;
 pub enum Forwarded {
     /// Stored (201) or already there (200): the API's copy of the order.
     Stored(StatusCode, Value),
+    /// The order was stored and then deleted (410): a redelivery, nothing to do.
+    Deleted,
     /// The API refused it (4xx): it will never succeed.
     Refused(String),
     /// The API is down, overloaded or broken (5xx, 408, 429, no connection): try later.
@@ -39,6 +41,9 @@ impl OrdersApi {
                 Ok(stored) => Forwarded::Stored(status, stored),
                 Err(err) => Forwarded::Retry(format!("Orders API answered {status} with a body that is not JSON: {err}")),
             };
+        }
+        if status == StatusCode::GONE {
+            return Forwarded::Deleted;
         }
         let detail = serde_json::from_str::<Value>(&body)
             .ok()

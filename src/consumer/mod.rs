@@ -146,6 +146,10 @@ impl Worker {
                 );
                 Step::Done
             }
+            Forwarded::Deleted => {
+                tracing::info!(order_id = order["id"].as_str().unwrap_or_default(), partition, offset, "order was deleted since it was stored; not stored again");
+                Step::Done
+            }
             Forwarded::Refused(error) => self.dead_letter(message, error).await,
             Forwarded::Retry(error) => Step::Retry(error),
         }

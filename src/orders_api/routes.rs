@@ -15,7 +15,7 @@ use super::store::{Ingested, ListQuery, OrderStore};
 use crate::http::{self, Problem};
 use crate::order::{self, FieldError, Order, Status};
 
-pub type Store = Arc<dyn OrderStore>;
+pub type Store = Arc<OrderStore>;
 
 pub fn router(store: Store) -> Router {
     Router::new()
@@ -36,9 +36,10 @@ fn location(order: &Order) -> [(header::HeaderName, String); 1] {
 async fn ingest(State(store): State<Store>, headers: HeaderMap, body: Body) -> Result<Response, Problem> {
     let value = http::json_body(&headers, body).await?;
     let order = Order::from_json(&value).map_err(Problem::invalid)?;
-    Ok(match store.ingest(order) {
+    Ok(match store.ingest(order)? {
         Ingested::Created(order) => (StatusCode::CREATED, location(&order), Json(order)).into_response(),
         Ingested::Existing(order) => (StatusCode::OK, location(&order), Json(order)).into_response(),
+        Ingested::Deleted => Problem::new(StatusCode::GONE, "this order was deleted; delivering it again does not bring it back").into_response(),
     })
 }
 
@@ -82,7 +83,7 @@ async fn get_one(State(store): State<Store>, Path(id): Path<String>) -> Result<J
 }
 
 async fn delete(State(store): State<Store>, Path(id): Path<String>) -> Result<StatusCode, Problem> {
-    store.delete(&id).map(|_| StatusCode::NO_CONTENT).ok_or_else(|| Problem::not_found(format!("order {id:?}")))
+    store.delete(&id)?.map(|_| StatusCode::NO_CONTENT).ok_or_else(|| Problem::not_found(format!("order {id:?}")))
 }
 
 const EDITABLE: [&str; 4] = ["status", "userId", "products", "totalAmount"];

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod stream;
+
 use broker::{Broker, BrokerConfig, BrokerHandle};
 
 pub struct TestBroker {
