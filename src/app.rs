@@ -36,6 +36,7 @@ pub struct Running {
     pub brokers: String,
     pub producer_addr: Option<SocketAddr>,
     pub orders_api_addr: Option<SocketAddr>,
+    pub consumer_addr: Option<SocketAddr>,
     pub console_addr: Option<SocketAddr>,
     producer: Option<Arc<ProducerService>>,
     stop: watch::Sender<bool>,
@@ -59,6 +60,7 @@ fn broker_config(settings: &Settings) -> anyhow::Result<broker::BrokerConfig> {
 }
 
 pub async fn start(mut settings: Settings, services: Services) -> anyhow::Result<Running> {
+    crate::metrics::init();
     let broker = if settings.embedded || services == Services::Broker {
         Some(broker::Broker::start(broker_config(&settings)?).await.context("the built-in broker did not start")?)
     } else {
@@ -67,7 +69,7 @@ pub async fn start(mut settings: Settings, services: Services) -> anyhow::Result
     let brokers = broker.as_ref().map_or_else(|| settings.brokers.clone(), |b| b.bootstrap());
     let (stop, stop_rx) = watch::channel(false);
     let mut running =
-        Running { broker, brokers: brokers.clone(), producer_addr: None, orders_api_addr: None, console_addr: None, producer: None, stop, tasks: JoinSet::new() };
+        Running { broker, brokers: brokers.clone(), producer_addr: None, orders_api_addr: None, consumer_addr: None, console_addr: None, producer: None, stop, tasks: JoinSet::new() };
     if services == Services::Broker {
         return Ok(running);
     }
@@ -96,7 +98,13 @@ pub async fn start(mut settings: Settings, services: Services) -> anyhow::Result
         running.tasks.spawn(async move { Ok(http::serve(listener, producer::router(service), stop).await?) });
     }
     if services.has(Services::Consumer) {
-        running.tasks.spawn(consumer::run(settings.clone(), brokers.clone(), stop_rx.clone()));
+        let state = Arc::new(consumer::ConsumerState::default());
+        let listener = bind(settings.consumer_listen, "consumer").await?;
+        running.consumer_addr = Some(listener.local_addr()?);
+        let stop = stop_rx.clone();
+        let router = consumer::router(state.clone());
+        running.tasks.spawn(async move { Ok(http::serve(listener, router, stop).await?) });
+        running.tasks.spawn(consumer::run(settings.clone(), brokers.clone(), state, stop_rx.clone()));
     }
     if services.has(Services::Console) {
         let stats = running.broker.as_ref().map(|b| b.stats_source());
@@ -123,6 +131,9 @@ impl Running {
         }
         if let Some(a) = self.orders_api_addr {
             lines.push(format!("Orders API: http://{a}  (GET /orders, /orders/stats, /orders/:id; PATCH, DELETE)"));
+        }
+        if let Some(a) = self.consumer_addr {
+            lines.push(format!("Consumer:   http://{a}  (GET /readyz, /metrics)"));
         }
         if let Some(a) = self.console_addr {
             lines.push(format!("Console:    http://{a}  (topics, messages, consumer groups, orders)"));

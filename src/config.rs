@@ -28,6 +28,8 @@ pub struct Settings {
     pub partitions: i32,
     pub producer_listen: SocketAddr,
     pub orders_api_listen: SocketAddr,
+    /// The consumer's own HTTP port: `/healthz`, `/readyz` (partitions assigned), `/metrics`.
+    pub consumer_listen: SocketAddr,
     /// Where the consumer sends orders, and the base of the producer's `Location` header.
     pub orders_api_url: String,
     pub broker_listen: SocketAddr,
@@ -59,6 +61,7 @@ impl Default for Settings {
             partitions: 3,
             producer_listen: SocketAddr::from(([127, 0, 0, 1], 3001)),
             orders_api_listen: SocketAddr::from(([127, 0, 0, 1], 3003)),
+            consumer_listen: SocketAddr::from(([127, 0, 0, 1], 3002)),
             orders_api_url: "http://localhost:3003".into(),
             broker_listen: SocketAddr::from(([127, 0, 0, 1], 9092)),
             console_listen: SocketAddr::from(([127, 0, 0, 1], 8080)),

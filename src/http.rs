@@ -100,6 +100,25 @@ pub async fn healthz() -> axum::Json<Value> {
     axum::Json(serde_json::json!({"status": "ok"}))
 }
 
+/// A `GET /readyz` answer: 200 with what was checked, or 503 saying what is missing.
+pub fn readiness(check: Result<Value, String>) -> Response {
+    match check {
+        Ok(details) => axum::Json(serde_json::json!({"status": "ready", "checks": details})).into_response(),
+        Err(why) => Problem::new(StatusCode::SERVICE_UNAVAILABLE, format!("not ready: {why}")).with_retry_after(1).into_response(),
+    }
+}
+
+/// What every HTTP service has besides its own routes: `/healthz`, `/metrics`, problem+json
+/// for unknown routes and methods, and request metrics labelled with `service`.
+pub fn standard(router: axum::Router, service: &'static str) -> axum::Router {
+    router
+        .route("/healthz", axum::routing::get(healthz))
+        .route("/metrics", axum::routing::get(crate::metrics::render))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn(move |request, next| crate::metrics::track(service, request, next)))
+}
+
 /// Unknown routes answer problem+json too.
 pub async fn not_found() -> Problem {
     Problem::new(StatusCode::NOT_FOUND, "no such endpoint")

@@ -7,6 +7,7 @@ pub mod console;
 pub mod consumer;
 pub mod http;
 pub mod kafka;
+pub mod metrics;
 pub mod money;
 pub mod order;
 pub mod orders_api;

@@ -63,6 +63,9 @@ enum Command {
     },
     /// The consumer: forwards orders from Kafka to the Orders API.
     Consumer {
+        /// Address of its health and metrics port (default 127.0.0.1:3002).
+        #[arg(long)]
+        listen: Option<SocketAddr>,
         /// Orders API base URL (default http://localhost:3003).
         #[arg(long)]
         orders_api_url: Option<String>,
@@ -118,6 +121,8 @@ struct Overrides {
     orders_api_listen: Option<SocketAddr>,
     #[serde(skip_serializing_if = "Option::is_none")]
     orders_api_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    consumer_listen: Option<SocketAddr>,
     #[serde(skip_serializing_if = "Option::is_none")]
     broker_listen: Option<SocketAddr>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -199,7 +204,8 @@ async fn main() -> std::process::ExitCode {
             overrides.orders_api_url = orders_api_url;
             Services::Producer
         }
-        Command::Consumer { orders_api_url } => {
+        Command::Consumer { listen, orders_api_url } => {
+            overrides.consumer_listen = listen;
             overrides.orders_api_url = orders_api_url;
             Services::Consumer
         }

@@ -20,6 +20,7 @@ fn consumer_process(s: &Settings, api: &str) -> Child {
         .env("KAFKA_ORDERS_TOPIC", &s.topic)
         .env("KAFKA_ORDERS_GROUP", &s.group)
         .env("KAFKA_ORDERS_ORDERS_API_URL", api)
+        .env("KAFKA_ORDERS_CONSUMER_LISTEN", "127.0.0.1:0")
         .env("RUST_LOG", "warn")
         .spawn()
         .expect("start a consumer process")

@@ -23,6 +23,7 @@ struct Ports {
     api: SocketAddr,
     broker: SocketAddr,
     console: SocketAddr,
+    consumer: SocketAddr,
 }
 
 /// The process, killed if the test ends early (a failed assertion must not leave it running).
@@ -51,6 +52,7 @@ fn launch(dir: &Path, ports: &Ports, name: &str) -> Process {
         .env("KAFKA_ORDERS_ORDERS_API_URL", format!("http://{}", ports.api))
         .env("KAFKA_ORDERS_BROKER_LISTEN", ports.broker.to_string())
         .env("KAFKA_ORDERS_CONSOLE_LISTEN", ports.console.to_string())
+        .env("KAFKA_ORDERS_CONSUMER_LISTEN", ports.consumer.to_string())
         .env("RUST_LOG", "warn")
         .spawn()
         .map(Process)
@@ -65,7 +67,7 @@ async fn healthy(url: &str) {
 async fn kill_9_of_the_whole_process_loses_no_acknowledged_order() {
     init_logs();
     let dir = tempfile::tempdir().expect("tempdir");
-    let ports = Ports { producer: free_port(), api: free_port(), broker: free_port(), console: free_port() };
+    let ports = Ports { producer: free_port(), api: free_port(), broker: free_port(), console: free_port(), consumer: free_port() };
     let name = uuid::Uuid::new_v4().simple().to_string();
     let (producer, api) = (format!("http://{}", ports.producer), format!("http://{}", ports.api));
     let mut process = launch(dir.path(), &ports, &name);

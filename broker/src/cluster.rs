@@ -61,6 +61,7 @@ pub struct Cluster {
     started: Instant,
     pub requests: AtomicU64,
     pub connections: AtomicU64,
+    pub metrics: crate::metrics::ApiMetrics,
 }
 
 /// Kafka's rule: 1 to 249 characters of `[a-zA-Z0-9._-]`, and not `.` or `..`.
@@ -84,6 +85,7 @@ impl Cluster {
             started: Instant::now(),
             requests: AtomicU64::new(0),
             connections: AtomicU64::new(0),
+            metrics: crate::metrics::ApiMetrics::new(),
             config,
         };
         cluster.recover_topics()?;

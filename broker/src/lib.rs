@@ -21,6 +21,7 @@ mod frame;
 pub mod fuzzing;
 mod group;
 mod log;
+mod metrics;
 mod server;
 mod shutdown;
 

@@ -199,7 +199,10 @@ pub(crate) async fn answer(cluster: &Arc<Cluster>, frame: Bytes, host: &str) -> 
     };
     let client_id = request.header.client_id.as_ref().map(|c| c.to_string()).unwrap_or_default();
     let ctx = Ctx { cluster, version: request.version, client_id: &client_id, client_host: host };
-    let Some(body) = api::handle(&ctx, request.body).await else { return Ok(None) };
+    let started = std::time::Instant::now();
+    let body = api::handle(&ctx, request.body).await;
+    cluster.metrics.record(request.api, started.elapsed());
+    let Some(body) = body else { return Ok(None) };
     frame::encode_response(request.api, request.version, request.header.correlation_id, &body)
         .map(Some)
         .map_err(|reason| FrameError::Malformed { api: request.api, version: request.version, reason })

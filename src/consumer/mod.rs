@@ -10,9 +10,11 @@
 //! ingest stores each once). The consumer keeps polling, so it stays in its group while it waits.
 
 mod forward;
+mod observe;
 mod publish;
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
@@ -28,6 +30,8 @@ use crate::config::Settings;
 use crate::kafka;
 use crate::order::Order;
 use forward::{Forwarded, OrdersApi};
+use observe::Observed;
+pub use observe::{router, ConsumerState};
 
 /// Orders forwarded to the Orders API at the same time.
 const IN_FLIGHT: usize = 64;
@@ -47,14 +51,14 @@ struct Paused {
 }
 
 struct Worker {
-    consumer: StreamConsumer,
+    consumer: StreamConsumer<Observed>,
     producer: FutureProducer,
     api: OrdersApi,
     dlq: String,
 }
 
-pub async fn run(settings: Settings, brokers: String, mut shutdown: watch::Receiver<bool>) -> anyhow::Result<()> {
-    let consumer: StreamConsumer = kafka::client_config(&brokers, "kafka-orders-consumer")
+pub async fn run(settings: Settings, brokers: String, state: Arc<ConsumerState>, mut shutdown: watch::Receiver<bool>) -> anyhow::Result<()> {
+    let consumer: StreamConsumer<Observed> = kafka::client_config(&brokers, "kafka-orders-consumer")
         .set("group.id", &settings.group)
         .set("enable.auto.commit", "true")
         .set("auto.commit.interval.ms", "1000")
@@ -62,7 +66,8 @@ pub async fn run(settings: Settings, brokers: String, mut shutdown: watch::Recei
         .set("auto.offset.reset", "earliest")
         .set("session.timeout.ms", "10000")
         .set("fetch.wait.max.ms", "100")
-        .create()?;
+        .set("statistics.interval.ms", "5000")
+        .create_with_context(Observed(state))?;
     consumer.subscribe(&[&settings.topic])?;
     let producer: FutureProducer = kafka::client_config(&brokers, "kafka-orders-consumer-dlq")
         .set("acks", "all")
@@ -135,6 +140,7 @@ impl Worker {
         match self.api.forward(&order).await {
             Forwarded::Stored(status, stored) => {
                 publish::reply(&self.producer, message, &json!({"status": status.as_u16(), "order": stored})).await;
+                metrics::counter!("orders_consumed_total", "outcome" => if status.as_u16() == 201 { "stored" } else { "duplicate" }).increment(1);
                 tracing::info!(
                     order_id = order["id"].as_str().unwrap_or_default(),
                     user_id = order["userId"].as_str().unwrap_or_default(),
@@ -147,6 +153,7 @@ impl Worker {
                 Step::Done
             }
             Forwarded::Deleted => {
+                metrics::counter!("orders_consumed_total", "outcome" => "deleted").increment(1);
                 tracing::info!(order_id = order["id"].as_str().unwrap_or_default(), partition, offset, "order was deleted since it was stored; not stored again");
                 Step::Done
             }
@@ -159,6 +166,7 @@ impl Worker {
         if let Err(err) = publish::dead_letter(&self.producer, &self.dlq, message, &error).await {
             return Step::Retry(format!("could not write to {}: {err}", self.dlq));
         }
+        metrics::counter!("orders_dead_lettered_total").increment(1);
         tracing::warn!(partition = message.partition(), offset = message.offset(), dlq = self.dlq, %error, "order sent to the dead-letter topic");
         publish::reply(&self.producer, message, &json!({"status": 422, "error": error})).await;
         Step::Done
@@ -177,6 +185,7 @@ impl Worker {
                 }
             }
             Step::Retry(error) => {
+                metrics::counter!("orders_retried_total").increment(1);
                 let state = paused.entry(partition).or_insert(Paused { attempts: 0, resume_at: None, rewound_to: None });
                 state.rewound_to = Some(offset);
                 state.attempts += 1;

@@ -78,4 +78,8 @@ impl Db {
         let mut statement = self.0.prepare_cached("UPDATE orders SET body = NULL WHERE id = ?1")?;
         statement.execute(params![id]).map(drop)
     }
+
+    pub fn check(&self) -> rusqlite::Result<()> {
+        self.0.query_row("SELECT 1", [], |_| Ok(()))
+    }
 }

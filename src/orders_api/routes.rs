@@ -18,14 +18,18 @@ use crate::order::{self, FieldError, Order, Status};
 pub type Store = Arc<OrderStore>;
 
 pub fn router(store: Store) -> Router {
-    Router::new()
+    let routes = Router::new()
         .route("/orders", get(list).post(ingest))
         .route("/orders/stats", get(stats))
-        .route("/healthz", get(http::healthz))
         .route("/orders/{id}", get(get_one).patch(patch).delete(delete))
-        .fallback(http::not_found)
-        .method_not_allowed_fallback(http::method_not_allowed)
-        .with_state(store)
+        .route("/readyz", get(readyz))
+        .with_state(store);
+    http::standard(routes, "orders-api")
+}
+
+/// Ready when the store answers (the Orders API itself does not talk to Kafka).
+async fn readyz(State(store): State<Store>) -> Response {
+    http::readiness(store.check().map(|kind| json!({"store": kind})))
 }
 
 fn location(order: &Order) -> [(header::HeaderName, String); 1] {

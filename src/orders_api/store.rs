@@ -151,6 +151,14 @@ impl OrderStore {
         Ok(Some(order))
     }
 
+    /// Which store this is, after checking that its database (if any) answers.
+    pub fn check(&self) -> Result<&'static str, String> {
+        match &self.lock().db {
+            Some(db) => db.check().map(|()| "sqlite").map_err(|e| format!("the orders database does not answer: {e}")),
+            None => Ok("memory"),
+        }
+    }
+
     pub fn stats(&self) -> StatsView {
         self.lock().stats.view()
     }

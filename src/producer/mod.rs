@@ -55,6 +55,21 @@ impl ProducerService {
         }))
     }
 
+    /// Whether Kafka answers a metadata request for the orders topic (within 2 s).
+    pub async fn kafka_ready(self: Arc<Self>) -> Result<serde_json::Value, String> {
+        let service = self.clone();
+        let topic = self.topic.clone();
+        let metadata = tokio::task::spawn_blocking(move || service.kafka.client().fetch_metadata(Some(&topic), Duration::from_secs(2)))
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| format!("Kafka did not answer: {e}"))?;
+        let partitions = metadata.topics().first().map_or(0, |t| t.partitions().len());
+        if partitions == 0 {
+            return Err(format!("Kafka has no partitions for topic {}", self.topic));
+        }
+        Ok(serde_json::json!({"kafka": "reachable", "topic": self.topic, "partitions": partitions, "brokers": metadata.brokers().len()}))
+    }
+
     /// Sends whatever is still queued (at most a few seconds).
     pub async fn flush(self: Arc<Self>) {
         let kafka = self.kafka.clone();

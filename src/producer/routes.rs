@@ -31,12 +31,13 @@ type Svc = Arc<ProducerService>;
 const MAX_WAIT: Duration = Duration::from_secs(60);
 
 pub fn router(service: Svc) -> Router {
-    Router::new()
-        .route("/orders", post(create))
-        .route("/healthz", get(http::healthz))
-        .fallback(http::not_found)
-        .method_not_allowed_fallback(http::method_not_allowed)
-        .with_state(service)
+    let routes = Router::new().route("/orders", post(create)).route("/readyz", get(readyz)).with_state(service);
+    http::standard(routes, "producer")
+}
+
+/// Ready when Kafka answers a metadata request for the orders topic.
+async fn readyz(State(service): State<Svc>) -> Response {
+    http::readiness(service.kafka_ready().await)
 }
 
 /// How long to wait for the consumer's reply, if the client asked to wait at all.
@@ -109,9 +110,11 @@ async fn publish_order(service: &ProducerService, order: Order, wait: Option<Dur
     let published = send(service, &order, &correlation_id, wait.is_some()).await;
     if let Err(detail) = published {
         service.replies.forget(&correlation_id);
+        metrics::counter!("orders_publish_failed_total").increment(1);
         tracing::warn!(order_id = %order.id, %detail, "publish failed");
         return Err(Problem::new(StatusCode::SERVICE_UNAVAILABLE, format!("Kafka did not accept the order: {detail}")).with_retry_after(5));
     }
+    metrics::counter!("orders_published_total").increment(1);
     let (Some(reply), Some(wait)) = (reply, wait) else {
         let body = serde_json::to_value(&order).unwrap_or_default();
         return Ok(Saved { status: StatusCode::ACCEPTED, location, body });

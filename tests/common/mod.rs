@@ -96,6 +96,7 @@ pub fn settings(bootstrap: &str, name: &str) -> Settings {
         group: format!("group-{unique}"),
         producer_listen: "127.0.0.1:0".parse().expect("addr"),
         orders_api_listen: "127.0.0.1:0".parse().expect("addr"),
+        consumer_listen: "127.0.0.1:0".parse().expect("addr"),
         console_listen: "127.0.0.1:0".parse().expect("addr"),
         publish_timeout_ms: 5_000,
         ..Settings::default()

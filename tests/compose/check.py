@@ -15,12 +15,14 @@ import re
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BIN = os.path.join(ROOT, "target", "debug", "kafka-orders")
 KAFKA = sys.argv[1]
+DATA = tempfile.mkdtemp(prefix="compose-data-")
 failures = []
 
 
@@ -31,7 +33,9 @@ def check(condition, message):
 
 
 def local(value):
-    """Points compose hostnames at this machine."""
+    """Points compose hostnames at this machine, and the data volume at a temporary folder."""
+    if value == "/data":
+        return DATA
     return value.replace("kafka:29092", KAFKA).replace("//orders-api:", "//127.0.0.1:")
 
 
@@ -48,10 +52,17 @@ check("build" in services["orders-api"], "orders-api builds the image")
 check(services["consumer"]["depends_on"]["orders-api"]["condition"] == "service_healthy", "consumer waits for a healthy Orders API")
 for name in ("producer", "consumer", "kafka-ui"):
     check(services[name]["depends_on"]["kafka"]["condition"] == "service_healthy", f"{name} waits for a healthy Kafka")
+for name in ("orders-api", "producer", "consumer"):
+    test = services[name].get("healthcheck", {}).get("test", [])
+    check(test[-1:] and test[-1].endswith("/readyz"), f"{name} is health-checked on /readyz")
+api = services["orders-api"]
+check(api["command"][-2:] == ["--data-dir", "/data"], "orders-api keeps its orders in /data")
+check(any(v.get("target") == "/data" and v.get("type") == "volume" for v in api.get("volumes", [])), "/data is a named volume")
 
 dockerfile = open(os.path.join(ROOT, "Dockerfile")).read()
 check(re.search(r'^ENTRYPOINT \["kafka-orders"\]', dockerfile, re.M) is not None, "Dockerfile entrypoint is kafka-orders")
-check(re.search(r"^EXPOSE 3001 3003 9092$", dockerfile, re.M) is not None, "Dockerfile exposes 3001 3003 9092")
+check(re.search(r"^EXPOSE 3001 3002 3003 9092$", dockerfile, re.M) is not None, "Dockerfile exposes 3001 3002 3003 9092")
+check("chown kafka-orders /data" in dockerfile and "VOLUME /data" in dockerfile, "Dockerfile gives the non-root user a /data volume")
 check("USER kafka-orders" in dockerfile, "Dockerfile runs as a non-root user")
 copied = set()
 for line in re.findall(r"^COPY (?!--from)(.+)$", dockerfile, re.M):

@@ -1,0 +1,93 @@
+//! What an orchestrator and a monitoring system see: `/healthz`, `/readyz` and `/metrics` on
+//! the producer, the Orders API and the consumer's own port. Alone in its test binary, as the
+//! metrics registry is per process.
+
+mod common;
+
+use kafka_orders::app::Services;
+use kafka_orders::config::Settings;
+use reqwest::StatusCode;
+use serde_json::Value;
+
+use common::{eventually, exactly_once, seed_order, settings, start, url};
+
+async fn get(url: &str) -> (StatusCode, String, String) {
+    let response = reqwest::get(url).await.expect("GET");
+    let kind = response.headers().get("content-type").map(|v| v.to_str().unwrap_or_default().to_string()).unwrap_or_default();
+    (response.status(), kind, response.text().await.expect("body"))
+}
+
+/// The value of one sample line of the Prometheus text format, e.g.
+/// `orders_published_total` or `http_requests_total{service="producer",...}`.
+fn sample(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    text.lines().filter(|l| !l.starts_with('#')).find_map(|line| {
+        let (series, value) = line.rsplit_once(' ')?;
+        let (metric, rest) = series.split_once('{').unwrap_or((series, ""));
+        let all = labels.iter().all(|(k, v)| rest.contains(&format!("{k}=\"{v}\"")));
+        (metric == name && all).then(|| value.parse().ok()).flatten()
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_readiness_and_metrics() {
+    // In-process broker started by the services themselves, so its metrics are recorded too.
+    let s = Settings { embedded: true, broker_listen: "127.0.0.1:0".parse().expect("addr"), ..settings("unused:9092", "ops") };
+    let app = start(s, Services::All).await;
+    let (producer, api, consumer) = (url(app.producer_addr, ""), url(app.orders_api_addr, ""), url(app.consumer_addr, ""));
+    for base in [&producer, &api, &consumer] {
+        assert_eq!(get(&format!("{base}/healthz")).await.0, StatusCode::OK, "{base}");
+    }
+    let ready = |base: String| async move {
+        let (status, _, body) = get(&format!("{base}/readyz")).await;
+        (status == StatusCode::OK).then(|| serde_json::from_str::<Value>(&body).expect("json"))
+    };
+    let producer_ready = eventually(30, || ready(producer.clone())).await;
+    assert_eq!(producer_ready["checks"]["kafka"], "reachable");
+    assert_eq!(eventually(30, || ready(api.clone())).await["checks"]["store"], "memory");
+    let consumer_ready = eventually(30, || ready(consumer.clone())).await;
+    assert_eq!(consumer_ready["checks"]["partitions"].as_array().expect("list").len(), 3);
+
+    let client = reqwest::Client::new();
+    for _ in 0..3 {
+        let status = client.post(format!("{producer}/orders")).json(&seed_order()).send().await.expect("POST").status();
+        assert_eq!(status, StatusCode::ACCEPTED);
+    }
+    exactly_once(&api, 3).await;
+    assert_eq!(client.get(format!("{api}/orders/nope")).send().await.expect("GET").status(), StatusCode::NOT_FOUND);
+
+    let (status, kind, text) = get(&format!("{producer}/metrics")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(kind.starts_with("text/plain; version=0.0.4"), "{kind}");
+    assert_eq!(sample(&text, "orders_published_total", &[]), Some(3.0), "{text}");
+    assert_eq!(sample(&text, "orders_consumed_total", &[("outcome", "stored")]), Some(3.0));
+    let posted = [("service", "producer"), ("route", "/orders"), ("method", "POST"), ("status", "202")];
+    assert_eq!(sample(&text, "http_requests_total", &posted), Some(3.0));
+    // Routes are labelled by pattern, not by the raw path.
+    let missing = [("service", "orders-api"), ("route", "/orders/{id}"), ("status", "404")];
+    assert_eq!(sample(&text, "http_requests_total", &missing), Some(1.0));
+    let latency = [("service", "producer"), ("route", "/orders"), ("le", "+Inf")];
+    assert_eq!(sample(&text, "http_request_duration_seconds_bucket", &latency), Some(3.0));
+    assert!(sample(&text, "kafka_broker_requests_total", &[("api", "Produce")]).is_some_and(|n| n >= 1.0));
+    assert!(sample(&text, "kafka_broker_request_duration_seconds_count", &[("api", "Fetch")]).is_some_and(|n| n >= 1.0));
+    // Lag comes from librdkafka's statistics, every 5 s.
+    let lag = eventually(20, || async {
+        let (_, _, text) = get(&format!("{consumer}/metrics")).await;
+        sample(&text, "kafka_consumer_lag", &[("partition", "0")])
+    })
+    .await;
+    assert_eq!(lag, 0.0, "every order was consumed");
+    app.stop().await.expect("clean stop");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn not_ready_while_kafka_is_unreachable() {
+    let s = Settings { publish_timeout_ms: 1_000, ..settings("127.0.0.1:1", "unready") };
+    let app = start(s, Services::All).await;
+    for base in [url(app.producer_addr, ""), url(app.consumer_addr, "")] {
+        let (status, kind, body) = get(&format!("{base}/readyz")).await;
+        assert_eq!((status, kind.as_str()), (StatusCode::SERVICE_UNAVAILABLE, "application/problem+json"), "{base}: {body}");
+        assert!(body.contains("not ready"), "{body}");
+        assert_eq!(get(&format!("{base}/healthz")).await.0, StatusCode::OK, "alive, just not ready");
+    }
+    app.stop().await.expect("clean stop");
+}
