@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs what the tests need beyond Rust: Debian packages (kcat, chromium), Python clients,
+# Installs what the tests need beyond Rust: Debian packages (kcat, chromium), Python clients and schemathesis,
 # kafkajs and playwright-core, franz-go and compose-go, and the Maven-built Apache Kafka. Each step is skipped when already done.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,7 +15,7 @@ fi
 for tool in java mvn python3 node npm go cargo; do
   command -v "$tool" >/dev/null || { echo "install-test-deps: $tool is required but missing" >&2; exit 1; }
 done
-python3 -m pip install -q -r tests/clients/python/requirements.txt
+python3 -m pip install -q -r tests/clients/python/requirements.txt -r tests/api/requirements.txt
 (cd tests/clients/node && npm ci --silent --no-audit --no-fund)
 (cd tests/console && npm ci --silent --no-audit --no-fund)
 (cd tests/clients/go && go mod download)

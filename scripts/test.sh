@@ -16,10 +16,11 @@ fixtures/kafka/kafka.sh start
 trap 'fixtures/kafka/kafka.sh stop' EXIT
 real_kafka=127.0.0.1:${KAFKA_PORT:-19092}
 
+# Bounded, so that a test stuck after a failure cannot hold the run for long.
 echo "== tests on the embedded broker"
-cargo test --workspace
+timeout 1200 cargo test --workspace
 echo "== the same tests on Apache Kafka ($real_kafka)"
-KAFKA_BROKERS=$real_kafka KAFKA_CONTROL=fixtures/kafka/kafka.sh cargo test --workspace --test "*"
+KAFKA_BROKERS=$real_kafka KAFKA_CONTROL=fixtures/kafka/kafka.sh timeout 1200 cargo test --workspace --test "*"
 
 echo "== the console in headless Chromium, on the embedded broker and on Apache Kafka"
 node --test tests/console/
@@ -27,6 +28,9 @@ KAFKA_BROKERS=$real_kafka node --test tests/console/
 
 echo "== real Kafka clients against both brokers"
 scripts/client-compat.sh "$real_kafka"
+
+echo "== the HTTP APIs fuzzed from their OpenAPI descriptions (schemathesis)"
+tests/api/schemathesis.sh
 
 echo "== docker-compose.yml and Dockerfile against the code (no Docker engine here)"
 python3 tests/compose/check.py "$real_kafka"

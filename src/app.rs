@@ -31,7 +31,6 @@ impl Services {
 
 /// Everything started by [`start`]; [`Running::stop`] shuts it down gracefully.
 pub struct Running {
-    pub broker: Option<broker::BrokerHandle>,
     /// The Kafka bootstrap address the services use.
     pub brokers: String,
     pub producer_addr: Option<SocketAddr>,
@@ -41,6 +40,9 @@ pub struct Running {
     producer: Option<Arc<ProducerService>>,
     stop: watch::Sender<bool>,
     tasks: JoinSet<anyhow::Result<()>>,
+    /// Last, so that when `Running` is dropped without `stop` (a failed test), the services'
+    /// Kafka clients close while the built-in broker still answers them.
+    pub broker: Option<broker::BrokerHandle>,
 }
 
 async fn bind(addr: SocketAddr, what: &str) -> anyhow::Result<TcpListener> {

@@ -12,7 +12,7 @@ use crate::order::FieldError;
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
 /// An RFC 9457 problem detail, rendered as `application/problem+json`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Problem {
     #[serde(skip)]
     pub status: StatusCode,
@@ -22,6 +22,7 @@ pub struct Problem {
     #[serde(rename = "status")]
     pub code: u16,
     pub detail: String,
+    /// Each field at fault (for 422 answers).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<FieldError>,
     #[serde(skip)]
@@ -96,6 +97,7 @@ pub async fn json_body(headers: &HeaderMap, body: Body) -> Result<Value, Problem
 }
 
 /// `GET /healthz`: the process is up and serving HTTP.
+#[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200, description = "The process is up", body = Object)))]
 pub async fn healthz() -> axum::Json<Value> {
     axum::Json(serde_json::json!({"status": "ok"}))
 }
@@ -108,12 +110,21 @@ pub fn readiness(check: Result<Value, String>) -> Response {
     }
 }
 
-/// What every HTTP service has besides its own routes: `/healthz`, `/metrics`, problem+json
-/// for unknown routes and methods, and request metrics labelled with `service`.
-pub fn standard(router: axum::Router, service: &'static str) -> axum::Router {
+/// Paths every HTTP service has.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(healthz, crate::metrics::render))]
+struct Operations;
+
+/// What every HTTP service has besides its own routes: `/healthz`, `/metrics`, its OpenAPI
+/// description at `/openapi.json` with Swagger UI at `/docs` (assets compiled in),
+/// problem+json for unknown routes and methods, and request metrics labelled with `service`.
+pub fn standard(router: axum::Router, service: &'static str, mut api: utoipa::openapi::OpenApi) -> axum::Router {
+    api.merge(<Operations as utoipa::OpenApi>::openapi());
+    api.info.version = env!("CARGO_PKG_VERSION").to_string();
     router
         .route("/healthz", axum::routing::get(healthz))
         .route("/metrics", axum::routing::get(crate::metrics::render))
+        .merge(utoipa_swagger_ui::SwaggerUi::new("/docs").url("/openapi.json", api))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn(move |request, next| crate::metrics::track(service, request, next)))

@@ -20,6 +20,21 @@ pub enum MoneyError {
     TooLarge,
 }
 
+/// In OpenAPI: a JSON number with at most two decimals.
+impl utoipa::PartialSchema for Money {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::Number)
+            .minimum(Some(0))
+            .multiple_of(Some(0.01))
+            .description(Some("An amount with at most two decimals, e.g. 19.99"))
+            .examples([serde_json::json!(39.98)])
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for Money {}
+
 impl Money {
     pub const ZERO: Money = Money(0);
 

@@ -11,7 +11,8 @@ use time::OffsetDateTime;
 
 use crate::money::Money;
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// One field at fault: `field` is a path such as `products[0].price`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct FieldError {
     pub field: String,
     pub message: String,
@@ -23,7 +24,8 @@ impl FieldError {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, serde::Deserialize)]
+/// Where an order is in its lifecycle: pending → confirmed → shipped → delivered, or cancelled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, serde::Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
     Pending,
@@ -70,32 +72,46 @@ impl Status {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Product {
+    #[schema(min_length = 1, example = "prod-1")]
     pub id: String,
+    #[schema(min_length = 1, example = "Product 1")]
     pub name: String,
     pub price: Money,
+    #[schema(minimum = 1, example = 2)]
     pub quantity: u32,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// An order as published on Kafka and stored by the Orders API.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Order {
+    #[schema(min_length = 1, example = "order-0193a8f2c4d07c3e9b1f5a6d7e8f9a0b")]
     pub id: String,
+    #[schema(min_length = 1, example = "user123")]
     pub user_id: String,
+    #[schema(min_items = 1)]
     pub products: Vec<Product>,
+    /// Must equal the sum of price × quantity, to the cent.
     pub total_amount: Money,
     pub status: Status,
+    #[schema(format = DateTime)]
     pub created_at: String,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(format = DateTime)]
     pub updated_at: Option<String>,
 }
 
 /// What a client sends to create an order.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, utoipa::ToSchema)]
+#[schema(rename_all = "camelCase")]
 pub struct NewOrder {
+    #[schema(min_length = 1, example = "user123")]
     pub user_id: String,
+    #[schema(min_items = 1)]
     pub products: Vec<Product>,
+    /// Must equal the sum of price × quantity, to the cent.
     pub total_amount: Money,
 }
 
@@ -255,11 +271,16 @@ impl Order {
         if !created_at.is_empty() && OffsetDateTime::parse(&created_at, &Rfc3339).is_err() {
             errors.push(FieldError::new("createdAt", "must be an RFC 3339 date-time"));
         }
-        match new {
-            Ok(new) if errors.is_empty() => {
-                let updated_at = obj.get("updatedAt").and_then(Value::as_str).map(str::to_string);
-                Ok(Order { status, created_at, updated_at, ..new.into_order(id) })
+        let updated_at = match obj.get("updatedAt") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(s)) if OffsetDateTime::parse(s, &Rfc3339).is_ok() => Some(s.clone()),
+            Some(_) => {
+                errors.push(FieldError::new("updatedAt", "must be an RFC 3339 date-time or null"));
+                None
             }
+        };
+        match new {
+            Ok(new) if errors.is_empty() => Ok(Order { status, created_at, updated_at, ..new.into_order(id) }),
             _ => Err(errors),
         }
     }
@@ -285,6 +306,9 @@ mod tests {
         assert_eq!(order.status, Status::Pending);
         let again = Order::from_json(&serde_json::to_value(&order).expect("json")).expect("round trip");
         assert_eq!(again, order);
+        let mut stored = serde_json::to_value(&order).expect("json");
+        stored["updatedAt"] = json!("");
+        assert_eq!(Order::from_json(&stored).unwrap_err()[0].field, "updatedAt", "dates are checked like createdAt");
     }
 
     #[test]

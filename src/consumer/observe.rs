@@ -53,12 +53,20 @@ impl ConsumerContext for Observed {
     }
 }
 
+#[derive(utoipa::OpenApi)]
+#[openapi(info(title = "kafka-orders consumer", description = "The consumer's health and metrics port."), paths(readyz))]
+struct ApiDoc;
+
 /// The consumer's own small HTTP port: `/healthz`, `/readyz`, `/metrics`.
 pub fn router(state: Arc<ConsumerState>) -> Router {
-    http::standard(Router::new().route("/readyz", get(readyz)).with_state(state), "consumer")
+    http::standard(Router::new().route("/readyz", get(readyz)).with_state(state), "consumer", <ApiDoc as utoipa::OpenApi>::openapi())
 }
 
 /// Ready once the group gave this consumer at least one partition.
+#[utoipa::path(get, path = "/readyz", tag = "operations", responses(
+    (status = 200, description = "Partitions are assigned", body = Object),
+    (status = 503, description = "No partitions assigned yet", body = crate::http::Problem, content_type = "application/problem+json"),
+))]
 async fn readyz(State(state): State<Arc<ConsumerState>>) -> Response {
     let assigned = state.assigned();
     http::readiness(if assigned.is_empty() {

@@ -11,11 +11,20 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{json, Value};
 
+use super::stats::StatsView;
 use super::store::{Ingested, ListQuery, OrderStore};
 use crate::http::{self, Problem};
 use crate::order::{self, FieldError, Order, Status};
 
 pub type Store = Arc<OrderStore>;
+
+/// The Orders API's OpenAPI description, generated from the handlers below.
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    info(title = "kafka-orders Orders API", description = "Stores orders (from the consumer) and answers queries and statistics."),
+    paths(list, ingest, stats, get_one, patch, delete, readyz)
+)]
+struct ApiDoc;
 
 pub fn router(store: Store) -> Router {
     let routes = Router::new()
@@ -24,10 +33,14 @@ pub fn router(store: Store) -> Router {
         .route("/orders/{id}", get(get_one).patch(patch).delete(delete))
         .route("/readyz", get(readyz))
         .with_state(store);
-    http::standard(routes, "orders-api")
+    http::standard(routes, "orders-api", <ApiDoc as utoipa::OpenApi>::openapi())
 }
 
 /// Ready when the store answers (the Orders API itself does not talk to Kafka).
+#[utoipa::path(get, path = "/readyz", tag = "operations", responses(
+    (status = 200, description = "The store answers", body = Object),
+    (status = 503, description = "The database does not answer", body = Problem, content_type = "application/problem+json"),
+))]
 async fn readyz(State(store): State<Store>) -> Response {
     http::readiness(store.check().map(|kind| json!({"store": kind})))
 }
@@ -37,6 +50,19 @@ fn location(order: &Order) -> [(header::HeaderName, String); 1] {
 }
 
 /// Used by the consumer: stores the order once, however often it is delivered.
+#[utoipa::path(post, path = "/orders", tag = "orders",
+    request_body(content = Order, content_type = "application/json"),
+    responses(
+        (status = 201, description = "Stored", body = Order, headers(("Location" = String))),
+        (status = 200, description = "Already stored (a redelivery): nothing changed", body = Order, headers(("Location" = String))),
+        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 410, description = "This order was deleted; a redelivery does not bring it back", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "The body is over 1 MiB", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "The body is not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields, listed in `errors`", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The database could not save it; retry", body = Problem, content_type = "application/problem+json"),
+    )
+)]
 async fn ingest(State(store): State<Store>, headers: HeaderMap, body: Body) -> Result<Response, Problem> {
     let value = http::json_body(&headers, body).await?;
     let order = Order::from_json(&value).map_err(Problem::invalid)?;
@@ -61,9 +87,9 @@ fn parse_query(params: &HashMap<String, String>) -> Result<ListQuery, Problem> {
                 Ok(n) if (1..=10_000).contains(&n) => query.limit = Some(n),
                 _ => errors.push(FieldError::new("limit", "must be a whole number from 1 to 10000")),
             },
-            "offset" => match value.parse::<usize>() {
-                Ok(n) => query.offset = n,
-                Err(_) => errors.push(FieldError::new("offset", "must be a whole number, 0 or more")),
+            "offset" => match value.parse::<i32>() {
+                Ok(n) if n >= 0 => query.offset = n as usize,
+                _ => errors.push(FieldError::new("offset", "must be a whole number from 0 to 2147483647")),
             },
             other => errors.push(FieldError::new(other, "unknown query parameter (use status, userId, limit, offset)")),
         }
@@ -72,22 +98,61 @@ fn parse_query(params: &HashMap<String, String>) -> Result<ListQuery, Problem> {
 }
 
 /// All orders, newest first. `X-Total-Count` tells how many match before paging.
+#[utoipa::path(get, path = "/orders", tag = "orders",
+    params(
+        ("status" = Option<Status>, Query, description = "Only orders with this status"),
+        ("userId" = Option<String>, Query, description = "Only this user's orders"),
+        ("limit" = Option<u32>, Query, minimum = 1, maximum = 10000, description = "At most this many"),
+        ("offset" = Option<u32>, Query, minimum = 0, maximum = 2147483647, description = "Skip this many"),
+    ),
+    responses(
+        (status = 200, description = "The page of orders", body = Vec<Order>, headers(("X-Total-Count" = u64, description = "Orders matching before paging"))),
+        (status = 422, description = "A bad or unknown query parameter, listed in `errors`", body = Problem, content_type = "application/problem+json"),
+    )
+)]
 async fn list(State(store): State<Store>, Query(params): Query<HashMap<String, String>>) -> Result<Response, Problem> {
     let query = parse_query(&params)?;
     let (total, page) = store.list(&query);
     Ok(([("x-total-count", total.to_string())], Json(page)).into_response())
 }
 
+/// Totals over all stored orders, kept up to date on every change.
+#[utoipa::path(get, path = "/orders/stats", tag = "orders", responses((status = 200, description = "The statistics", body = StatsView)))]
 async fn stats(State(store): State<Store>) -> Json<Value> {
     Json(json!(store.stats()))
 }
 
+/// One order.
+#[utoipa::path(get, path = "/orders/{id}", tag = "orders", params(("id" = String, Path, description = "The order id")), responses(
+    (status = 200, description = "The order", body = Order),
+    (status = 404, description = "No such order", body = Problem, content_type = "application/problem+json"),
+))]
 async fn get_one(State(store): State<Store>, Path(id): Path<String>) -> Result<Json<Order>, Problem> {
     store.get(&id).map(Json).ok_or_else(|| Problem::not_found(format!("order {id:?}")))
 }
 
+/// Deletes an order; its id stays known, so a redelivery does not bring it back.
+#[utoipa::path(delete, path = "/orders/{id}", tag = "orders", params(("id" = String, Path, description = "The order id")), responses(
+    (status = 204, description = "Deleted"),
+    (status = 404, description = "No such order", body = Problem, content_type = "application/problem+json"),
+    (status = 503, description = "The database could not save the change; retry", body = Problem, content_type = "application/problem+json"),
+))]
 async fn delete(State(store): State<Store>, Path(id): Path<String>) -> Result<StatusCode, Problem> {
     store.delete(&id)?.map(|_| StatusCode::NO_CONTENT).ok_or_else(|| Problem::not_found(format!("order {id:?}")))
+}
+
+/// The body of `PATCH /orders/{id}`, for the OpenAPI description only: [`apply_patch`] reads
+/// the JSON field by field, to name each field at fault.
+#[allow(dead_code)]
+#[derive(utoipa::ToSchema)]
+#[schema(rename_all = "camelCase")]
+struct OrderPatch {
+    status: Option<Status>,
+    #[schema(min_length = 1)]
+    user_id: Option<String>,
+    #[schema(min_items = 1)]
+    products: Option<Vec<crate::order::Product>>,
+    total_amount: Option<crate::money::Money>,
 }
 
 const EDITABLE: [&str; 4] = ["status", "userId", "products", "totalAmount"];
@@ -150,6 +215,21 @@ fn apply_patch(current: &Order, patch: &serde_json::Map<String, Value>) -> Resul
     Ok(next)
 }
 
+/// Changes some fields of an order. A status change must follow the lifecycle.
+#[utoipa::path(patch, path = "/orders/{id}", tag = "orders",
+    params(("id" = String, Path, description = "The order id")),
+    request_body(content = OrderPatch, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The changed order", body = Order),
+        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such order", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The status cannot move that way; `detail` names the allowed moves", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "The body is over 1 MiB", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "The body is not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid, unknown or read-only fields, listed in `errors`", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The database could not save the change; retry", body = Problem, content_type = "application/problem+json"),
+    )
+)]
 async fn patch(State(store): State<Store>, Path(id): Path<String>, headers: HeaderMap, body: Body) -> Result<Json<Order>, Problem> {
     let value = http::json_body(&headers, body).await?;
     let Value::Object(changes) = value else {

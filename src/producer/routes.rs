@@ -30,12 +30,24 @@ type Svc = Arc<ProducerService>;
 /// Longest wait a client may ask for with `Prefer: wait=N`.
 const MAX_WAIT: Duration = Duration::from_secs(60);
 
+/// The producer's OpenAPI description, generated from the handlers below.
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    info(title = "kafka-orders producer", description = "POST /orders publishes an order to the Kafka topic orders-topic."),
+    paths(create, readyz)
+)]
+struct ApiDoc;
+
 pub fn router(service: Svc) -> Router {
     let routes = Router::new().route("/orders", post(create)).route("/readyz", get(readyz)).with_state(service);
-    http::standard(routes, "producer")
+    http::standard(routes, "producer", <ApiDoc as utoipa::OpenApi>::openapi())
 }
 
 /// Ready when Kafka answers a metadata request for the orders topic.
+#[utoipa::path(get, path = "/readyz", tag = "operations", responses(
+    (status = 200, description = "Kafka answers; the orders topic has partitions", body = Object),
+    (status = 503, description = "Kafka does not answer", body = Problem, content_type = "application/problem+json"),
+))]
 async fn readyz(State(service): State<Svc>) -> Response {
     http::readiness(service.kafka_ready().await)
 }
@@ -60,6 +72,30 @@ fn wait_for(service: &ProducerService, query: &HashMap<String, String>, headers:
     Ok(None)
 }
 
+/// Publishes an order. By default (the seed's `emit()`) the answer is 202 once Kafka has
+/// acknowledged the write; with `?wait=true` or `Prefer: wait=N` (the seed's `send()`) it is
+/// 201 with the order as the Orders API stored it.
+#[utoipa::path(
+    post, path = "/orders", tag = "orders",
+    request_body(content = NewOrder, content_type = "application/json"),
+    params(
+        ("wait" = Option<bool>, Query, description = "Wait for the Orders API to store the order (request-response)"),
+        ("Prefer" = Option<String>, Header, description = "RFC 7240 `wait=N`: wait up to N seconds (at most 60) for the stored order"),
+        ("Idempotency-Key" = Option<String>, Header, description = "A retry with the same key and body gets the first answer again"),
+    ),
+    responses(
+        (status = 202, description = "Kafka acknowledged the order", body = Order, headers(("Location" = String, description = "The order in the Orders API"))),
+        (status = 201, description = "The Orders API stored the order (when waiting)", body = Order, headers(("Location" = String))),
+        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "A request with the same Idempotency-Key is still being processed", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "The body is over 1 MiB", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "The body is not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields, listed in `errors`", body = Problem, content_type = "application/problem+json"),
+        (status = 502, description = "The consumer could not store the order (when waiting)", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Kafka did not take the order in time; retry after Retry-After", body = Problem, content_type = "application/problem+json"),
+        (status = 504, description = "Published, but no reply came in time (when waiting)", body = Problem, content_type = "application/problem+json"),
+    )
+)]
 async fn create(
     State(service): State<Svc>,
     Query(query): Query<HashMap<String, String>>,
