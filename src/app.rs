@@ -10,7 +10,7 @@ use tokio::task::JoinSet;
 
 use crate::config::Settings;
 use crate::producer::ProducerService;
-use crate::{console, consumer, http, kafka, orders_api, producer};
+use crate::{console, consumer, http_server, kafka, orders_api, producer};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Services {
@@ -70,6 +70,7 @@ pub async fn start(mut settings: Settings, services: Services) -> anyhow::Result
     };
     let brokers = broker.as_ref().map_or_else(|| settings.brokers.clone(), |b| b.bootstrap());
     let (stop, stop_rx) = watch::channel(false);
+    let limits = settings.http_limits();
     let mut running =
         Running { broker, brokers: brokers.clone(), producer_addr: None, orders_api_addr: None, consumer_addr: None, console_addr: None, producer: None, stop, tasks: JoinSet::new() };
     if services == Services::Broker {
@@ -89,7 +90,7 @@ pub async fn start(mut settings: Settings, services: Services) -> anyhow::Result
         running.orders_api_addr = Some(addr);
         let app = orders_api::app(&settings)?;
         let stop = stop_rx.clone();
-        running.tasks.spawn(async move { Ok(http::serve(listener, app, stop).await?) });
+        running.tasks.spawn(async move { Ok(http_server::serve(listener, app, limits, stop).await?) });
     }
     if services.has(Services::Producer) {
         let service = ProducerService::start(&settings, &brokers, stop_rx.clone())?;
@@ -97,7 +98,7 @@ pub async fn start(mut settings: Settings, services: Services) -> anyhow::Result
         running.producer_addr = Some(listener.local_addr()?);
         running.producer = Some(service.clone());
         let stop = stop_rx.clone();
-        running.tasks.spawn(async move { Ok(http::serve(listener, producer::router(service), stop).await?) });
+        running.tasks.spawn(async move { Ok(http_server::serve(listener, producer::router(service), limits, stop).await?) });
     }
     if services.has(Services::Consumer) {
         let state = Arc::new(consumer::ConsumerState::default());
@@ -105,7 +106,7 @@ pub async fn start(mut settings: Settings, services: Services) -> anyhow::Result
         running.consumer_addr = Some(listener.local_addr()?);
         let stop = stop_rx.clone();
         let router = consumer::router(state.clone());
-        running.tasks.spawn(async move { Ok(http::serve(listener, router, stop).await?) });
+        running.tasks.spawn(async move { Ok(http_server::serve(listener, router, limits, stop).await?) });
         running.tasks.spawn(consumer::run(settings.clone(), brokers.clone(), state, stop_rx.clone()));
     }
     if services.has(Services::Console) {
@@ -114,7 +115,7 @@ pub async fn start(mut settings: Settings, services: Services) -> anyhow::Result
         let listener = bind(settings.console_listen, "console").await?;
         running.console_addr = Some(listener.local_addr()?);
         let stop = stop_rx.clone();
-        running.tasks.spawn(async move { Ok(http::serve(listener, console::router(console), stop).await?) });
+        running.tasks.spawn(async move { Ok(http_server::serve(listener, console::router(console), limits, stop).await?) });
     }
     Ok(running)
 }

@@ -49,6 +49,12 @@ pub struct Settings {
     pub publish_timeout_ms: u64,
     /// Default wait for `POST /orders?wait=true` before answering 504.
     pub reply_timeout_ms: u64,
+    /// Open connections per HTTP service; one more is answered 503 and closed.
+    pub http_max_connections: usize,
+    /// Time a client has to send a request's headers (slow clients are disconnected).
+    pub http_header_timeout_ms: u64,
+    /// Largest request head (request line and headers); larger gets 431.
+    pub http_max_header_bytes: usize,
 }
 
 impl Default for Settings {
@@ -72,6 +78,9 @@ impl Default for Settings {
             log_format: LogFormat::Human,
             publish_timeout_ms: 5_000,
             reply_timeout_ms: 10_000,
+            http_max_connections: 1_000,
+            http_header_timeout_ms: 10_000,
+            http_max_header_bytes: 64 * 1024,
         }
     }
 }
@@ -86,12 +95,23 @@ impl Settings {
             .extract()
             .map_err(|err| anyhow::anyhow!("invalid configuration: {err}"))?;
         settings.fsync.parse::<broker::FsyncPolicy>().map_err(|e| anyhow::anyhow!("invalid configuration: fsync: {e}"))?;
+        if settings.http_max_connections < 1 || settings.http_max_header_bytes < 8192 {
+            anyhow::bail!("invalid configuration: http_max_connections must be at least 1 and http_max_header_bytes at least 8192");
+        }
         if settings.partitions < 1 {
             anyhow::bail!("invalid configuration: partitions must be at least 1, not {}", settings.partitions);
         }
         reqwest::Url::parse(&settings.orders_api_url)
             .map_err(|e| anyhow::anyhow!("invalid configuration: orders_api_url {:?}: {e}", settings.orders_api_url))?;
         Ok(settings)
+    }
+
+    pub fn http_limits(&self) -> crate::http_server::Limits {
+        crate::http_server::Limits {
+            max_connections: self.http_max_connections,
+            header_timeout: std::time::Duration::from_millis(self.http_header_timeout_ms),
+            max_header_bytes: self.http_max_header_bytes,
+        }
     }
 
     pub fn orders_url(&self) -> String {

@@ -10,6 +10,8 @@ use crate::order::FieldError;
 
 /// Largest request body accepted (the producer's and the Orders API's).
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+/// Time allowed for a request body to arrive once its headers have (slow clients get 408).
+pub const BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// An RFC 9457 problem detail, rendered as `application/problem+json`.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -73,7 +75,7 @@ impl IntoResponse for Problem {
 }
 
 /// Reads a JSON body: 415 unless the content type is JSON, 413 past [`MAX_BODY_BYTES`],
-/// 400 when it does not parse (with line and column).
+/// 408 if it takes longer than [`BODY_TIMEOUT`], 400 when it does not parse (with line and column).
 pub async fn json_body(headers: &HeaderMap, body: Body) -> Result<Value, Problem> {
     let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
     let essence = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
@@ -84,7 +86,10 @@ pub async fn json_body(headers: &HeaderMap, body: Body) -> Result<Value, Problem
             format!("send the body as Content-Type: application/json (got {shown})"),
         ));
     }
-    let bytes = axum::body::to_bytes(body, MAX_BODY_BYTES).await.map_err(|err| {
+    let read = tokio::time::timeout(BODY_TIMEOUT, axum::body::to_bytes(body, MAX_BODY_BYTES)).await.map_err(|_| {
+        Problem::new(StatusCode::REQUEST_TIMEOUT, format!("the body did not arrive within {} s", BODY_TIMEOUT.as_secs()))
+    })?;
+    let bytes = read.map_err(|err| {
         let too_big = std::error::Error::source(&err)
             .is_some_and(|source| source.is::<http_body_util::LengthLimitError>());
         if too_big {
@@ -137,15 +142,4 @@ pub async fn not_found() -> Problem {
 
 pub async fn method_not_allowed() -> Problem {
     Problem::new(StatusCode::METHOD_NOT_ALLOWED, "this endpoint does not accept that method")
-}
-
-/// Serves a router until the shutdown signal, then drains in-flight requests.
-pub async fn serve(
-    listener: tokio::net::TcpListener,
-    app: axum::Router,
-    mut shutdown: tokio::sync::watch::Receiver<bool>,
-) -> std::io::Result<()> {
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move { crate::shutdown::requested(&mut shutdown).await })
-        .await
 }

@@ -6,6 +6,7 @@ pub mod config;
 pub mod console;
 pub mod consumer;
 pub mod http;
+pub mod http_server;
 pub mod kafka;
 pub mod metrics;
 pub mod money;

@@ -52,6 +52,13 @@ pub struct BrokerConfig {
     pub max_frame_bytes: usize,
     /// A segment file is closed and a new one started once it reaches this size.
     pub segment_bytes: u64,
+    /// Open client connections at most; one more is closed at once (Kafka: `max.connections`).
+    pub max_connections: usize,
+    /// A connection that sends nothing for this long is closed (Kafka: `connections.max.idle.ms`).
+    pub idle_timeout: Duration,
+    /// A request whose bytes do not all arrive within this time after its size closes the
+    /// connection, so a slow or stalled client cannot hold a connection slot forever.
+    pub request_timeout: Duration,
 }
 
 impl Default for BrokerConfig {
@@ -67,6 +74,9 @@ impl Default for BrokerConfig {
             fsync: FsyncPolicy::Never,
             max_frame_bytes: 100 * 1024 * 1024,
             segment_bytes: 64 * 1024 * 1024,
+            max_connections: 1000,
+            idle_timeout: Duration::from_secs(600),
+            request_timeout: Duration::from_secs(30),
         }
     }
 }

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use kafka_protocol::messages::{ApiKey, ResponseKind};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
@@ -115,6 +115,10 @@ async fn serve(listener: TcpListener, cluster: Arc<Cluster>, mut shutdown: Shutd
             _ = ticker.tick() => cluster.groups.tick(),
             _ = fsync.tick(), if matches!(cluster.config.fsync, FsyncPolicy::Interval(_)) => cluster.sync_all(),
             accepted = listener.accept() => match accepted {
+                Ok((stream, peer)) if connections.len() >= cluster.config.max_connections => {
+                    tracing::warn!(%peer, limit = cluster.config.max_connections, "connection refused: too many open connections");
+                    drop(stream);
+                }
                 Ok((stream, peer)) => {
                     cluster.connections.fetch_add(1, Ordering::Relaxed);
                     connections.spawn(connection(stream, peer, cluster.clone(), shutdown.clone()));
@@ -136,13 +140,16 @@ async fn serve(listener: TcpListener, cluster: Arc<Cluster>, mut shutdown: Shutd
     tracing::info!("broker stopped");
 }
 
-async fn connection(mut stream: TcpStream, peer: SocketAddr, cluster: Arc<Cluster>, mut shutdown: Shutdown) {
+async fn connection(stream: TcpStream, peer: SocketAddr, cluster: Arc<Cluster>, mut shutdown: Shutdown) {
     let _ = stream.set_nodelay(true);
+    // Buffered reads: a request's size and body, and often the next request, come in one
+    // read call (writes pass straight through).
+    let mut stream = BufReader::with_capacity(64 * 1024, stream);
     let host = peer.ip().to_string();
     loop {
         let frame = tokio::select! {
             _ = shutdown.recv() => return,
-            frame = read_frame(&mut stream, cluster.config.max_frame_bytes) => frame,
+            frame = read_frame(&mut stream, &cluster.config) => frame,
         };
         let frame = match frame {
             Ok(Some(frame)) => frame,
@@ -168,22 +175,32 @@ async fn connection(mut stream: TcpStream, peer: SocketAddr, cluster: Arc<Cluste
     }
 }
 
-/// Reads one length-prefixed frame. `None` at a clean end of stream.
-async fn read_frame(stream: &mut TcpStream, max: usize) -> Result<Option<Bytes>, String> {
+/// Reads one length-prefixed frame. `None` at a clean end of stream. The wait for a frame
+/// to start is bounded by the idle timeout, the rest of it by the request timeout.
+async fn read_frame(stream: &mut BufReader<TcpStream>, config: &BrokerConfig) -> Result<Option<Bytes>, String> {
     let mut len = [0u8; 4];
-    match stream.read_exact(&mut len).await {
-        Ok(_) => {}
-        Err(err) if err.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
-        Err(err) => return Err(err.to_string()),
+    match tokio::time::timeout(config.idle_timeout, stream.read_u8()).await {
+        Err(_) => return Err(format!("idle for {} s", config.idle_timeout.as_secs())),
+        Ok(Ok(first)) => len[0] = first,
+        Ok(Err(err)) if err.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
+        Ok(Err(err)) => return Err(err.to_string()),
     }
-    let len = i32::from_be_bytes(len);
-    let len = usize::try_from(len).map_err(|_| format!("negative frame size {len}"))?;
-    if len > max {
-        return Err(format!("frame of {len} bytes is over the {max}-byte limit"));
+    let rest = async {
+        stream.read_exact(&mut len[1..]).await?;
+        let len = i32::from_be_bytes(len);
+        let len = usize::try_from(len).map_err(|_| std::io::Error::other(format!("negative frame size {len}")))?;
+        if len > config.max_frame_bytes {
+            return Err(std::io::Error::other(format!("frame of {len} bytes is over the {}-byte limit", config.max_frame_bytes)));
+        }
+        let mut buf = BytesMut::zeroed(len);
+        stream.read_exact(&mut buf).await?;
+        Ok(buf.freeze())
+    };
+    match tokio::time::timeout(config.request_timeout, rest).await {
+        Err(_) => Err(format!("request not complete after {} s (slow client)", config.request_timeout.as_secs())),
+        Ok(Err(err)) => Err(format!("bad or incomplete request: {err}")),
+        Ok(Ok(frame)) => Ok(Some(frame)),
     }
-    let mut buf = BytesMut::zeroed(len);
-    stream.read_exact(&mut buf).await.map_err(|e| format!("client went away mid-request ({e})"))?;
-    Ok(Some(buf.freeze()))
 }
 
 /// Decodes, handles and encodes one request. `Ok(None)`: no response is due (acks=0).
