@@ -32,15 +32,28 @@ pub fn reply_topic(topic: &str) -> String {
 
 pub fn client_config(brokers: &str, client_id: &str) -> ClientConfig {
     let mut config = ClientConfig::new();
-    config.set("bootstrap.servers", brokers).set("client.id", client_id);
+    // Reconnect within a second of a broker coming back (librdkafka backs off up to 10 s),
+    // so a restarted broker costs seconds of 503s, not tens.
+    config
+        .set("bootstrap.servers", brokers)
+        .set("client.id", client_id)
+        .set("reconnect.backoff.max.ms", "1000");
     config
 }
 
 /// Creates the topic if it does not exist yet (an existing one is left as it is).
 pub async fn ensure_topic(brokers: &str, name: &str, partitions: i32) -> anyhow::Result<()> {
-    let admin: AdminClient<DefaultClientContext> = client_config(brokers, "kafka-orders-admin").create()?;
-    let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10))).request_timeout(Some(Duration::from_secs(10)));
-    let results = admin.create_topics(&[NewTopic::new(name, partitions, TopicReplication::Fixed(1))], &options).await?;
+    let admin: AdminClient<DefaultClientContext> =
+        client_config(brokers, "kafka-orders-admin").create()?;
+    let options = AdminOptions::new()
+        .operation_timeout(Some(Duration::from_secs(10)))
+        .request_timeout(Some(Duration::from_secs(10)));
+    let results = admin
+        .create_topics(
+            &[NewTopic::new(name, partitions, TopicReplication::Fixed(1))],
+            &options,
+        )
+        .await?;
     for result in results {
         match result {
             Ok(_) | Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}

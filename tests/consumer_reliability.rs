@@ -14,34 +14,58 @@ use rdkafka::ClientConfig;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use common::{eventually, exactly_once, group_members, orders, seed_order, settings, start, url, TestBroker};
+use common::stream::OrderStream;
+use common::{exactly_once, group_members, seed_order, settings, start, url, TestBroker};
 
 async fn post(producer: &str, body: &Value) -> StatusCode {
-    reqwest::Client::new().post(format!("{producer}/orders")).json(body).send().await.expect("POST").status()
+    reqwest::Client::new()
+        .post(format!("{producer}/orders"))
+        .json(body)
+        .send()
+        .await
+        .expect("POST")
+        .status()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn poison_message_goes_to_the_dlq_and_the_rest_flows() {
+async fn poison_messages_in_the_middle_of_a_stream_go_to_the_dlq_and_the_rest_flows() {
     let broker = TestBroker::start().await;
     let s = settings(&broker.bootstrap(), "dlq");
-    // One partition, so the poison message sits in front of the valid order.
+    // One partition, so the poison messages sit between valid orders.
     let s = kafka_orders::config::Settings { partitions: 1, ..s };
     let app = start(s.clone(), Services::All).await;
-    let kafka: FutureProducer = ClientConfig::new().set("bootstrap.servers", &app.brokers).create().expect("producer");
+    let stream = OrderStream::start(&url(app.producer_addr, ""), 50);
+    stream.until_acknowledged(50, 30).await;
+    let kafka: FutureProducer = ClientConfig::new()
+        .set("bootstrap.servers", &app.brokers)
+        .create()
+        .expect("producer");
     kafka
-        .send(FutureRecord::to(&s.topic).key("poison").payload("this is not JSON"), Duration::from_secs(10))
+        .send(
+            FutureRecord::to(&s.topic)
+                .key("poison")
+                .payload("this is not JSON"),
+            Duration::from_secs(10),
+        )
         .await
         .expect("poison delivered");
     let mut invalid = seed_order();
     invalid["id"] = json!("order-invalid");
     invalid["totalAmount"] = json!(1);
     kafka
-        .send(FutureRecord::to(&s.topic).key("invalid").payload(&invalid.to_string()), Duration::from_secs(10))
+        .send(
+            FutureRecord::to(&s.topic)
+                .key("invalid")
+                .payload(&invalid.to_string()),
+            Duration::from_secs(10),
+        )
         .await
         .expect("invalid delivered");
-    assert_eq!(post(&url(app.producer_addr, ""), &seed_order()).await, StatusCode::ACCEPTED);
-    let api = url(app.orders_api_addr, "");
-    eventually(20, || async { (orders(&api).await.len() == 1).then_some(()) }).await;
+    let injected = std::time::Instant::now();
+    stream.until_acknowledged(50, 30).await;
+    stream
+        .finish(&url(app.orders_api_addr, ""), injected, 30)
+        .await;
 
     let dlq: StreamConsumer = ClientConfig::new()
         .set("bootstrap.servers", &app.brokers)
@@ -49,22 +73,52 @@ async fn poison_message_goes_to_the_dlq_and_the_rest_flows() {
         .set("auto.offset.reset", "earliest")
         .create()
         .expect("consumer");
-    dlq.subscribe(&[&format!("{}.dlq", s.topic)]).expect("subscribe");
+    dlq.subscribe(&[&format!("{}.dlq", s.topic)])
+        .expect("subscribe");
     let mut seen = Vec::new();
     for _ in 0..2 {
-        let message = tokio::time::timeout(Duration::from_secs(20), dlq.recv()).await.expect("dead letter").expect("ok");
+        let message = tokio::time::timeout(Duration::from_secs(20), dlq.recv())
+            .await
+            .expect("dead letter")
+            .expect("ok");
         let headers: Vec<(String, String)> = message
             .headers()
-            .map(|h| h.iter().map(|h| (h.key.to_string(), String::from_utf8_lossy(h.value.unwrap_or_default()).into_owned())).collect())
+            .map(|h| {
+                h.iter()
+                    .map(|h| {
+                        (
+                            h.key.to_string(),
+                            String::from_utf8_lossy(h.value.unwrap_or_default()).into_owned(),
+                        )
+                    })
+                    .collect()
+            })
             .unwrap_or_default();
-        let get = |name: &str| headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()).unwrap_or_default();
+        let get = |name: &str| {
+            headers
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.clone())
+                .unwrap_or_default()
+        };
         assert_eq!(get("dlq-origin-topic"), s.topic);
         assert_eq!(get("dlq-origin-partition"), "0");
-        seen.push((String::from_utf8_lossy(message.key().expect("key")).into_owned(), get("dlq-origin-offset"), get("dlq-error")));
+        seen.push((
+            String::from_utf8_lossy(message.key().expect("key")).into_owned(),
+            get("dlq-origin-offset"),
+            get("dlq-error"),
+        ));
     }
-    assert_eq!((seen[0].0.as_str(), seen[0].1.as_str()), ("poison", "0"));
+    let offset = |i: usize| seen[i].1.parse::<i64>().expect("offset");
+    assert_eq!(
+        (seen[0].0.as_str(), seen[1].0.as_str()),
+        ("poison", "invalid")
+    );
+    assert!(
+        offset(0) >= 50 && offset(1) == offset(0) + 1,
+        "in the middle of the stream: {seen:?}"
+    );
     assert!(seen[0].2.starts_with("not JSON"), "{}", seen[0].2);
-    assert_eq!((seen[1].0.as_str(), seen[1].1.as_str()), ("invalid", "1"));
     assert!(seen[1].2.contains("totalAmount"), "{}", seen[1].2);
     // Test clients go first: closing one after its broker is gone waits for a timeout.
     drop((dlq, kafka));
@@ -73,31 +127,31 @@ async fn poison_message_goes_to_the_dlq_and_the_rest_flows() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn orders_api_outage_loses_nothing_and_counts_nothing_twice() {
+async fn orders_api_stopped_for_10_s_loses_nothing_and_counts_nothing_twice() {
     let broker = TestBroker::start().await;
-    // Reserve a port for the Orders API, which is down while orders stream in.
-    let reserved = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    let api_addr = reserved.local_addr().expect("addr");
-    drop(reserved);
+    let data = tempfile::tempdir().expect("tempdir");
     let mut s = settings(&broker.bootstrap(), "outage");
+    s.data_dir = Some(data.path().to_path_buf());
+    let api_service = start(s.clone(), Services::OrdersApi).await;
+    let api_addr = api_service.orders_api_addr.expect("listens");
     s.orders_api_url = format!("http://{api_addr}");
+    s.orders_api_listen = api_addr;
     let front = start(s.clone(), Services::Producer).await;
     let consumer = start(s.clone(), Services::Consumer).await;
-    let producer = url(front.producer_addr, "");
-    for _ in 0..20 {
-        assert_eq!(post(&producer, &seed_order()).await, StatusCode::ACCEPTED);
-    }
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    s.orders_api_listen = api_addr;
+    let stream = OrderStream::start(&url(front.producer_addr, ""), 50);
+    stream.until_acknowledged(100, 30).await;
+
+    api_service.stop().await.expect("clean stop");
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    // Back on the same port, with the orders it stored before (SQLite in the data folder).
     let api_service = start(s.clone(), Services::OrdersApi).await;
-    for _ in 0..10 {
-        assert_eq!(post(&producer, &seed_order()).await, StatusCode::ACCEPTED);
-    }
-    let api = format!("http://{api_addr}");
-    exactly_once(&api, 30).await;
-    let stats: Value = reqwest::get(format!("{api}/orders/stats")).await.expect("stats").json().await.expect("json");
-    assert_eq!(stats["totalOrders"], 30);
-    assert_eq!(stats["totalRevenue"], json!(1199.4));
+    let back = std::time::Instant::now();
+    stream.until_acknowledged(50, 30).await;
+    let report = stream.finish(&s.orders_api_url, back, 60).await;
+    assert!(
+        report.acknowledged >= 150 + 400,
+        "the stream went on while the API was down: {report:?}"
+    );
     for running in [consumer, front, api_service] {
         running.stop().await.expect("clean stop");
     }

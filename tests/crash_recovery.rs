@@ -8,14 +8,17 @@ mod common;
 
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Child, Command};
+use std::process::Command;
 use std::time::Instant;
 
 use common::stream::OrderStream;
-use common::{eventually, init_logs};
+use common::{eventually, init_logs, Process};
 
 fn free_port() -> SocketAddr {
-    std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr")
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
 }
 
 struct Ports {
@@ -24,16 +27,6 @@ struct Ports {
     broker: SocketAddr,
     console: SocketAddr,
     consumer: SocketAddr,
-}
-
-/// The process, killed if the test ends early (a failed assertion must not leave it running).
-struct Process(Child);
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 fn launch(dir: &Path, ports: &Ports, name: &str) -> Process {
@@ -49,47 +42,80 @@ fn launch(dir: &Path, ports: &Ports, name: &str) -> Process {
         .env("KAFKA_ORDERS_GROUP", format!("group-{name}"))
         .env("KAFKA_ORDERS_PRODUCER_LISTEN", ports.producer.to_string())
         .env("KAFKA_ORDERS_ORDERS_API_LISTEN", ports.api.to_string())
-        .env("KAFKA_ORDERS_ORDERS_API_URL", format!("http://{}", ports.api))
+        .env(
+            "KAFKA_ORDERS_ORDERS_API_URL",
+            format!("http://{}", ports.api),
+        )
         .env("KAFKA_ORDERS_BROKER_LISTEN", ports.broker.to_string())
         .env("KAFKA_ORDERS_CONSOLE_LISTEN", ports.console.to_string())
         .env("KAFKA_ORDERS_CONSUMER_LISTEN", ports.consumer.to_string())
-        .env("RUST_LOG", "warn")
-        .spawn()
-        .map(Process)
-        .expect("start kafka-orders")
+        .env("RUST_LOG", "warn");
+    Process::spawn(&mut command)
 }
 
 async fn healthy(url: &str) {
-    eventually(60, || async { reqwest::get(url).await.ok().filter(|r| r.status().is_success()).map(drop) }).await;
+    eventually(60, || async {
+        reqwest::get(url)
+            .await
+            .ok()
+            .filter(|r| r.status().is_success())
+            .map(drop)
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_of_the_whole_process_loses_no_acknowledged_order() {
     init_logs();
     let dir = tempfile::tempdir().expect("tempdir");
-    let ports = Ports { producer: free_port(), api: free_port(), broker: free_port(), console: free_port(), consumer: free_port() };
+    let ports = Ports {
+        producer: free_port(),
+        api: free_port(),
+        broker: free_port(),
+        console: free_port(),
+        consumer: free_port(),
+    };
     let name = uuid::Uuid::new_v4().simple().to_string();
-    let (producer, api) = (format!("http://{}", ports.producer), format!("http://{}", ports.api));
+    let (producer, api) = (
+        format!("http://{}", ports.producer),
+        format!("http://{}", ports.api),
+    );
     let mut process = launch(dir.path(), &ports, &name);
     healthy(&format!("{producer}/healthz")).await;
     healthy(&format!("{api}/healthz")).await;
 
     let stream = OrderStream::start(&producer, 100);
     stream.until_acknowledged(200, 60).await;
-    process.0.kill().expect("SIGKILL");
-    process.0.wait().expect("reaped");
+    process.kill_9();
     let restarted = Instant::now();
     let mut process = launch(dir.path(), &ports, &name);
     stream.until_acknowledged(20, 60).await;
     let report = stream.finish(&api, restarted, 90).await;
-    assert!(report.sent > report.acknowledged, "some orders were sent while the process was down: {report:?}");
+    assert!(
+        report.sent > report.acknowledged,
+        "some orders were sent while the process was down: {report:?}"
+    );
 
     // A clean stop now, and once more a start: everything is still there.
     let pid = process.0.id().to_string();
-    Command::new("kill").args(["-TERM", &pid]).status().expect("kill -TERM");
-    assert!(process.0.wait().expect("exit").success(), "a clean stop exits 0");
+    Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("kill -TERM");
+    assert!(
+        process.0.wait().expect("exit").success(),
+        "a clean stop exits 0"
+    );
     let _process = launch(dir.path(), &ports, &name);
     healthy(&format!("{api}/healthz")).await;
-    let stats: serde_json::Value = reqwest::get(format!("{api}/orders/stats")).await.expect("stats").json().await.expect("json");
-    assert!(stats["totalOrders"].as_u64().expect("count") >= report.acknowledged as u64, "{stats}");
+    let stats: serde_json::Value = reqwest::get(format!("{api}/orders/stats"))
+        .await
+        .expect("stats")
+        .json()
+        .await
+        .expect("json");
+    assert!(
+        stats["totalOrders"].as_u64().expect("count") >= report.acknowledged as u64,
+        "{stats}"
+    );
 }

@@ -19,16 +19,29 @@ impl TestBroker {
     pub async fn start() -> Self {
         init_logs();
         match std::env::var("KAFKA_BROKERS") {
-            Ok(bootstrap) if !bootstrap.is_empty() => Self { embedded: None, config: None, bootstrap },
+            Ok(bootstrap) if !bootstrap.is_empty() => Self {
+                embedded: None,
+                config: None,
+                bootstrap,
+            },
             _ => Self::embedded(BrokerConfig::ephemeral()).await,
         }
     }
 
     pub async fn embedded(config: BrokerConfig) -> Self {
-        let handle = Broker::start(config.clone()).await.expect("embedded broker starts");
+        let handle = Broker::start(config.clone())
+            .await
+            .expect("embedded broker starts");
         // A restart must come back on the same port, with the same data.
-        let config = BrokerConfig { listen: handle.addr(), ..config };
-        Self { bootstrap: handle.bootstrap(), embedded: Some(handle), config: Some(config) }
+        let config = BrokerConfig {
+            listen: handle.addr(),
+            ..config
+        };
+        Self {
+            bootstrap: handle.bootstrap(),
+            embedded: Some(handle),
+            config: Some(config),
+        }
     }
 
     /// The broker of `KAFKA_BROKERS` (restarted with `KAFKA_CONTROL stop|resume`), or an
@@ -36,14 +49,28 @@ impl TestBroker {
     pub async fn restartable(dir: &std::path::Path) -> Self {
         init_logs();
         match std::env::var("KAFKA_BROKERS") {
-            Ok(bootstrap) if !bootstrap.is_empty() => Self { embedded: None, config: None, bootstrap },
-            _ => Self::embedded(BrokerConfig { data_dir: Some(dir.to_path_buf()), ..BrokerConfig::ephemeral() }).await,
+            Ok(bootstrap) if !bootstrap.is_empty() => Self {
+                embedded: None,
+                config: None,
+                bootstrap,
+            },
+            _ => {
+                Self::embedded(BrokerConfig {
+                    data_dir: Some(dir.to_path_buf()),
+                    ..BrokerConfig::ephemeral()
+                })
+                .await
+            }
         }
     }
 
     fn control(action: &str) {
-        let script = std::env::var("KAFKA_CONTROL").expect("KAFKA_CONTROL names the script that stops and resumes KAFKA_BROKERS");
-        let status = std::process::Command::new(script).arg(action).status().expect("run KAFKA_CONTROL");
+        let script = std::env::var("KAFKA_CONTROL")
+            .expect("KAFKA_CONTROL names the script that stops and resumes KAFKA_BROKERS");
+        let status = std::process::Command::new(script)
+            .arg(action)
+            .status()
+            .expect("run KAFKA_CONTROL");
         assert!(status.success(), "KAFKA_CONTROL {action} failed");
     }
 
@@ -57,7 +84,13 @@ impl TestBroker {
 
     pub async fn resume(&mut self) {
         match &self.config {
-            Some(config) => self.embedded = Some(Broker::start(config.clone()).await.expect("embedded broker restarts")),
+            Some(config) => {
+                self.embedded = Some(
+                    Broker::start(config.clone())
+                        .await
+                        .expect("embedded broker restarts"),
+                )
+            }
             None => Self::control("resume"),
         }
     }
@@ -105,7 +138,9 @@ pub fn settings(bootstrap: &str, name: &str) -> Settings {
 
 pub async fn start(settings: Settings, services: Services) -> Running {
     init_logs();
-    app::start(settings, services).await.expect("services start")
+    app::start(settings, services)
+        .await
+        .expect("services start")
 }
 
 pub fn url(addr: Option<std::net::SocketAddr>, path: &str) -> String {
@@ -131,20 +166,31 @@ where
         if let Some(value) = check().await {
             return value;
         }
-        assert!(tokio::time::Instant::now() < deadline, "condition not met within {secs} s");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "condition not met within {secs} s"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 
 /// The orders the Orders API holds.
 pub async fn orders(api: &str) -> Vec<serde_json::Value> {
-    reqwest::get(format!("{api}/orders")).await.expect("GET /orders").json().await.expect("json")
+    reqwest::get(format!("{api}/orders"))
+        .await
+        .expect("GET /orders")
+        .json()
+        .await
+        .expect("json")
 }
 
 /// Waits (at most 20 s) until the Orders API holds `n` orders, then a little longer, and
 /// checks that it holds exactly `n` distinct ones: each order stored once, none twice.
 pub async fn exactly_once(api: &str, n: usize) {
-    eventually(20, || async { (orders(api).await.len() >= n).then_some(()) }).await;
+    eventually(20, || async {
+        (orders(api).await.len() >= n).then_some(())
+    })
+    .await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     let all = orders(api).await;
     let mut ids: Vec<&str> = all.iter().map(|o| o["id"].as_str().expect("id")).collect();
@@ -156,7 +202,10 @@ pub async fn exactly_once(api: &str, n: usize) {
 /// Waits (at most 60 s) until the consumer group is Stable with `n` members.
 pub async fn group_members(bootstrap: &str, group: &str, n: usize) {
     use rdkafka::consumer::{BaseConsumer, Consumer};
-    let probe: BaseConsumer = rdkafka::ClientConfig::new().set("bootstrap.servers", bootstrap).create().expect("client");
+    let probe: BaseConsumer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .create()
+        .expect("client");
     eventually(60, || {
         let list = probe.fetch_group_list(Some(group), Duration::from_secs(5));
         async move {
@@ -166,4 +215,26 @@ pub async fn group_members(bootstrap: &str, group: &str, n: usize) {
         }
     })
     .await;
+}
+
+/// A child process, killed if the test ends early (a failed assertion must not leave it running).
+pub struct Process(pub std::process::Child);
+
+impl Process {
+    pub fn spawn(command: &mut std::process::Command) -> Self {
+        Self(command.spawn().expect("start the process"))
+    }
+
+    /// SIGKILL: no clean-up, no goodbye to the group or the broker.
+    pub fn kill_9(&mut self) {
+        self.0.kill().expect("SIGKILL");
+        self.0.wait().expect("reaped");
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
