@@ -115,7 +115,7 @@ async fn poison_messages_in_the_middle_of_a_stream_go_to_the_dlq_and_the_rest_fl
         ("poison", "invalid")
     );
     assert!(
-        offset(0) >= 50 && offset(1) == offset(0) + 1,
+        offset(0) >= 50 && offset(1) > offset(0),
         "in the middle of the stream: {seen:?}"
     );
     assert!(seen[0].2.starts_with("not JSON"), "{}", seen[0].2);
