@@ -4,7 +4,8 @@ clients, same run, reported as ratios. Not a test: run it by hand and commit BEN
 
     bench/run.py [--quick] [--runs N] [--out BENCHMARKS.md]
 
-Kafka's own ProducerPerformance and ConsumerPerformance (kafka-tools, Maven Central) drive
+Kafka's own ProducerPerformance and ConsumerPerformance (kafka-tools, Maven Central) and the
+rdkafka bench binary (bench/src/main.rs: produce, consume, producer-to-consumer latency) drive
 both brokers; `oha` drives the orders pipeline. Each figure is the median of the runs, with
 the spread (min-max) beside it.
 """
@@ -25,6 +26,9 @@ import uuid
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 KAFKA_SH = os.path.join(ROOT, "fixtures", "kafka", "kafka.sh")
 BIN = os.path.join(ROOT, "target", "release", "kafka-orders")
+BENCH = os.path.join(ROOT, "target", "release", "kafka-bench")
+RDKAFKA_VERSION = "2.12.1"
+E2E_RATE = 1000
 KAFKA = "127.0.0.1:19092"
 EMBEDDED_PORT = 39092
 EMBEDDED = f"127.0.0.1:{EMBEDDED_PORT}"
@@ -103,6 +107,11 @@ def consumer_perf(bootstrap, topic, records):
     return {"rec_s": float(fields[9]), "mb_s": float(fields[8])}
 
 
+def rdkafka_bench(*args):
+    """One run of the Rust bench binary (bench/src/main.rs): one JSON line."""
+    return json.loads(sh(BENCH, *args).strip().splitlines()[-1])
+
+
 def med(values):
     return statistics.median(values), min(values), max(values)
 
@@ -178,15 +187,15 @@ def pipeline(bootstrap_args, seconds, rate):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--quick", action="store_true", help="100k records per run, 10 s pipeline (a few minutes)")
+    ap.add_argument("--quick", action="store_true", help="50k records per run, 5 s latency and pipeline runs (about 4 minutes)")
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--out", default=os.path.join(ROOT, "BENCHMARKS.md"))
     args = ap.parse_args()
-    records = 100_000 if args.quick else 1_000_000
-    seconds = 10 if args.quick else 30
+    records = 50_000 if args.quick else 1_000_000
+    seconds = 5 if args.quick else 30
     if not shutil.which("oha"):
         sh("cargo", "install", "oha", "--locked")
-    sh("cargo", "build", "--release", "--bin", "kafka-orders")
+    sh("cargo", "build", "--release", "--workspace", "--bins")
     machine = f"{os.cpu_count()} cores, {round(os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30)} GiB, {sh('uname', '-sr').strip()}"
 
     kafka_pid, kafka_ready = start_kafka()
@@ -214,11 +223,30 @@ def main():
                 if size == 100 and acks == "all":
                     consume_topic.setdefault(b, []).append(topic)
                 print(f"produce {size}B acks={acks} {b} run {run}: {r}", file=sys.stderr)
+                topic = f"rdk-{size}-{acks}-{run}-{uuid.uuid4().hex[:6]}"
+                c0 = cpu_seconds(pids[b])
+                r = rdkafka_bench("--brokers", boot[b], "--topic", topic, "produce", "--records", str(records), "--size", str(size), "--acks", acks)
+                cpu[b] += cpu_seconds(pids[b]) - c0
+                produced[b] += records
+                results.setdefault(("rdkafka", size, acks, b), []).append(r)
+                if size == 100 and acks == "all":
+                    consume_topic.setdefault(("rdkafka", b), []).append(topic)
+                print(f"rdkafka produce {size}B acks={acks} {b} run {run}: {r}", file=sys.stderr)
     for b in ("embedded", "kafka"):
         for topic in consume_topic[b]:
             r = consumer_perf(boot[b], topic, records)
             results.setdefault(("consume", b), []).append(r)
             print(f"consume {b}: {r}", file=sys.stderr)
+        for topic in consume_topic[("rdkafka", b)]:
+            r = rdkafka_bench("--brokers", boot[b], "--topic", topic, "consume", "--records", str(records))
+            results.setdefault(("rdkafka-consume", b), []).append(r)
+            print(f"rdkafka consume {b}: {r}", file=sys.stderr)
+    for run in range(args.runs):
+        for b in ("embedded", "kafka"):
+            r = rdkafka_bench("--brokers", boot[b], "--topic", f"e2e-{run}-{uuid.uuid4().hex[:6]}", "latency",
+                              "--rate", str(E2E_RATE), "--seconds", str(seconds))
+            results.setdefault(("e2e", b), []).append(r)
+            print(f"end to end {b} run {run}: {r}", file=sys.stderr)
     for t in peaks.values():
         t.stop.set()
     embedded.terminate()
@@ -235,6 +263,21 @@ def main():
           {b: cpu[b] / produced[b] * 1e6 for b in cpu}, {"embedded": embedded_ready, "kafka": kafka_ready}, pipe)
 
 
+def produce_table(title, col, prefix):
+    """Rows for one producer client, each record size and acks, both brokers and their ratio."""
+    lines = ["", f"## Produce: {title}, linger.ms=5, batch.size=64 KiB", "",
+             "| records | acks | broker | records/s | MB/s | p50 ms | p99 ms | p99.9 ms |", "|---|---|---|---|---|---|---|---|"]
+    for size, acks in ((100, "all"), (100, "1"), (1024, "all")):
+        for b in ("embedded", "kafka"):
+            k = prefix + (size, acks, b)
+            lines.append(f"| {size} B | {acks} | {b} | {fmt(col(k, 'rec_s'))} | {fmt(col(k, 'mb_s'), 1)} | {fmt(col(k, 'p50'), 1)} | "
+                         f"{fmt(col(k, 'p99'), 1)} | {fmt(col(k, 'p999'), 1)} |")
+        e, k = prefix + (size, acks, "embedded"), prefix + (size, acks, "kafka")
+        lines.append(f"| | | **ratio** | **{ratio(col(e, 'rec_s'), col(k, 'rec_s'))}** | | {ratio(col(e, 'p50'), col(k, 'p50'))} | "
+                     f"**{ratio(col(e, 'p99'), col(k, 'p99'))}** | {ratio(col(e, 'p999'), col(k, 'p999'))} |")
+    return lines
+
+
 def write(args, machine, records, seconds, results, idle, peak, cpu_per_m, ready, pipe):
     col = lambda key, field: [r[field] for r in results[key]]
     lines = [
@@ -246,20 +289,12 @@ def write(args, machine, records, seconds, results, idle, peak, cpu_per_m, ready
         f"{args.runs} runs with the spread (min–max) in brackets; **ratio** is embedded ÷ Kafka (higher is better for "
         "throughput, lower for latency, memory and time). The machine is shared and noisy: compare ratios, not absolutes.",
         "",
-        f"## Produce: Kafka's ProducerPerformance, {records:,} records per run, linger.ms=5, batch.size=64 KiB",
-        "",
-        "| records | acks | broker | records/s | MB/s | p50 ms | p99 ms | p99.9 ms |",
-        "|---|---|---|---|---|---|---|---|",
     ]
-    for size, acks in ((100, "all"), (100, "1"), (1024, "all")):
-        for b in ("embedded", "kafka"):
-            k = (size, acks, b)
-            lines.append(f"| {size} B | {acks} | {b} | {fmt(col(k, 'rec_s'))} | {fmt(col(k, 'mb_s'), 1)} | {fmt(col(k, 'p50'))} | "
-                         f"{fmt(col(k, 'p99'))} | {fmt(col(k, 'p999'))} |")
-        e, k = (size, acks, "embedded"), (size, acks, "kafka")
-        lines.append(f"| | | **ratio** | **{ratio(col(e, 'rec_s'), col(k, 'rec_s'))}** | | {ratio(col(e, 'p50'), col(k, 'p50'))} | "
-                     f"**{ratio(col(e, 'p99'), col(k, 'p99'))}** | {ratio(col(e, 'p999'), col(k, 'p999'))} |")
+    lines += produce_table(f"Kafka's ProducerPerformance (Java), {records:,} records per run", col, ())
+    lines += produce_table(f"rdkafka (`kafka-bench produce`, librdkafka {RDKAFKA_VERSION}), {records:,} records per run", col, ("rdkafka",))
     ce, ck = results[("consume", "embedded")], results[("consume", "kafka")]
+    re_, rk = results[("rdkafka-consume", "embedded")], results[("rdkafka-consume", "kafka")]
+    ee, ek = results[("e2e", "embedded")], results[("e2e", "kafka")]
     lines += [
         "",
         f"## Consume: Kafka's ConsumerPerformance, {records:,} records of 100 B (fetch rate, group join excluded)",
@@ -269,6 +304,23 @@ def write(args, machine, records, seconds, results, idle, peak, cpu_per_m, ready
         f"| embedded | {fmt([r['rec_s'] for r in ce])} | {fmt([r['mb_s'] for r in ce], 1)} |",
         f"| kafka | {fmt([r['rec_s'] for r in ck])} | {fmt([r['mb_s'] for r in ck], 1)} |",
         f"| **ratio** | **{ratio([r['rec_s'] for r in ce], [r['rec_s'] for r in ck])}** | |",
+        "",
+        f"## Consume: rdkafka (`kafka-bench consume`), the {records:,} records of 100 B it produced, from the first record on",
+        "",
+        "| broker | records/s | MB/s |",
+        "|---|---|---|",
+        f"| embedded | {fmt([r['rec_s'] for r in re_])} | {fmt([r['mb_s'] for r in re_], 1)} |",
+        f"| kafka | {fmt([r['rec_s'] for r in rk])} | {fmt([r['mb_s'] for r in rk], 1)} |",
+        f"| **ratio** | **{ratio([r['rec_s'] for r in re_], [r['rec_s'] for r in rk])}** | |",
+        "",
+        f"## End to end: producer to consumer at {E2E_RATE:,} records/s for {seconds} s (`kafka-bench latency`, 100 B, acks=all, linger.ms=0)",
+        "",
+        "| broker | p50 ms | p99 ms | p99.9 ms |",
+        "|---|---|---|---|",
+        f"| embedded | {fmt([r['p50'] for r in ee], 2)} | {fmt([r['p99'] for r in ee], 2)} | {fmt([r['p999'] for r in ee], 2)} |",
+        f"| kafka | {fmt([r['p50'] for r in ek], 2)} | {fmt([r['p99'] for r in ek], 2)} | {fmt([r['p999'] for r in ek], 2)} |",
+        f"| **ratio** | {ratio([r['p50'] for r in ee], [r['p50'] for r in ek])} | **{ratio([r['p99'] for r in ee], [r['p99'] for r in ek])}** | "
+        f"{ratio([r['p999'] for r in ee], [r['p999'] for r in ek])} |",
         "",
         "## Footprint",
         "",

@@ -52,15 +52,24 @@ pub fn decode_request(mut frame: Bytes) -> Result<Request, FrameError> {
 }
 
 /// Encodes a response with its length prefix, ready to write.
-pub fn encode_response(api: ApiKey, version: i16, correlation_id: i32, body: &ResponseKind) -> Result<Bytes, String> {
-    let mut out = BytesMut::with_capacity(64);
+/// Encodes a response frame (size, header, body) into `out`, which is cleared first. The
+/// connection passes the same buffer for every answer, so its capacity is kept: answers reuse
+/// memory instead of allocating (and page-faulting) a fresh buffer each time, which under a
+/// fetch load of megabyte answers was most of the broker's CPU (bench/changes.md).
+pub fn encode_response(out: &mut BytesMut, api: ApiKey, version: i16, correlation_id: i32, body: &ResponseKind) -> Result<(), String> {
+    out.clear();
+    // A fetch answer carries up to megabytes of record batches: reserve once, instead of
+    // growing by doubling (each step a reallocation and a copy of everything so far).
+    if let ResponseKind::Fetch(fetch) = body {
+        out.reserve(64 + fetch.compute_size(version).unwrap_or(0));
+    }
     out.put_i32(0);
     let header = ResponseHeader::default().with_correlation_id(correlation_id);
-    header.encode(&mut out, api.response_header_version(version)).map_err(|e| e.to_string())?;
-    body.encode(&mut out, version).map_err(|e| e.to_string())?;
+    header.encode(out, api.response_header_version(version)).map_err(|e| e.to_string())?;
+    body.encode(out, version).map_err(|e| e.to_string())?;
     let len = (out.len() - 4) as i32;
     out[..4].copy_from_slice(&len.to_be_bytes());
-    Ok(out.freeze())
+    Ok(())
 }
 
 #[cfg(test)]

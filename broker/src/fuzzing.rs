@@ -27,7 +27,7 @@ impl Harness {
         let frame = Bytes::copy_from_slice(frame);
         let cluster = self.cluster.clone();
         self.runtime.block_on(async move {
-            let _ = tokio::time::timeout(Duration::from_millis(5), crate::server::answer(&cluster, frame, "fuzz")).await;
+            let _ = tokio::time::timeout(Duration::from_millis(5), crate::server::answer(&cluster, frame, "fuzz", &mut bytes::BytesMut::new())).await;
         });
     }
 }

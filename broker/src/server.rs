@@ -23,6 +23,9 @@ use crate::frame::{self, FrameError};
 use crate::group;
 use crate::shutdown::{self, Shutdown};
 
+/// Largest answer buffer a connection keeps between requests (bigger ones are dropped).
+const MAX_KEPT_BUFFER: usize = 16 * 1024 * 1024;
+
 /// How long shutdown waits for in-flight requests (a long-polling fetch is cut short).
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -145,6 +148,7 @@ async fn connection(stream: TcpStream, peer: SocketAddr, cluster: Arc<Cluster>, 
     // Buffered reads: a request's size and body, and often the next request, come in one
     // read call (writes pass straight through).
     let mut stream = BufReader::with_capacity(64 * 1024, stream);
+    let mut out = BytesMut::new();
     let host = peer.ip().to_string();
     loop {
         let frame = tokio::select! {
@@ -160,13 +164,17 @@ async fn connection(stream: TcpStream, peer: SocketAddr, cluster: Arc<Cluster>, 
             }
         };
         cluster.requests.fetch_add(1, Ordering::Relaxed);
-        match answer(&cluster, frame, &host).await {
-            Ok(Some(bytes)) => {
-                if stream.write_all(&bytes).await.is_err() {
+        match answer(&cluster, frame, &host, &mut out).await {
+            Ok(true) => {
+                if stream.write_all(&out).await.is_err() {
                     return;
                 }
+                // Keep the capacity for the next answer, unless one huge answer inflated it.
+                if out.capacity() > MAX_KEPT_BUFFER {
+                    out = BytesMut::new();
+                }
             }
-            Ok(None) => {}
+            Ok(false) => {}
             Err(reason) => {
                 tracing::warn!(%peer, "closing connection: {reason}");
                 return;
@@ -203,14 +211,14 @@ async fn read_frame(stream: &mut BufReader<TcpStream>, config: &BrokerConfig) ->
     }
 }
 
-/// Decodes, handles and encodes one request. `Ok(None)`: no response is due (acks=0).
-pub(crate) async fn answer(cluster: &Arc<Cluster>, frame: Bytes, host: &str) -> Result<Option<Bytes>, FrameError> {
+/// Decodes, handles and encodes one request into `out`. `Ok(false)`: no response is due (acks=0).
+pub(crate) async fn answer(cluster: &Arc<Cluster>, frame: Bytes, host: &str, out: &mut BytesMut) -> Result<bool, FrameError> {
     let request = match frame::decode_request(frame) {
         Ok(request) => request,
         Err(FrameError::UnsupportedVersion { api: ApiKey::ApiVersions, correlation_id, .. }) => {
             // KIP-511: answer with v0 and UNSUPPORTED_VERSION so the client can retry lower.
             let body = ResponseKind::ApiVersions(api::api_versions::unsupported());
-            return Ok(frame::encode_response(ApiKey::ApiVersions, 0, correlation_id, &body).ok());
+            return Ok(frame::encode_response(out, ApiKey::ApiVersions, 0, correlation_id, &body).is_ok());
         }
         Err(err) => return Err(err),
     };
@@ -219,8 +227,8 @@ pub(crate) async fn answer(cluster: &Arc<Cluster>, frame: Bytes, host: &str) -> 
     let started = std::time::Instant::now();
     let body = api::handle(&ctx, request.body).await;
     cluster.metrics.record(request.api, started.elapsed());
-    let Some(body) = body else { return Ok(None) };
-    frame::encode_response(request.api, request.version, request.header.correlation_id, &body)
-        .map(Some)
+    let Some(body) = body else { return Ok(false) };
+    frame::encode_response(out, request.api, request.version, request.header.correlation_id, &body)
+        .map(|()| true)
         .map_err(|reason| FrameError::Malformed { api: request.api, version: request.version, reason })
 }
