@@ -57,6 +57,8 @@ fn broker_config(settings: &Settings) -> anyhow::Result<broker::BrokerConfig> {
         auto_create_topics: settings.auto_create_topics,
         data_dir: settings.data_dir.as_ref().map(|d| d.join("broker")),
         fsync: settings.fsync.parse().map_err(|e: String| anyhow::anyhow!(e))?,
+        max_connections: settings.broker_max_connections,
+        max_frame_bytes: settings.broker_max_frame_bytes,
         ..broker::BrokerConfig::default()
     })
 }

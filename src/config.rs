@@ -39,6 +39,10 @@ pub struct Settings {
     pub broker_advertised: Option<String>,
     /// Whether the built-in broker creates a topic on its first Metadata request.
     pub auto_create_topics: bool,
+    /// Built-in broker: open client connections at most.
+    pub broker_max_connections: usize,
+    /// Built-in broker: largest request frame; a larger one closes the connection.
+    pub broker_max_frame_bytes: usize,
     /// Keep data here: the built-in broker's log and group offsets (`broker/`) and the Orders
     /// API's orders (`orders-api/orders.db`). Default: everything in memory.
     pub data_dir: Option<PathBuf>,
@@ -55,6 +59,8 @@ pub struct Settings {
     pub http_header_timeout_ms: u64,
     /// Largest request head (request line and headers); larger gets 431.
     pub http_max_header_bytes: usize,
+    /// Largest request body; larger gets 413.
+    pub http_max_body_bytes: usize,
 }
 
 impl Default for Settings {
@@ -73,6 +79,8 @@ impl Default for Settings {
             console_listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             broker_advertised: None,
             auto_create_topics: true,
+            broker_max_connections: 1_000,
+            broker_max_frame_bytes: 100 * 1024 * 1024,
             data_dir: None,
             fsync: "never".into(),
             log_format: LogFormat::Human,
@@ -81,6 +89,7 @@ impl Default for Settings {
             http_max_connections: 1_000,
             http_header_timeout_ms: 10_000,
             http_max_header_bytes: 64 * 1024,
+            http_max_body_bytes: 1024 * 1024,
         }
     }
 }
@@ -111,6 +120,7 @@ impl Settings {
             max_connections: self.http_max_connections,
             header_timeout: std::time::Duration::from_millis(self.http_header_timeout_ms),
             max_header_bytes: self.http_max_header_bytes,
+            max_body_bytes: self.http_max_body_bytes,
         }
     }
 

@@ -8,8 +8,6 @@ use serde_json::Value;
 
 use crate::order::FieldError;
 
-/// Largest request body accepted (the producer's and the Orders API's).
-pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 /// Time allowed for a request body to arrive once its headers have (slow clients get 408).
 pub const BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
@@ -74,8 +72,9 @@ impl IntoResponse for Problem {
     }
 }
 
-/// Reads a JSON body: 415 unless the content type is JSON, 413 past [`MAX_BODY_BYTES`],
-/// 408 if it takes longer than [`BODY_TIMEOUT`], 400 when it does not parse (with line and column).
+/// Reads a JSON body: 415 unless the content type is JSON, 413 past the service's body limit
+/// (set by [`crate::http_server::serve`]), 408 if it takes longer than [`BODY_TIMEOUT`], 400
+/// when it does not parse (with line and column).
 pub async fn json_body(headers: &HeaderMap, body: Body) -> Result<Value, Problem> {
     let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
     let essence = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
@@ -86,14 +85,14 @@ pub async fn json_body(headers: &HeaderMap, body: Body) -> Result<Value, Problem
             format!("send the body as Content-Type: application/json (got {shown})"),
         ));
     }
-    let read = tokio::time::timeout(BODY_TIMEOUT, axum::body::to_bytes(body, MAX_BODY_BYTES)).await.map_err(|_| {
+    let read = tokio::time::timeout(BODY_TIMEOUT, axum::body::to_bytes(body, usize::MAX)).await.map_err(|_| {
         Problem::new(StatusCode::REQUEST_TIMEOUT, format!("the body did not arrive within {} s", BODY_TIMEOUT.as_secs()))
     })?;
     let bytes = read.map_err(|err| {
         let too_big = std::error::Error::source(&err)
             .is_some_and(|source| source.is::<http_body_util::LengthLimitError>());
         if too_big {
-            Problem::new(StatusCode::PAYLOAD_TOO_LARGE, format!("the body is larger than {MAX_BODY_BYTES} bytes"))
+            Problem::new(StatusCode::PAYLOAD_TOO_LARGE, "the body is larger than this service accepts (http_max_body_bytes)")
         } else {
             Problem::new(StatusCode::BAD_REQUEST, format!("the body could not be read: {err}"))
         }

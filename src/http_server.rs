@@ -4,8 +4,9 @@
 //! - at most `max_connections` open connections; one more gets a 503 problem+json and is closed;
 //! - request headers must arrive within `header_timeout` (slowloris) and fit in
 //!   `max_header_bytes` and 100 headers (else 431);
-//! - request bodies: at most [`crate::http::MAX_BODY_BYTES`], read within
-//!   [`crate::http::BODY_TIMEOUT`] (else 413 / 408), enforced where the body is read.
+//! - request bodies: at most `max_body_bytes` (else 413), read within
+//!   [`crate::http::BODY_TIMEOUT`] (else 408); both answered as problem+json where the body
+//!   is read ([`crate::http::json_body`]).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -25,6 +26,7 @@ pub struct Limits {
     pub max_connections: usize,
     pub header_timeout: Duration,
     pub max_header_bytes: usize,
+    pub max_body_bytes: usize,
 }
 
 const OVERLOADED: &str = r#"{"type":"about:blank","title":"Service Unavailable","status":503,"detail":"too many open connections; retry shortly"}"#;
@@ -32,6 +34,12 @@ const OVERLOADED: &str = r#"{"type":"about:blank","title":"Service Unavailable",
 /// Serves `app` until the shutdown signal, then lets in-flight requests finish (at most 10 s).
 pub async fn serve(listener: TcpListener, app: axum::Router, limits: Limits, mut shutdown: watch::Receiver<bool>) -> std::io::Result<()> {
     let slots = Arc::new(Semaphore::new(limits.max_connections));
+    // Every request body is capped here; reading past the cap fails with a LengthLimitError,
+    // which json_body turns into a 413 problem.
+    let max_body = limits.max_body_bytes;
+    let app = app.layer(axum::middleware::map_request(move |request: axum::extract::Request| async move {
+        request.map(|body| axum::body::Body::new(http_body_util::Limited::new(body, max_body)))
+    }));
     let graceful = GracefulShutdown::new();
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())

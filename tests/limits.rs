@@ -24,7 +24,12 @@ async fn read_until_closed(stream: &mut TcpStream, secs: u64) -> Option<String> 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn http_connection_cap_slow_clients_and_big_headers() {
-    let s = Settings { http_max_connections: 4, http_header_timeout_ms: 500, ..settings("unused:9092", "limits") };
+    let s = Settings {
+        http_max_connections: 4,
+        http_header_timeout_ms: 500,
+        http_max_body_bytes: 10_000,
+        ..settings("unused:9092", "limits")
+    };
     let app = start(s, Services::OrdersApi).await;
     let addr = app.orders_api_addr.expect("listens");
 
@@ -54,6 +59,12 @@ async fn http_connection_cap_slow_clients_and_big_headers() {
     // A request head over 64 KiB is refused with 431.
     let big = client.get(format!("http://{addr}/orders")).header("x-big", "a".repeat(70 * 1024)).send().await.expect("GET");
     assert_eq!(big.status(), 431);
+
+    // A body over the configured 10,000 bytes is refused with 413, as problem+json.
+    let body = serde_json::json!({"userId": "x".repeat(20_000)});
+    let big = client.post(format!("http://{addr}/orders")).json(&body).send().await.expect("POST");
+    assert_eq!(big.status(), 413);
+    assert_eq!(big.headers()["content-type"], "application/problem+json");
 
     // A body that stops arriving gets 408 after 10 s, as problem+json.
     let mut slow = TcpStream::connect(addr).await.expect("connect");

@@ -88,7 +88,7 @@ fn wait_for(service: &ProducerService, query: &HashMap<String, String>, headers:
         (status = 201, description = "The Orders API stored the order (when waiting)", body = Order, headers(("Location" = String))),
         (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "A request with the same Idempotency-Key is still being processed", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "The body is over 1 MiB", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "The body is over the limit (http_max_body_bytes, 1 MiB by default)", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "The body is not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields, listed in `errors`", body = Problem, content_type = "application/problem+json"),
         (status = 502, description = "The consumer could not store the order (when waiting)", body = Problem, content_type = "application/problem+json"),
