@@ -89,8 +89,9 @@ pub async fn json_body(headers: &HeaderMap, body: Body) -> Result<Value, Problem
         Problem::new(StatusCode::REQUEST_TIMEOUT, format!("the body did not arrive within {} s", BODY_TIMEOUT.as_secs()))
     })?;
     let bytes = read.map_err(|err| {
-        let too_big = std::error::Error::source(&err)
-            .is_some_and(|source| source.is::<http_body_util::LengthLimitError>());
+        // The limit's error may be wrapped more than once (axum::Error around the body's).
+        let too_big = std::iter::successors(std::error::Error::source(&err), |e| e.source())
+            .any(|source| source.is::<http_body_util::LengthLimitError>());
         if too_big {
             Problem::new(StatusCode::PAYLOAD_TOO_LARGE, "the body is larger than this service accepts (http_max_body_bytes)")
         } else {
