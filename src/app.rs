@@ -56,7 +56,7 @@ fn broker_config(settings: &Settings) -> anyhow::Result<broker::BrokerConfig> {
         default_partitions: settings.partitions,
         auto_create_topics: settings.auto_create_topics,
         data_dir: settings.data_dir.as_ref().map(|d| d.join("broker")),
-        fsync: settings.fsync.parse().map_err(|e: String| anyhow::anyhow!(e))?,
+        fsync: settings.fsync_policy()?,
         max_connections: settings.broker_max_connections,
         max_frame_bytes: settings.broker_max_frame_bytes,
         ..broker::BrokerConfig::default()
@@ -85,44 +85,42 @@ pub async fn start(mut settings: Settings, services: Services) -> anyhow::Result
     }
     if services.has(Services::OrdersApi) {
         let listener = bind(settings.orders_api_listen, "Orders API").await?;
-        let addr = listener.local_addr()?;
+        let addr = running.serve(listener, orders_api::app(&settings)?, limits)?;
         if services == Services::All && settings.orders_api_listen.port() == 0 {
             settings.orders_api_url = format!("http://{addr}");
         }
         running.orders_api_addr = Some(addr);
-        let app = orders_api::app(&settings)?;
-        let stop = stop_rx.clone();
-        running.tasks.spawn(async move { Ok(http_server::serve(listener, app, limits, stop).await?) });
     }
     if services.has(Services::Producer) {
         let service = ProducerService::start(&settings, &brokers, stop_rx.clone())?;
         let listener = bind(settings.producer_listen, "producer").await?;
-        running.producer_addr = Some(listener.local_addr()?);
-        running.producer = Some(service.clone());
-        let stop = stop_rx.clone();
-        running.tasks.spawn(async move { Ok(http_server::serve(listener, producer::router(service), limits, stop).await?) });
+        running.producer_addr = Some(running.serve(listener, producer::router(service.clone()), limits)?);
+        running.producer = Some(service);
     }
     if services.has(Services::Consumer) {
         let state = Arc::new(consumer::ConsumerState::default());
         let listener = bind(settings.consumer_listen, "consumer").await?;
-        running.consumer_addr = Some(listener.local_addr()?);
-        let stop = stop_rx.clone();
-        let router = consumer::router(state.clone());
-        running.tasks.spawn(async move { Ok(http_server::serve(listener, router, limits, stop).await?) });
+        running.consumer_addr = Some(running.serve(listener, consumer::router(state.clone()), limits)?);
         running.tasks.spawn(consumer::run(settings.clone(), brokers.clone(), state, stop_rx.clone()));
     }
     if services.has(Services::Console) {
         let stats = running.broker.as_ref().map(|b| b.stats_source());
         let console = console::Console::new(&brokers, Some(settings.orders_api_url.clone()), stats)?;
         let listener = bind(settings.console_listen, "console").await?;
-        running.console_addr = Some(listener.local_addr()?);
-        let stop = stop_rx.clone();
-        running.tasks.spawn(async move { Ok(http_server::serve(listener, console::router(console), limits, stop).await?) });
+        running.console_addr = Some(running.serve(listener, console::router(console), limits)?);
     }
     Ok(running)
 }
 
 impl Running {
+    /// Serves `router` on `listener` until the stop signal; returns the address.
+    fn serve(&mut self, listener: TcpListener, router: axum::Router, limits: http_server::Limits) -> anyhow::Result<SocketAddr> {
+        let addr = listener.local_addr()?;
+        let stop = self.stop.subscribe();
+        self.tasks.spawn(async move { Ok(http_server::serve(listener, router, limits, stop).await?) });
+        Ok(addr)
+    }
+
     /// Where each part listens, for the start-up banner.
     pub fn describe(&self) -> Vec<String> {
         let mut lines = Vec::new();

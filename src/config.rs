@@ -103,7 +103,7 @@ impl Settings {
             .merge(Serialized::defaults(overrides))
             .extract()
             .map_err(|err| anyhow::anyhow!("invalid configuration: {err}"))?;
-        settings.fsync.parse::<broker::FsyncPolicy>().map_err(|e| anyhow::anyhow!("invalid configuration: fsync: {e}"))?;
+        settings.fsync_policy()?;
         if settings.http_max_connections < 1 || settings.http_max_header_bytes < 8192 {
             anyhow::bail!("invalid configuration: http_max_connections must be at least 1 and http_max_header_bytes at least 8192");
         }
@@ -113,6 +113,10 @@ impl Settings {
         reqwest::Url::parse(&settings.orders_api_url)
             .map_err(|e| anyhow::anyhow!("invalid configuration: orders_api_url {:?}: {e}", settings.orders_api_url))?;
         Ok(settings)
+    }
+
+    pub fn fsync_policy(&self) -> anyhow::Result<broker::FsyncPolicy> {
+        self.fsync.parse().map_err(|e| anyhow::anyhow!("invalid configuration: fsync: {e}"))
     }
 
     pub fn http_limits(&self) -> crate::http_server::Limits {

@@ -12,7 +12,7 @@ use std::process::Command;
 use std::time::Instant;
 
 use common::stream::OrderStream;
-use common::{eventually, init_logs, Process};
+use common::{eventually, init_logs, real_kafka, Process};
 
 fn free_port() -> SocketAddr {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -31,9 +31,9 @@ struct Ports {
 
 fn launch(dir: &Path, ports: &Ports, name: &str) -> Process {
     let mut command = Command::new(env!("CARGO_BIN_EXE_kafka-orders"));
-    match std::env::var("KAFKA_BROKERS") {
-        Ok(brokers) if !brokers.is_empty() => command.args(["--brokers", &brokers]),
-        _ => command.arg("--embedded"),
+    match real_kafka() {
+        Some(brokers) => command.args(["--brokers", &brokers]),
+        None => command.arg("--embedded"),
     };
     command
         .arg("--data-dir")

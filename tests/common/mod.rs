@@ -17,14 +17,20 @@ pub struct TestBroker {
 impl TestBroker {
     /// The Kafka in `KAFKA_BROKERS` if set, else an in-memory embedded broker on a free port.
     pub async fn start() -> Self {
+        Self::real_or_embedded(BrokerConfig::ephemeral()).await
+    }
+
+    /// The broker of `KAFKA_BROKERS` (restarted with `KAFKA_CONTROL stop|resume`), or an
+    /// embedded one keeping its data in `dir`, so a restart finds it again.
+    pub async fn restartable(dir: &std::path::Path) -> Self {
+        Self::real_or_embedded(BrokerConfig { data_dir: Some(dir.to_path_buf()), ..BrokerConfig::ephemeral() }).await
+    }
+
+    async fn real_or_embedded(config: BrokerConfig) -> Self {
         init_logs();
-        match std::env::var("KAFKA_BROKERS") {
-            Ok(bootstrap) if !bootstrap.is_empty() => Self {
-                embedded: None,
-                config: None,
-                bootstrap,
-            },
-            _ => Self::embedded(BrokerConfig::ephemeral()).await,
+        match real_kafka() {
+            Some(bootstrap) => Self { embedded: None, config: None, bootstrap },
+            None => Self::embedded(config).await,
         }
     }
 
@@ -41,26 +47,6 @@ impl TestBroker {
             bootstrap: handle.bootstrap(),
             embedded: Some(handle),
             config: Some(config),
-        }
-    }
-
-    /// The broker of `KAFKA_BROKERS` (restarted with `KAFKA_CONTROL stop|resume`), or an
-    /// embedded one keeping its data in `dir`, so a restart finds it again.
-    pub async fn restartable(dir: &std::path::Path) -> Self {
-        init_logs();
-        match std::env::var("KAFKA_BROKERS") {
-            Ok(bootstrap) if !bootstrap.is_empty() => Self {
-                embedded: None,
-                config: None,
-                bootstrap,
-            },
-            _ => {
-                Self::embedded(BrokerConfig {
-                    data_dir: Some(dir.to_path_buf()),
-                    ..BrokerConfig::ephemeral()
-                })
-                .await
-            }
         }
     }
 
@@ -104,6 +90,11 @@ impl TestBroker {
             handle.shutdown().await;
         }
     }
+}
+
+/// The real Kafka to test against, if `KAFKA_BROKERS` names one.
+pub fn real_kafka() -> Option<String> {
+    std::env::var("KAFKA_BROKERS").ok().filter(|b| !b.is_empty())
 }
 
 /// Logs from the code under test, shown for failing tests; `RUST_LOG` picks the level.
