@@ -46,7 +46,9 @@ pub struct Running {
 }
 
 async fn bind(addr: SocketAddr, what: &str) -> anyhow::Result<TcpListener> {
-    TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr} for the {what}"))
+    TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr} for the {what}"))
 }
 
 fn broker_config(settings: &Settings) -> anyhow::Result<broker::BrokerConfig> {
@@ -66,20 +68,36 @@ fn broker_config(settings: &Settings) -> anyhow::Result<broker::BrokerConfig> {
 pub async fn start(mut settings: Settings, services: Services) -> anyhow::Result<Running> {
     crate::metrics::init();
     let broker = if settings.embedded || services == Services::Broker {
-        Some(broker::Broker::start(broker_config(&settings)?).await.context("the built-in broker did not start")?)
+        Some(
+            broker::Broker::start(broker_config(&settings)?)
+                .await
+                .context("the built-in broker did not start")?,
+        )
     } else {
         None
     };
-    let brokers = broker.as_ref().map_or_else(|| settings.brokers.clone(), |b| b.bootstrap());
+    let brokers = broker
+        .as_ref()
+        .map_or_else(|| settings.brokers.clone(), |b| b.bootstrap());
     let (stop, stop_rx) = watch::channel(false);
     let limits = settings.http_limits();
-    let mut running =
-        Running { broker, brokers: brokers.clone(), producer_addr: None, orders_api_addr: None, consumer_addr: None, console_addr: None, producer: None, stop, tasks: JoinSet::new() };
+    let mut running = Running {
+        broker,
+        brokers: brokers.clone(),
+        producer_addr: None,
+        orders_api_addr: None,
+        consumer_addr: None,
+        console_addr: None,
+        producer: None,
+        stop,
+        tasks: JoinSet::new(),
+    };
     if services == Services::Broker {
         return Ok(running);
     }
     if services.has(Services::Producer) || services.has(Services::Consumer) {
-        if let Err(err) = kafka::ensure_topic(&brokers, &settings.topic, settings.partitions).await {
+        if let Err(err) = kafka::ensure_topic(&brokers, &settings.topic, settings.partitions).await
+        {
             tracing::warn!(%err, brokers, "could not make sure the orders topic exists; continuing (Kafka may be starting)");
         }
     }
@@ -94,18 +112,26 @@ pub async fn start(mut settings: Settings, services: Services) -> anyhow::Result
     if services.has(Services::Producer) {
         let service = ProducerService::start(&settings, &brokers, stop_rx.clone())?;
         let listener = bind(settings.producer_listen, "producer").await?;
-        running.producer_addr = Some(running.serve(listener, producer::router(service.clone()), limits)?);
+        running.producer_addr =
+            Some(running.serve(listener, producer::router(service.clone()), limits)?);
         running.producer = Some(service);
     }
     if services.has(Services::Consumer) {
         let state = Arc::new(consumer::ConsumerState::default());
         let listener = bind(settings.consumer_listen, "consumer").await?;
-        running.consumer_addr = Some(running.serve(listener, consumer::router(state.clone()), limits)?);
-        running.tasks.spawn(consumer::run(settings.clone(), brokers.clone(), state, stop_rx.clone()));
+        running.consumer_addr =
+            Some(running.serve(listener, consumer::router(state.clone()), limits)?);
+        running.tasks.spawn(consumer::run(
+            settings.clone(),
+            brokers.clone(),
+            state,
+            stop_rx.clone(),
+        ));
     }
     if services.has(Services::Console) {
         let stats = running.broker.as_ref().map(|b| b.stats_source());
-        let console = console::Console::new(&brokers, Some(settings.orders_api_url.clone()), stats)?;
+        let console =
+            console::Console::new(&brokers, Some(settings.orders_api_url.clone()), stats)?;
         let listener = bind(settings.console_listen, "console").await?;
         running.console_addr = Some(running.serve(listener, console::router(console), limits)?);
     }
@@ -114,10 +140,16 @@ pub async fn start(mut settings: Settings, services: Services) -> anyhow::Result
 
 impl Running {
     /// Serves `router` on `listener` until the stop signal; returns the address.
-    fn serve(&mut self, listener: TcpListener, router: axum::Router, limits: http_server::Limits) -> anyhow::Result<SocketAddr> {
+    fn serve(
+        &mut self,
+        listener: TcpListener,
+        router: axum::Router,
+        limits: http_server::Limits,
+    ) -> anyhow::Result<SocketAddr> {
         let addr = listener.local_addr()?;
         let stop = self.stop.subscribe();
-        self.tasks.spawn(async move { Ok(http_server::serve(listener, router, limits, stop).await?) });
+        self.tasks
+            .spawn(async move { Ok(http_server::serve(listener, router, limits, stop).await?) });
         Ok(addr)
     }
 
@@ -133,13 +165,17 @@ impl Running {
             lines.push(format!("Producer:   http://{a}  (POST /orders)"));
         }
         if let Some(a) = self.orders_api_addr {
-            lines.push(format!("Orders API: http://{a}  (GET /orders, /orders/stats, /orders/:id; PATCH, DELETE)"));
+            lines.push(format!(
+                "Orders API: http://{a}  (GET /orders, /orders/stats, /orders/:id; PATCH, DELETE)"
+            ));
         }
         if let Some(a) = self.consumer_addr {
             lines.push(format!("Consumer:   http://{a}  (GET /readyz, /metrics)"));
         }
         if let Some(a) = self.console_addr {
-            lines.push(format!("Console:    http://{a}  (topics, messages, consumer groups, orders)"));
+            lines.push(format!(
+                "Console:    http://{a}  (topics, messages, consumer groups, orders)"
+            ));
         }
         lines
     }

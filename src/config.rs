@@ -108,15 +108,24 @@ impl Settings {
             anyhow::bail!("invalid configuration: http_max_connections must be at least 1 and http_max_header_bytes at least 8192");
         }
         if settings.partitions < 1 {
-            anyhow::bail!("invalid configuration: partitions must be at least 1, not {}", settings.partitions);
+            anyhow::bail!(
+                "invalid configuration: partitions must be at least 1, not {}",
+                settings.partitions
+            );
         }
-        reqwest::Url::parse(&settings.orders_api_url)
-            .map_err(|e| anyhow::anyhow!("invalid configuration: orders_api_url {:?}: {e}", settings.orders_api_url))?;
+        reqwest::Url::parse(&settings.orders_api_url).map_err(|e| {
+            anyhow::anyhow!(
+                "invalid configuration: orders_api_url {:?}: {e}",
+                settings.orders_api_url
+            )
+        })?;
         Ok(settings)
     }
 
     pub fn fsync_policy(&self) -> anyhow::Result<broker::FsyncPolicy> {
-        self.fsync.parse().map_err(|e| anyhow::anyhow!("invalid configuration: fsync: {e}"))
+        self.fsync
+            .parse()
+            .map_err(|e| anyhow::anyhow!("invalid configuration: fsync: {e}"))
     }
 
     pub fn http_limits(&self) -> crate::http_server::Limits {

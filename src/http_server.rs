@@ -32,14 +32,21 @@ pub struct Limits {
 const OVERLOADED: &str = r#"{"type":"about:blank","title":"Service Unavailable","status":503,"detail":"too many open connections; retry shortly"}"#;
 
 /// Serves `app` until the shutdown signal, then lets in-flight requests finish (at most 10 s).
-pub async fn serve(listener: TcpListener, app: axum::Router, limits: Limits, mut shutdown: watch::Receiver<bool>) -> std::io::Result<()> {
+pub async fn serve(
+    listener: TcpListener,
+    app: axum::Router,
+    limits: Limits,
+    mut shutdown: watch::Receiver<bool>,
+) -> std::io::Result<()> {
     let slots = Arc::new(Semaphore::new(limits.max_connections));
     // Every request body is capped here; reading past the cap fails with a LengthLimitError,
     // which json_body turns into a 413 problem.
     let max_body = limits.max_body_bytes;
-    let app = app.layer(axum::middleware::map_request(move |request: axum::extract::Request| async move {
-        request.map(|body| axum::body::Body::new(http_body_util::Limited::new(body, max_body)))
-    }));
+    let app = app.layer(axum::middleware::map_request(
+        move |request: axum::extract::Request| async move {
+            request.map(|body| axum::body::Body::new(http_body_util::Limited::new(body, max_body)))
+        },
+    ));
     let graceful = GracefulShutdown::new();
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
@@ -66,12 +73,17 @@ pub async fn serve(listener: TcpListener, app: axum::Router, limits: Limits, mut
                     "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/problem+json\r\nretry-after: 1\r\nconnection: close\r\ncontent-length: {}\r\n\r\n",
                     OVERLOADED.len()
                 );
-                let _ = tokio::time::timeout(Duration::from_secs(1), stream.write_all([head.as_bytes(), OVERLOADED.as_bytes()].concat().as_slice())).await;
+                let _ = tokio::time::timeout(
+                    Duration::from_secs(1),
+                    stream.write_all([head.as_bytes(), OVERLOADED.as_bytes()].concat().as_slice()),
+                )
+                .await;
             });
             continue;
         };
         let _ = stream.set_nodelay(true);
-        let connection = http.serve_connection(TokioIo::new(stream), TowerToHyperService::new(app.clone()));
+        let connection =
+            http.serve_connection(TokioIo::new(stream), TowerToHyperService::new(app.clone()));
         let connection = graceful.watch(connection);
         tokio::spawn(async move {
             if let Err(err) = connection.await {
@@ -81,8 +93,14 @@ pub async fn serve(listener: TcpListener, app: axum::Router, limits: Limits, mut
         });
     }
     drop(listener);
-    if tokio::time::timeout(DRAIN, graceful.shutdown()).await.is_err() {
-        tracing::warn!("some HTTP requests were still running after {} s at shutdown", DRAIN.as_secs());
+    if tokio::time::timeout(DRAIN, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            "some HTTP requests were still running after {} s at shutdown",
+            DRAIN.as_secs()
+        );
     }
     Ok(())
 }

@@ -16,7 +16,11 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 /// An event-driven orders system on Kafka: producer (:3001) → orders-topic → consumer →
 /// Orders API (:3003). Runs on a real Kafka, or on its own built-in broker with --embedded.
 #[derive(Parser)]
-#[command(name = "kafka-orders", version, after_help = "Examples:\n  kafka-orders --embedded            everything in one process, no Kafka needed\n  kafka-orders --brokers host:9092   the three services against your Kafka\n  kafka-orders broker                just the built-in broker on 127.0.0.1:9092\n\nSettings come from defaults < kafka-orders.toml < KAFKA_ORDERS_* variables < flags.")]
+#[command(
+    name = "kafka-orders",
+    version,
+    after_help = "Examples:\n  kafka-orders --embedded            everything in one process, no Kafka needed\n  kafka-orders --brokers host:9092   the three services against your Kafka\n  kafka-orders broker                just the built-in broker on 127.0.0.1:9092\n\nSettings come from defaults < kafka-orders.toml < KAFKA_ORDERS_* variables < flags."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -86,9 +90,7 @@ enum Command {
         orders_api_url: Option<String>,
     },
     /// GET a URL and exit 0 on a 2xx answer: a health check for slim container images.
-    Probe {
-        url: String,
-    },
+    Probe { url: String },
     /// Only the built-in Kafka-compatible broker.
     Broker {
         /// Address to listen on (default 127.0.0.1:9092).
@@ -134,9 +136,12 @@ struct Overrides {
 }
 
 fn init_logs(format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,librdkafka=warn,rdkafka=warn"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_target(false);
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new("info,librdkafka=warn,rdkafka=warn")
+    });
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false);
     match format {
         LogFormat::Human => builder.init(),
         LogFormat::Json => builder.json().init(),
@@ -163,7 +168,9 @@ fn signal() -> impl std::future::Future<Output = ()> {
 }
 
 async fn probe(url: &str) -> std::process::ExitCode {
-    let client = reqwest::Client::builder().timeout(std::time::Duration::from_secs(3)).build();
+    let client = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(3))
+        .build();
     match client.map(|c| c.get(url).send()) {
         Ok(request) => match request.await {
             Ok(response) if response.status().is_success() => std::process::ExitCode::SUCCESS,
@@ -199,12 +206,18 @@ async fn main() -> std::process::ExitCode {
     let services = match cli.command.unwrap_or(Command::All) {
         Command::Probe { url } => return probe(&url).await,
         Command::All => Services::All,
-        Command::Producer { listen, orders_api_url } => {
+        Command::Producer {
+            listen,
+            orders_api_url,
+        } => {
             overrides.producer_listen = listen;
             overrides.orders_api_url = orders_api_url;
             Services::Producer
         }
-        Command::Consumer { listen, orders_api_url } => {
+        Command::Consumer {
+            listen,
+            orders_api_url,
+        } => {
             overrides.consumer_listen = listen;
             overrides.orders_api_url = orders_api_url;
             Services::Consumer
@@ -213,7 +226,10 @@ async fn main() -> std::process::ExitCode {
             overrides.orders_api_listen = listen;
             Services::OrdersApi
         }
-        Command::Console { listen, orders_api_url } => {
+        Command::Console {
+            listen,
+            orders_api_url,
+        } => {
             overrides.console_listen = listen;
             overrides.orders_api_url = orders_api_url;
             Services::Console

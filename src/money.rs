@@ -48,7 +48,9 @@ impl Money {
 
     /// Parses a JSON number such as `19.99`, `20`, `1e2` exactly.
     pub fn from_json(value: &serde_json::Value) -> Result<Self, MoneyError> {
-        let serde_json::Value::Number(n) = value else { return Err(MoneyError::NotANumber) };
+        let serde_json::Value::Number(n) = value else {
+            return Err(MoneyError::NotANumber);
+        };
         Self::parse(&n.to_string())
     }
 
@@ -138,9 +140,15 @@ mod tests {
 
     #[test]
     fn refuses_what_is_not_money() {
-        assert_eq!(Money::from_json(&json!(19.999)), Err(MoneyError::TooPrecise));
+        assert_eq!(
+            Money::from_json(&json!(19.999)),
+            Err(MoneyError::TooPrecise)
+        );
         assert_eq!(Money::from_json(&json!(-1)), Err(MoneyError::Negative));
-        assert_eq!(Money::from_json(&json!("19.99")), Err(MoneyError::NotANumber));
+        assert_eq!(
+            Money::from_json(&json!("19.99")),
+            Err(MoneyError::NotANumber)
+        );
         assert_eq!(Money::from_json(&json!(1e300)), Err(MoneyError::TooLarge));
     }
 

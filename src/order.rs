@@ -20,12 +20,27 @@ pub struct FieldError {
 
 impl FieldError {
     pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self { field: field.into(), message: message.into() }
+        Self {
+            field: field.into(),
+            message: message.into(),
+        }
     }
 }
 
 /// Where an order is in its lifecycle: pending → confirmed → shipped → delivered, or cancelled.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    serde::Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
     Pending,
@@ -36,7 +51,13 @@ pub enum Status {
 }
 
 impl Status {
-    pub const ALL: [Status; 5] = [Self::Pending, Self::Confirmed, Self::Shipped, Self::Delivered, Self::Cancelled];
+    pub const ALL: [Status; 5] = [
+        Self::Pending,
+        Self::Confirmed,
+        Self::Shipped,
+        Self::Delivered,
+        Self::Cancelled,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -56,7 +77,12 @@ impl Status {
     /// skip steps (the seed's walk-through ships a pending order). Cancelling is possible
     /// until the order ships. Setting the current status again is a no-op, not an error.
     pub fn allowed_next(self) -> Vec<Status> {
-        let forward = [Self::Pending, Self::Confirmed, Self::Shipped, Self::Delivered];
+        let forward = [
+            Self::Pending,
+            Self::Confirmed,
+            Self::Shipped,
+            Self::Delivered,
+        ];
         let mut next: Vec<Status> = match forward.iter().position(|s| *s == self) {
             Some(i) => forward[i + 1..].to_vec(),
             None => Vec::new(),
@@ -116,7 +142,9 @@ pub struct NewOrder {
 }
 
 pub fn now_rfc3339() -> String {
-    OffsetDateTime::now_utc().format(&Rfc3339).unwrap_or_default()
+    OffsetDateTime::now_utc()
+        .format(&Rfc3339)
+        .unwrap_or_default()
 }
 
 /// A fresh order id: time-ordered and unique across producer instances.
@@ -124,7 +152,12 @@ pub fn new_order_id() -> String {
     format!("order-{}", uuid::Uuid::now_v7().simple())
 }
 
-fn non_empty_string(obj: &Map<String, Value>, field: &str, path: &str, errors: &mut Vec<FieldError>) -> String {
+fn non_empty_string(
+    obj: &Map<String, Value>,
+    field: &str,
+    path: &str,
+    errors: &mut Vec<FieldError>,
+) -> String {
     match obj.get(field) {
         Some(Value::String(s)) if !s.trim().is_empty() => s.clone(),
         Some(Value::String(_)) => {
@@ -158,7 +191,12 @@ fn money(obj: &Map<String, Value>, field: &str, path: &str, errors: &mut Vec<Fie
 fn product(value: &Value, path: &str, errors: &mut Vec<FieldError>) -> Product {
     let Value::Object(obj) = value else {
         errors.push(FieldError::new(path, "must be an object"));
-        return Product { id: String::new(), name: String::new(), price: Money::ZERO, quantity: 0 };
+        return Product {
+            id: String::new(),
+            name: String::new(),
+            price: Money::ZERO,
+            quantity: 0,
+        };
     };
     let id = non_empty_string(obj, "id", &format!("{path}.id"), errors);
     let name = non_empty_string(obj, "name", &format!("{path}.name"), errors);
@@ -167,7 +205,10 @@ fn product(value: &Value, path: &str, errors: &mut Vec<FieldError>) -> Product {
         Some(Value::Number(n)) => match n.as_u64().and_then(|q| u32::try_from(q).ok()) {
             Some(q) if q > 0 => q,
             _ => {
-                errors.push(FieldError::new(format!("{path}.quantity"), "must be a positive whole number"));
+                errors.push(FieldError::new(
+                    format!("{path}.quantity"),
+                    "must be a positive whole number",
+                ));
                 0
             }
         },
@@ -176,19 +217,33 @@ fn product(value: &Value, path: &str, errors: &mut Vec<FieldError>) -> Product {
             0
         }
         Some(_) => {
-            errors.push(FieldError::new(format!("{path}.quantity"), "must be a positive whole number"));
+            errors.push(FieldError::new(
+                format!("{path}.quantity"),
+                "must be a positive whole number",
+            ));
             0
         }
     };
-    Product { id, name, price, quantity }
+    Product {
+        id,
+        name,
+        price,
+        quantity,
+    }
 }
 
 /// Checks `products` and returns them with their exact sum.
-pub fn products(value: Option<&Value>, errors: &mut Vec<FieldError>) -> (Vec<Product>, Option<Money>) {
+pub fn products(
+    value: Option<&Value>,
+    errors: &mut Vec<FieldError>,
+) -> (Vec<Product>, Option<Money>) {
     let list = match value {
         Some(Value::Array(items)) if !items.is_empty() => items,
         Some(Value::Array(_)) => {
-            errors.push(FieldError::new("products", "must contain at least one product"));
+            errors.push(FieldError::new(
+                "products",
+                "must contain at least one product",
+            ));
             return (Vec::new(), None);
         }
         None | Some(Value::Null) => {
@@ -201,11 +256,19 @@ pub fn products(value: Option<&Value>, errors: &mut Vec<FieldError>) -> (Vec<Pro
         }
     };
     let before = errors.len();
-    let products: Vec<Product> = list.iter().enumerate().map(|(i, p)| product(p, &format!("products[{i}]"), errors)).collect();
+    let products: Vec<Product> = list
+        .iter()
+        .enumerate()
+        .map(|(i, p)| product(p, &format!("products[{i}]"), errors))
+        .collect();
     if errors.len() > before {
         return (products, None);
     }
-    let sum = products.iter().try_fold(Money::ZERO, |acc, p| p.price.checked_mul(p.quantity).and_then(|line| acc.checked_add(line)));
+    let sum = products.iter().try_fold(Money::ZERO, |acc, p| {
+        p.price
+            .checked_mul(p.quantity)
+            .and_then(|line| acc.checked_add(line))
+    });
     if sum.is_none() {
         errors.push(FieldError::new("products", "the total is too large"));
     }
@@ -216,7 +279,10 @@ pub fn products(value: Option<&Value>, errors: &mut Vec<FieldError>) -> (Vec<Pro
 pub fn check_total(total: Money, sum: Option<Money>, errors: &mut Vec<FieldError>) {
     if let Some(sum) = sum {
         if sum != total {
-            errors.push(FieldError::new("totalAmount", format!("must equal the sum of price × quantity ({sum}), not {total}")));
+            errors.push(FieldError::new(
+                "totalAmount",
+                format!("must equal the sum of price × quantity ({sum}), not {total}"),
+            ));
         }
     }
 }
@@ -232,12 +298,22 @@ fn object<'a>(value: &'a Value, errors: &mut Vec<FieldError>) -> Option<&'a Map<
 impl NewOrder {
     pub fn from_json(value: &Value) -> Result<Self, Vec<FieldError>> {
         let mut errors = Vec::new();
-        let Some(obj) = object(value, &mut errors) else { return Err(errors) };
+        let Some(obj) = object(value, &mut errors) else {
+            return Err(errors);
+        };
         let user_id = non_empty_string(obj, "userId", "userId", &mut errors);
         let (products, sum) = products(obj.get("products"), &mut errors);
         let total_amount = money(obj, "totalAmount", "totalAmount", &mut errors);
         check_total(total_amount, sum, &mut errors);
-        if errors.is_empty() { Ok(Self { user_id, products, total_amount }) } else { Err(errors) }
+        if errors.is_empty() {
+            Ok(Self {
+                user_id,
+                products,
+                total_amount,
+            })
+        } else {
+            Err(errors)
+        }
     }
 
     pub fn into_order(self, id: String) -> Order {
@@ -258,29 +334,49 @@ impl Order {
     pub fn from_json(value: &Value) -> Result<Self, Vec<FieldError>> {
         let new = NewOrder::from_json(value);
         let mut errors = new.as_ref().err().cloned().unwrap_or_default();
-        let Some(obj) = value.as_object() else { return Err(errors) };
+        let Some(obj) = value.as_object() else {
+            return Err(errors);
+        };
         let id = non_empty_string(obj, "id", "id", &mut errors);
-        let status = match obj.get("status").and_then(Value::as_str).and_then(Status::parse) {
+        let status = match obj
+            .get("status")
+            .and_then(Value::as_str)
+            .and_then(Status::parse)
+        {
             Some(s) => s,
             None => {
-                errors.push(FieldError::new("status", "must be one of pending, confirmed, shipped, delivered, cancelled"));
+                errors.push(FieldError::new(
+                    "status",
+                    "must be one of pending, confirmed, shipped, delivered, cancelled",
+                ));
                 Status::Pending
             }
         };
         let created_at = non_empty_string(obj, "createdAt", "createdAt", &mut errors);
         if !created_at.is_empty() && OffsetDateTime::parse(&created_at, &Rfc3339).is_err() {
-            errors.push(FieldError::new("createdAt", "must be an RFC 3339 date-time"));
+            errors.push(FieldError::new(
+                "createdAt",
+                "must be an RFC 3339 date-time",
+            ));
         }
         let updated_at = match obj.get("updatedAt") {
             None | Some(Value::Null) => None,
             Some(Value::String(s)) if OffsetDateTime::parse(s, &Rfc3339).is_ok() => Some(s.clone()),
             Some(_) => {
-                errors.push(FieldError::new("updatedAt", "must be an RFC 3339 date-time or null"));
+                errors.push(FieldError::new(
+                    "updatedAt",
+                    "must be an RFC 3339 date-time or null",
+                ));
                 None
             }
         };
         match new {
-            Ok(new) if errors.is_empty() => Ok(Order { status, created_at, updated_at, ..new.into_order(id) }),
+            Ok(new) if errors.is_empty() => Ok(Order {
+                status,
+                created_at,
+                updated_at,
+                ..new.into_order(id)
+            }),
             _ => Err(errors),
         }
     }
@@ -301,21 +397,40 @@ mod tests {
 
     #[test]
     fn accepts_the_seed_order() {
-        let order = NewOrder::from_json(&seed_body()).expect("valid").into_order(new_order_id());
+        let order = NewOrder::from_json(&seed_body())
+            .expect("valid")
+            .into_order(new_order_id());
         assert_eq!(order.total_amount, Money::from_cents(3998));
         assert_eq!(order.status, Status::Pending);
-        let again = Order::from_json(&serde_json::to_value(&order).expect("json")).expect("round trip");
+        let again =
+            Order::from_json(&serde_json::to_value(&order).expect("json")).expect("round trip");
         assert_eq!(again, order);
         let mut stored = serde_json::to_value(&order).expect("json");
         stored["updatedAt"] = json!("");
-        assert_eq!(Order::from_json(&stored).unwrap_err()[0].field, "updatedAt", "dates are checked like createdAt");
+        assert_eq!(
+            Order::from_json(&stored).unwrap_err()[0].field,
+            "updatedAt",
+            "dates are checked like createdAt"
+        );
     }
 
     #[test]
     fn lists_every_field_at_fault() {
         let body = json!({"userId": "", "products": [{"id": "p", "name": "n", "price": 1.234, "quantity": 0}], "totalAmount": "x"});
-        let fields: Vec<String> = NewOrder::from_json(&body).unwrap_err().into_iter().map(|e| e.field).collect();
-        assert_eq!(fields, ["userId", "products[0].price", "products[0].quantity", "totalAmount"]);
+        let fields: Vec<String> = NewOrder::from_json(&body)
+            .unwrap_err()
+            .into_iter()
+            .map(|e| e.field)
+            .collect();
+        assert_eq!(
+            fields,
+            [
+                "userId",
+                "products[0].price",
+                "products[0].quantity",
+                "totalAmount"
+            ]
+        );
     }
 
     #[test]
@@ -326,7 +441,10 @@ mod tests {
         assert_eq!(errors[0].field, "totalAmount");
         assert!(errors[0].message.contains("39.98"), "{}", errors[0].message);
         let empty = json!({"userId": "u", "products": [], "totalAmount": 0});
-        assert_eq!(NewOrder::from_json(&empty).unwrap_err()[0].field, "products");
+        assert_eq!(
+            NewOrder::from_json(&empty).unwrap_err()[0].field,
+            "products"
+        );
     }
 
     #[test]

@@ -20,7 +20,9 @@ async fn send_raw(addr: &str, bytes: &[u8]) -> Vec<u8> {
     // Half-close: a truncated frame is then a client that went away mid-request.
     let _ = stream.shutdown().await;
     let mut answer = Vec::new();
-    let _ = tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut answer)).await.expect("broker closed the connection");
+    let _ = tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut answer))
+        .await
+        .expect("broker closed the connection");
     answer
 }
 
@@ -33,17 +35,30 @@ fn frame(body: &[u8]) -> Vec<u8> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_frames_close_only_their_connection() {
     common::init_logs();
-    let config = BrokerConfig { max_frame_bytes: 1024 * 1024, ..BrokerConfig::ephemeral() };
+    let config = BrokerConfig {
+        max_frame_bytes: 1024 * 1024,
+        ..BrokerConfig::ephemeral()
+    };
     let broker = TestBroker::embedded(config).await;
     let addr = broker.bootstrap();
-    let producer: FutureProducer = ClientConfig::new().set("bootstrap.servers", &addr).set("acks", "all").create().expect("producer");
+    let producer: FutureProducer = ClientConfig::new()
+        .set("bootstrap.servers", &addr)
+        .set("acks", "all")
+        .create()
+        .expect("producer");
     let topic = "survivor";
     let produce = {
         let producer = producer.clone();
         tokio::spawn(async move {
             for i in 0..200 {
                 let value = format!("v{i}");
-                producer.send(FutureRecord::<str, str>::to(topic).payload(&value), Duration::from_secs(10)).await.expect("delivered");
+                producer
+                    .send(
+                        FutureRecord::<str, str>::to(topic).payload(&value),
+                        Duration::from_secs(10),
+                    )
+                    .await
+                    .expect("delivered");
                 tokio::time::sleep(Duration::from_millis(5)).await;
             }
         })
@@ -59,11 +74,24 @@ async fn bad_frames_close_only_their_connection() {
         truncated.extend_from_slice(&[0u8; 10]);
         assert!(send_raw(&addr, &truncated).await.is_empty());
         // Garbage body.
-        assert!(send_raw(&addr, &frame(&[0xde, 0xad, 0xbe, 0xef, 1, 2, 3, 4, 5, 6, 7, 8, 9])).await.is_empty());
+        assert!(send_raw(
+            &addr,
+            &frame(&[0xde, 0xad, 0xbe, 0xef, 1, 2, 3, 4, 5, 6, 7, 8, 9])
+        )
+        .await
+        .is_empty());
         // Unknown API key 999.
-        assert!(send_raw(&addr, &frame(&[0x03, 0xe7, 0, 0, 0, 0, 0, 1, 0, 0])).await.is_empty());
+        assert!(
+            send_raw(&addr, &frame(&[0x03, 0xe7, 0, 0, 0, 0, 0, 1, 0, 0]))
+                .await
+                .is_empty()
+        );
         // A Metadata v0 header with a body cut short.
-        assert!(send_raw(&addr, &frame(&[0, 3, 0, 0, 0, 0, 0, 7, 0, 0, 0, 0, 0, 9])).await.is_empty());
+        assert!(
+            send_raw(&addr, &frame(&[0, 3, 0, 0, 0, 0, 0, 7, 0, 0, 0, 0, 0, 9]))
+                .await
+                .is_empty()
+        );
     }
     // ApiVersions at an unknown version gets the protocol's answer: v0 body, UNSUPPORTED_VERSION (35).
     let answer = send_raw(&addr, &frame(&[0, 18, 0, 99, 0, 0, 0, 42, 0, 0])).await;
@@ -71,7 +99,9 @@ async fn bad_frames_close_only_their_connection() {
     assert_eq!(&answer[4..8], &42i32.to_be_bytes(), "correlation id echoed");
     assert_eq!(&answer[8..10], &35i16.to_be_bytes(), "UNSUPPORTED_VERSION");
 
-    produce.await.expect("every message delivered while garbage arrived");
+    produce
+        .await
+        .expect("every message delivered while garbage arrived");
     drop(producer);
     broker.stop().await;
 }

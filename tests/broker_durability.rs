@@ -15,7 +15,11 @@ use rdkafka::ClientConfig;
 use common::TestBroker;
 
 fn config(dir: &std::path::Path) -> BrokerConfig {
-    BrokerConfig { data_dir: Some(dir.to_path_buf()), default_partitions: 3, ..BrokerConfig::ephemeral() }
+    BrokerConfig {
+        data_dir: Some(dir.to_path_buf()),
+        default_partitions: 3,
+        ..BrokerConfig::ephemeral()
+    }
 }
 
 async fn consume(bootstrap: &str, n: usize) -> Vec<String> {
@@ -29,9 +33,14 @@ async fn consume(bootstrap: &str, n: usize) -> Vec<String> {
     consumer.subscribe(&["durable"]).expect("subscribe");
     let mut keys = Vec::new();
     while keys.len() < n {
-        let msg = tokio::time::timeout(Duration::from_secs(30), consumer.recv()).await.expect("in time").expect("message");
+        let msg = tokio::time::timeout(Duration::from_secs(30), consumer.recv())
+            .await
+            .expect("in time")
+            .expect("message");
         keys.push(String::from_utf8_lossy(msg.key().expect("key")).into_owned());
-        consumer.commit_message(&msg, CommitMode::Sync).expect("commit");
+        consumer
+            .commit_message(&msg, CommitMode::Sync)
+            .expect("commit");
     }
     keys
 }
@@ -41,11 +50,20 @@ async fn restart_keeps_every_message_and_committed_offset() {
     common::init_logs();
     let dir = tempfile::tempdir().expect("tempdir");
     let first = TestBroker::embedded(config(dir.path())).await;
-    let producer: FutureProducer =
-        ClientConfig::new().set("bootstrap.servers", first.bootstrap()).set("enable.idempotence", "true").create().expect("producer");
+    let producer: FutureProducer = ClientConfig::new()
+        .set("bootstrap.servers", first.bootstrap())
+        .set("enable.idempotence", "true")
+        .create()
+        .expect("producer");
     for i in 0..500 {
         let key = format!("k{i}");
-        producer.send(FutureRecord::to("durable").key(&key).payload("v"), Duration::from_secs(10)).await.expect("delivered");
+        producer
+            .send(
+                FutureRecord::to("durable").key(&key).payload("v"),
+                Duration::from_secs(10),
+            )
+            .await
+            .expect("delivered");
     }
     drop(producer);
     let mut seen = consume(&first.bootstrap(), 200).await;
@@ -53,21 +71,42 @@ async fn restart_keeps_every_message_and_committed_offset() {
 
     // A crash in the middle of a write leaves a torn batch at the end of a segment.
     let segment = dir.path().join("topics/durable/0/00000000000000000000.log");
-    std::fs::OpenOptions::new().append(true).open(&segment).expect("segment").write_all(&[0, 0, 0, 0, 0, 0, 0, 9, 0, 0, 1, 0, 7]).expect("write");
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(&segment)
+        .expect("segment")
+        .write_all(&[0, 0, 0, 0, 0, 0, 0, 9, 0, 0, 1, 0, 7])
+        .expect("write");
 
     let second = TestBroker::embedded(config(dir.path())).await;
     seen.extend(consume(&second.bootstrap(), 300).await);
     seen.sort();
     seen.dedup();
-    assert_eq!(seen.len(), 500, "every message once, resumed from the committed offsets");
+    assert_eq!(
+        seen.len(),
+        500,
+        "every message once, resumed from the committed offsets"
+    );
 
     // Appends continue after the recovered offsets.
-    let producer: FutureProducer = ClientConfig::new().set("bootstrap.servers", second.bootstrap()).create().expect("producer");
+    let producer: FutureProducer = ClientConfig::new()
+        .set("bootstrap.servers", second.bootstrap())
+        .create()
+        .expect("producer");
     let delivery = producer
-        .send(FutureRecord::to("durable").key("k0").partition(0).payload("again"), Duration::from_secs(10))
+        .send(
+            FutureRecord::to("durable")
+                .key("k0")
+                .partition(0)
+                .payload("again"),
+            Duration::from_secs(10),
+        )
         .await
         .expect("delivered");
-    let (low, high) = producer.client().fetch_watermarks("durable", 0, Duration::from_secs(5)).expect("watermarks");
+    let (low, high) = producer
+        .client()
+        .fetch_watermarks("durable", 0, Duration::from_secs(5))
+        .expect("watermarks");
     assert_eq!((low, delivery.offset + 1), (0, high));
     assert!(delivery.offset > 0);
     drop(producer);

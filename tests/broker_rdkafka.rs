@@ -39,18 +39,29 @@ fn consumer(bootstrap: &str, group: &str) -> StreamConsumer {
 }
 
 async fn create_topic(bootstrap: &str, name: &str, partitions: i32) {
-    let admin: AdminClient<DefaultClientContext> =
-        ClientConfig::new().set("bootstrap.servers", bootstrap).create().expect("admin");
+    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .create()
+        .expect("admin");
     let result = admin
-        .create_topics(&[NewTopic::new(name, partitions, TopicReplication::Fixed(1))], &AdminOptions::new())
+        .create_topics(
+            &[NewTopic::new(name, partitions, TopicReplication::Fixed(1))],
+            &AdminOptions::new(),
+        )
         .await
         .expect("create_topics");
     assert!(result[0].is_ok(), "{result:?}");
     let again = admin
-        .create_topics(&[NewTopic::new(name, partitions, TopicReplication::Fixed(1))], &AdminOptions::new())
+        .create_topics(
+            &[NewTopic::new(name, partitions, TopicReplication::Fixed(1))],
+            &AdminOptions::new(),
+        )
         .await
         .expect("create_topics");
-    assert_eq!(again[0].as_ref().unwrap_err().1, RDKafkaErrorCode::TopicAlreadyExists);
+    assert_eq!(
+        again[0].as_ref().unwrap_err().1,
+        RDKafkaErrorCode::TopicAlreadyExists
+    );
 }
 
 /// Receives `n` messages, committing after each; returns (key, value, header) triples.
@@ -64,10 +75,16 @@ async fn receive(consumer: &StreamConsumer, n: usize) -> Vec<(String, String, St
         let key = String::from_utf8(msg.key().expect("key").to_vec()).expect("utf8");
         let value = String::from_utf8(msg.payload().expect("value").to_vec()).expect("utf8");
         let header = msg.headers().and_then(|h| h.iter().next()).map(|h| {
-            format!("{}={}", h.key, String::from_utf8_lossy(h.value.unwrap_or_default()))
+            format!(
+                "{}={}",
+                h.key,
+                String::from_utf8_lossy(h.value.unwrap_or_default())
+            )
         });
         got.push((key, value, header.unwrap_or_default()));
-        consumer.commit_message(&msg, CommitMode::Sync).expect("commit");
+        consumer
+            .commit_message(&msg, CommitMode::Sync)
+            .expect("commit");
     }
     got
 }
@@ -82,10 +99,19 @@ async fn produce_and_consume_keys_and_headers_across_partitions_then_resume_from
     create_topic(&bootstrap, &topic, 3).await;
     let producer = producer(&bootstrap);
     for i in 0..60 {
-        let headers = OwnedHeaders::new().insert(Header { key: "n", value: Some(&i.to_string()) });
+        let headers = OwnedHeaders::new().insert(Header {
+            key: "n",
+            value: Some(&i.to_string()),
+        });
         let (key, value) = (format!("k{i}"), format!("v{i}"));
-        let record = FutureRecord::to(&topic).key(&key).payload(&value).headers(headers);
-        let delivery = producer.send(record, Duration::from_secs(10)).await.expect("delivered");
+        let record = FutureRecord::to(&topic)
+            .key(&key)
+            .payload(&value)
+            .headers(headers);
+        let delivery = producer
+            .send(record, Duration::from_secs(10))
+            .await
+            .expect("delivered");
         assert!((0..3).contains(&delivery.partition));
     }
 
@@ -104,10 +130,18 @@ async fn produce_and_consume_keys_and_headers_across_partitions_then_resume_from
     let second = consumer(&bootstrap, &group);
     second.subscribe(&[&topic]).expect("subscribe");
     let rest = receive(&second, 20).await;
-    let mut keys: Vec<String> = got.iter().chain(rest.iter()).map(|(k, _, _)| k.clone()).collect();
+    let mut keys: Vec<String> = got
+        .iter()
+        .chain(rest.iter())
+        .map(|(k, _, _)| k.clone())
+        .collect();
     keys.sort();
     keys.dedup();
-    assert_eq!(keys.len(), 60, "every message exactly once across both consumers");
+    assert_eq!(
+        keys.len(),
+        60,
+        "every message exactly once across both consumers"
+    );
     drop((second, producer));
     broker.stop().await;
 }
@@ -128,12 +162,26 @@ async fn compressed_batches_pass_through_untouched() {
             .expect("producer");
         let sends: Vec<_> = (0..50)
             .map(|i| {
-                let (key, value) = (format!("{codec}-{i}"), format!("{codec} payload {i} ").repeat(20));
+                let (key, value) = (
+                    format!("{codec}-{i}"),
+                    format!("{codec} payload {i} ").repeat(20),
+                );
                 let producer = producer.clone();
                 let topic = topic.clone();
                 async move {
-                    let headers = OwnedHeaders::new().insert(Header { key: "n", value: Some(&i.to_string()) });
-                    producer.send(FutureRecord::to(&topic).key(&key).payload(&value).headers(headers), Duration::from_secs(10)).await
+                    let headers = OwnedHeaders::new().insert(Header {
+                        key: "n",
+                        value: Some(&i.to_string()),
+                    });
+                    producer
+                        .send(
+                            FutureRecord::to(&topic)
+                                .key(&key)
+                                .payload(&value)
+                                .headers(headers),
+                            Duration::from_secs(10),
+                        )
+                        .await
                 }
             })
             .collect();
@@ -160,18 +208,39 @@ async fn acks_zero_and_acks_one_messages_are_stored() {
     let topic = format!("t-acks-{}", uuid::Uuid::new_v4().simple());
     create_topic(&bootstrap, &topic, 1).await;
     for acks in ["0", "1"] {
-        let producer: FutureProducer =
-            ClientConfig::new().set("bootstrap.servers", &bootstrap).set("acks", acks).create().expect("producer");
+        let producer: FutureProducer = ClientConfig::new()
+            .set("bootstrap.servers", &bootstrap)
+            .set("acks", acks)
+            .create()
+            .expect("producer");
         for i in 0..20 {
             let (key, value) = (format!("acks{acks}-{i}"), format!("v{i}"));
-            let headers = OwnedHeaders::new().insert(Header { key: "n", value: Some(&i.to_string()) });
-            producer.send(FutureRecord::to(&topic).key(&key).payload(&value).headers(headers), Duration::from_secs(10)).await.expect("sent");
+            let headers = OwnedHeaders::new().insert(Header {
+                key: "n",
+                value: Some(&i.to_string()),
+            });
+            producer
+                .send(
+                    FutureRecord::to(&topic)
+                        .key(&key)
+                        .payload(&value)
+                        .headers(headers),
+                    Duration::from_secs(10),
+                )
+                .await
+                .expect("sent");
         }
     }
     let consumer = consumer(&bootstrap, &format!("g-{topic}"));
     consumer.subscribe(&[&topic]).expect("subscribe");
     let got = receive(&consumer, 40).await;
-    assert_eq!(got.iter().filter(|(k, _, _)| k.starts_with("acks0-")).count(), 20, "acks=0 is fire and forget, but stored");
+    assert_eq!(
+        got.iter()
+            .filter(|(k, _, _)| k.starts_with("acks0-"))
+            .count(),
+        20,
+        "acks=0 is fire and forget, but stored"
+    );
     drop(consumer);
     broker.stop().await;
 }

@@ -6,12 +6,17 @@ use std::process::Command;
 fn run(args: &[&str], env: &[(&str, &str)]) -> (Option<i32>, String) {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_kafka-orders"));
-    cmd.args(args).current_dir(dir.path()).env_remove("RUST_LOG");
+    cmd.args(args)
+        .current_dir(dir.path())
+        .env_remove("RUST_LOG");
     for (k, v) in env {
         cmd.env(k, v);
     }
     let out = cmd.output().expect("run kafka-orders");
-    (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 #[test]
@@ -36,7 +41,10 @@ fn a_bad_config_file_value_names_its_key_and_file() {
     std::fs::write(&file, "producer_listen = \"not an address\"\n").expect("write");
     let (code, err) = run(&["producer", "--config", file.to_str().expect("utf8")], &[]);
     assert_eq!(code, Some(2));
-    assert!(err.contains("producer_listen") && err.contains("kafka-orders.toml"), "{err}");
+    assert!(
+        err.contains("producer_listen") && err.contains("kafka-orders.toml"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -37,32 +37,60 @@ async fn http_connection_cap_slow_clients_and_big_headers() {
     let mut stalled = Vec::new();
     for _ in 0..4 {
         let mut c = TcpStream::connect(addr).await.expect("connect");
-        c.write_all(b"GET /orders HTTP/1.1\r\nHost: x\r\n").await.expect("write");
+        c.write_all(b"GET /orders HTTP/1.1\r\nHost: x\r\n")
+            .await
+            .expect("write");
         stalled.push(c);
     }
     tokio::time::sleep(Duration::from_millis(100)).await;
     let mut fifth = TcpStream::connect(addr).await.expect("connect");
-    let refused = read_until_closed(&mut fifth, 5).await.expect("answered at once");
+    let refused = read_until_closed(&mut fifth, 5)
+        .await
+        .expect("answered at once");
     assert!(refused.starts_with("HTTP/1.1 503"), "{refused}");
-    assert!(refused.contains("application/problem+json") && refused.contains("retry-after: 1"), "{refused}");
+    assert!(
+        refused.contains("application/problem+json") && refused.contains("retry-after: 1"),
+        "{refused}"
+    );
 
     // The header timeout disconnects them, which frees the slots.
     let started = Instant::now();
     for c in &mut stalled {
-        assert!(read_until_closed(c, 5).await.is_some(), "a stalled client is disconnected");
+        assert!(
+            read_until_closed(c, 5).await.is_some(),
+            "a stalled client is disconnected"
+        );
     }
-    assert!(started.elapsed() < Duration::from_secs(3), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
     let client = reqwest::Client::new();
-    let ok = client.get(format!("http://{addr}/orders")).send().await.expect("GET");
+    let ok = client
+        .get(format!("http://{addr}/orders"))
+        .send()
+        .await
+        .expect("GET");
     assert_eq!(ok.status(), 200);
 
     // A request head over 64 KiB is refused with 431.
-    let big = client.get(format!("http://{addr}/orders")).header("x-big", "a".repeat(70 * 1024)).send().await.expect("GET");
+    let big = client
+        .get(format!("http://{addr}/orders"))
+        .header("x-big", "a".repeat(70 * 1024))
+        .send()
+        .await
+        .expect("GET");
     assert_eq!(big.status(), 431);
 
     // A body over the configured 10,000 bytes is refused with 413, as problem+json.
     let body = serde_json::json!({"userId": "x".repeat(20_000)});
-    let big = client.post(format!("http://{addr}/orders")).json(&body).send().await.expect("POST");
+    let big = client
+        .post(format!("http://{addr}/orders"))
+        .json(&body)
+        .send()
+        .await
+        .expect("POST");
     assert_eq!(big.status(), 413);
     assert_eq!(big.headers()["content-type"], "application/problem+json");
 
@@ -94,19 +122,42 @@ async fn broker_connection_cap_idle_and_slow_clients() {
     slow.write_all(&[0, 0]).await.expect("write");
     tokio::time::sleep(Duration::from_millis(100)).await;
     let mut fourth = TcpStream::connect(addr).await.expect("connect");
-    assert_eq!(read_until_closed(&mut fourth, 2).await.as_deref(), Some(""), "over the cap: closed at once");
+    assert_eq!(
+        read_until_closed(&mut fourth, 2).await.as_deref(),
+        Some(""),
+        "over the cap: closed at once"
+    );
 
     let started = Instant::now();
-    assert!(read_until_closed(&mut slow, 3).await.is_some(), "a stalled request closes its connection");
-    assert!(started.elapsed() < Duration::from_millis(900), "after the request timeout: {:?}", started.elapsed());
+    assert!(
+        read_until_closed(&mut slow, 3).await.is_some(),
+        "a stalled request closes its connection"
+    );
+    assert!(
+        started.elapsed() < Duration::from_millis(900),
+        "after the request timeout: {:?}",
+        started.elapsed()
+    );
     for c in &mut idle {
-        assert!(read_until_closed(c, 3).await.is_some(), "an idle connection is closed after the idle timeout");
+        assert!(
+            read_until_closed(c, 3).await.is_some(),
+            "an idle connection is closed after the idle timeout"
+        );
     }
 
     // The slots are free again: a real client works.
     use rdkafka::producer::{FutureProducer, FutureRecord};
-    let producer: FutureProducer = rdkafka::ClientConfig::new().set("bootstrap.servers", broker.bootstrap()).create().expect("producer");
-    producer.send(FutureRecord::to("limits").key("k").payload("v"), Duration::from_secs(10)).await.expect("delivered");
+    let producer: FutureProducer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", broker.bootstrap())
+        .create()
+        .expect("producer");
+    producer
+        .send(
+            FutureRecord::to("limits").key("k").payload("v"),
+            Duration::from_secs(10),
+        )
+        .await
+        .expect("delivered");
     drop(producer);
     broker.shutdown().await;
 }

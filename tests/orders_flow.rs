@@ -16,21 +16,37 @@ fn client() -> reqwest::Client {
 }
 
 async fn post_order(producer: &str, body: &Value) -> reqwest::Response {
-    client().post(format!("{producer}/orders")).json(body).send().await.expect("POST")
+    client()
+        .post(format!("{producer}/orders"))
+        .json(body)
+        .send()
+        .await
+        .expect("POST")
 }
 
 async fn problem(response: reqwest::Response, status: StatusCode) -> Value {
     assert_eq!(response.status(), status);
-    let content_type = response.headers()["content-type"].to_str().expect("ascii").to_string();
+    let content_type = response.headers()["content-type"]
+        .to_str()
+        .expect("ascii")
+        .to_string();
     assert_eq!(content_type, "application/problem+json");
     let body: Value = response.json().await.expect("json");
     assert_eq!(body["status"], status.as_u16());
-    assert!(body["detail"].as_str().is_some_and(|d| !d.is_empty()), "{body}");
+    assert!(
+        body["detail"].as_str().is_some_and(|d| !d.is_empty()),
+        "{body}"
+    );
     body
 }
 
 async fn stats(api: &str) -> Value {
-    reqwest::get(format!("{api}/orders/stats")).await.expect("stats").json().await.expect("json")
+    reqwest::get(format!("{api}/orders/stats"))
+        .await
+        .expect("stats")
+        .json()
+        .await
+        .expect("json")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -41,7 +57,10 @@ async fn seed_walkthrough_then_patch_and_delete_with_stats_after_each() {
 
     let response = post_order(&producer, &seed_order()).await;
     assert_eq!(response.status(), StatusCode::ACCEPTED);
-    let location = response.headers()["location"].to_str().expect("ascii").to_string();
+    let location = response.headers()["location"]
+        .to_str()
+        .expect("ascii")
+        .to_string();
     let created: Value = response.json().await.expect("json");
     let id = created["id"].as_str().expect("id").to_string();
     assert!(id.starts_with("order-"));
@@ -49,39 +68,114 @@ async fn seed_walkthrough_then_patch_and_delete_with_stats_after_each() {
     assert_eq!(created["status"], "pending");
     assert_eq!(created["totalAmount"], json!(39.98));
 
-    let stored = eventually(20, || async { orders(&api).await.into_iter().find(|o| o["id"] == id.as_str()) }).await;
+    let stored = eventually(20, || async {
+        orders(&api)
+            .await
+            .into_iter()
+            .find(|o| o["id"] == id.as_str())
+    })
+    .await;
     assert_eq!(stored["userId"], "user123");
     assert_eq!(stored["products"][0]["price"], json!(19.99));
-    let one: Value = reqwest::get(format!("{api}/orders/{id}")).await.expect("get").json().await.expect("json");
+    let one: Value = reqwest::get(format!("{api}/orders/{id}"))
+        .await
+        .expect("get")
+        .json()
+        .await
+        .expect("json");
     assert_eq!(one, stored);
     let s = stats(&api).await;
-    assert_eq!((s["totalOrders"].clone(), s["totalRevenue"].clone(), s["totalItems"].clone()), (json!(1), json!(39.98), json!(2)));
+    assert_eq!(
+        (
+            s["totalOrders"].clone(),
+            s["totalRevenue"].clone(),
+            s["totalItems"].clone()
+        ),
+        (json!(1), json!(39.98), json!(2))
+    );
     assert_eq!(s["ordersByStatus"]["pending"], 1);
     assert_eq!(s["uniqueUsers"], 1);
 
     // The seed's PATCH example ships a pending order.
-    let patched = client().patch(format!("{api}/orders/{id}")).json(&json!({"status": "shipped"})).send().await.expect("patch");
+    let patched = client()
+        .patch(format!("{api}/orders/{id}"))
+        .json(&json!({"status": "shipped"}))
+        .send()
+        .await
+        .expect("patch");
     assert_eq!(patched.status(), StatusCode::OK);
     let patched: Value = patched.json().await.expect("json");
     assert_eq!(patched["status"], "shipped");
     assert!(patched["updatedAt"].is_string());
     let s = stats(&api).await;
-    assert_eq!((s["ordersByStatus"]["shipped"].clone(), s["ordersByStatus"]["pending"].clone()), (json!(1), json!(0)));
+    assert_eq!(
+        (
+            s["ordersByStatus"]["shipped"].clone(),
+            s["ordersByStatus"]["pending"].clone()
+        ),
+        (json!(1), json!(0))
+    );
 
-    let back = client().patch(format!("{api}/orders/{id}")).json(&json!({"status": "pending"})).send().await.expect("patch");
+    let back = client()
+        .patch(format!("{api}/orders/{id}"))
+        .json(&json!({"status": "pending"}))
+        .send()
+        .await
+        .expect("patch");
     let body = problem(back, StatusCode::CONFLICT).await;
-    assert!(body["detail"].as_str().expect("detail").contains("allowed: delivered"), "{body}");
-    let bad = client().patch(format!("{api}/orders/{id}")).json(&json!({"totalAmount": 1, "colour": "red"})).send().await.expect("patch");
+    assert!(
+        body["detail"]
+            .as_str()
+            .expect("detail")
+            .contains("allowed: delivered"),
+        "{body}"
+    );
+    let bad = client()
+        .patch(format!("{api}/orders/{id}"))
+        .json(&json!({"totalAmount": 1, "colour": "red"}))
+        .send()
+        .await
+        .expect("patch");
     let body = problem(bad, StatusCode::UNPROCESSABLE_ENTITY).await;
-    let fields: Vec<&str> = body["errors"].as_array().expect("errors").iter().map(|e| e["field"].as_str().expect("field")).collect();
+    let fields: Vec<&str> = body["errors"]
+        .as_array()
+        .expect("errors")
+        .iter()
+        .map(|e| e["field"].as_str().expect("field"))
+        .collect();
     assert_eq!(fields, ["colour", "totalAmount"]);
 
-    let deleted = client().delete(format!("{api}/orders/{id}")).send().await.expect("delete");
+    let deleted = client()
+        .delete(format!("{api}/orders/{id}"))
+        .send()
+        .await
+        .expect("delete");
     assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
-    problem(reqwest::get(format!("{api}/orders/{id}")).await.expect("get"), StatusCode::NOT_FOUND).await;
-    problem(client().delete(format!("{api}/orders/{id}")).send().await.expect("delete"), StatusCode::NOT_FOUND).await;
+    problem(
+        reqwest::get(format!("{api}/orders/{id}"))
+            .await
+            .expect("get"),
+        StatusCode::NOT_FOUND,
+    )
+    .await;
+    problem(
+        client()
+            .delete(format!("{api}/orders/{id}"))
+            .send()
+            .await
+            .expect("delete"),
+        StatusCode::NOT_FOUND,
+    )
+    .await;
     let s = stats(&api).await;
-    assert_eq!((s["totalOrders"].clone(), s["totalRevenue"].clone(), s["uniqueUsers"].clone()), (json!(0), json!(0.0), json!(0)));
+    assert_eq!(
+        (
+            s["totalOrders"].clone(),
+            s["totalRevenue"].clone(),
+            s["uniqueUsers"].clone()
+        ),
+        (json!(0), json!(0.0), json!(0))
+    );
 
     app.stop().await.expect("clean stop");
     broker.stop().await;
@@ -93,29 +187,91 @@ async fn bad_requests_get_problem_json_and_publish_nothing() {
     let app = start(settings(&broker.bootstrap(), "bad"), Services::All).await;
     let (producer, api) = (url(app.producer_addr, ""), url(app.orders_api_addr, ""));
     let post_raw = |content_type: &'static str, body: Vec<u8>| {
-        client().post(format!("{producer}/orders")).header("content-type", content_type).body(body).send()
+        client()
+            .post(format!("{producer}/orders"))
+            .header("content-type", content_type)
+            .body(body)
+            .send()
     };
 
-    problem(post_raw("application/json", b"{\"userId\": ".to_vec()).await.expect("post"), StatusCode::BAD_REQUEST).await;
-    problem(post_raw("text/plain", seed_order().to_string().into_bytes()).await.expect("post"), StatusCode::UNSUPPORTED_MEDIA_TYPE).await;
-    problem(post_raw("application/json", vec![b' '; 1024 * 1024 + 1]).await.expect("post"), StatusCode::PAYLOAD_TOO_LARGE).await;
+    problem(
+        post_raw("application/json", b"{\"userId\": ".to_vec())
+            .await
+            .expect("post"),
+        StatusCode::BAD_REQUEST,
+    )
+    .await;
+    problem(
+        post_raw("text/plain", seed_order().to_string().into_bytes())
+            .await
+            .expect("post"),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+    )
+    .await;
+    problem(
+        post_raw("application/json", vec![b' '; 1024 * 1024 + 1])
+            .await
+            .expect("post"),
+        StatusCode::PAYLOAD_TOO_LARGE,
+    )
+    .await;
 
     let invalid = json!({"userId": " ", "products": [{"id": "p", "name": "n", "price": 0.001, "quantity": -1}], "totalAmount": 5});
-    let body = problem(post_order(&producer, &invalid).await, StatusCode::UNPROCESSABLE_ENTITY).await;
-    let fields: Vec<&str> = body["errors"].as_array().expect("errors").iter().map(|e| e["field"].as_str().expect("field")).collect();
-    assert_eq!(fields, ["userId", "products[0].price", "products[0].quantity"]);
+    let body = problem(
+        post_order(&producer, &invalid).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    let fields: Vec<&str> = body["errors"]
+        .as_array()
+        .expect("errors")
+        .iter()
+        .map(|e| e["field"].as_str().expect("field"))
+        .collect();
+    assert_eq!(
+        fields,
+        ["userId", "products[0].price", "products[0].quantity"]
+    );
     let mut wrong_total = seed_order();
     wrong_total["totalAmount"] = json!(39.99);
-    let body = problem(post_order(&producer, &wrong_total).await, StatusCode::UNPROCESSABLE_ENTITY).await;
+    let body = problem(
+        post_order(&producer, &wrong_total).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
     assert_eq!(body["errors"][0]["field"], "totalAmount");
 
-    problem(reqwest::get(format!("{api}/orders?status=lost")).await.expect("get"), StatusCode::UNPROCESSABLE_ENTITY).await;
-    problem(reqwest::get(format!("{api}/nowhere")).await.expect("get"), StatusCode::NOT_FOUND).await;
-    problem(client().put(format!("{api}/orders/x")).send().await.expect("put"), StatusCode::METHOD_NOT_ALLOWED).await;
+    problem(
+        reqwest::get(format!("{api}/orders?status=lost"))
+            .await
+            .expect("get"),
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    problem(
+        reqwest::get(format!("{api}/nowhere")).await.expect("get"),
+        StatusCode::NOT_FOUND,
+    )
+    .await;
+    problem(
+        client()
+            .put(format!("{api}/orders/x"))
+            .send()
+            .await
+            .expect("put"),
+        StatusCode::METHOD_NOT_ALLOWED,
+    )
+    .await;
 
     // One valid order afterwards is the only one that arrives.
-    assert_eq!(post_order(&producer, &seed_order()).await.status(), StatusCode::ACCEPTED);
-    eventually(20, || async { (orders(&api).await.len() == 1).then_some(()) }).await;
+    assert_eq!(
+        post_order(&producer, &seed_order()).await.status(),
+        StatusCode::ACCEPTED
+    );
+    eventually(20, || async {
+        (orders(&api).await.len() == 1).then_some(())
+    })
+    .await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(orders(&api).await.len(), 1);
     app.stop().await.expect("clean stop");
@@ -127,19 +283,41 @@ async fn idempotency_key_replays_the_first_answer() {
     let broker = TestBroker::start().await;
     let app = start(settings(&broker.bootstrap(), "idem"), Services::All).await;
     let (producer, api) = (url(app.producer_addr, ""), url(app.orders_api_addr, ""));
-    let send = |body: Value| client().post(format!("{producer}/orders")).header("idempotency-key", "abc-1").json(&body).send();
-    let first: Value = send(seed_order()).await.expect("post").json().await.expect("json");
+    let send = |body: Value| {
+        client()
+            .post(format!("{producer}/orders"))
+            .header("idempotency-key", "abc-1")
+            .json(&body)
+            .send()
+    };
+    let first: Value = send(seed_order())
+        .await
+        .expect("post")
+        .json()
+        .await
+        .expect("json");
     let again = send(seed_order()).await.expect("post");
     assert_eq!(again.status(), StatusCode::ACCEPTED);
     let again: Value = again.json().await.expect("json");
     assert_eq!(first["id"], again["id"]);
     let mut other = seed_order();
     other["userId"] = json!("someone-else");
-    problem(send(other).await.expect("post"), StatusCode::UNPROCESSABLE_ENTITY).await;
+    problem(
+        send(other).await.expect("post"),
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
 
-    eventually(20, || async { (orders(&api).await.len() == 1).then_some(()) }).await;
+    eventually(20, || async {
+        (orders(&api).await.len() == 1).then_some(())
+    })
+    .await;
     tokio::time::sleep(Duration::from_millis(500)).await;
-    assert_eq!(orders(&api).await.len(), 1, "the retried request published nothing");
+    assert_eq!(
+        orders(&api).await.len(),
+        1,
+        "the retried request published nothing"
+    );
     app.stop().await.expect("clean stop");
     broker.stop().await;
 }
@@ -152,26 +330,44 @@ async fn request_response_with_two_producer_instances() {
     let mut second_settings = base.clone();
     second_settings.orders_api_url = url(backend.orders_api_addr, "");
     let second = start(second_settings, Services::Producer).await;
-    let producers = [url(backend.producer_addr, ""), url(second.producer_addr, "")];
+    let producers = [
+        url(backend.producer_addr, ""),
+        url(second.producer_addr, ""),
+    ];
 
     for round in 0..3 {
         for producer in &producers {
             // The reply route attaches in the background; until then the answer is a 503.
             let response = eventually(20, || async {
-                let r = client().post(format!("{producer}/orders?wait=true")).json(&seed_order()).send().await.expect("post");
+                let r = client()
+                    .post(format!("{producer}/orders?wait=true"))
+                    .json(&seed_order())
+                    .send()
+                    .await
+                    .expect("post");
                 (r.status() != StatusCode::SERVICE_UNAVAILABLE).then_some(r)
             })
             .await;
-            assert_eq!(response.status(), StatusCode::CREATED, "round {round} via {producer}");
+            assert_eq!(
+                response.status(),
+                StatusCode::CREATED,
+                "round {round} via {producer}"
+            );
             let order: Value = response.json().await.expect("json");
             assert_eq!(order["status"], "pending");
-            let stored: Value = reqwest::get(url(backend.orders_api_addr, &format!("/orders/{}", order["id"].as_str().expect("id"))))
-                .await
-                .expect("get")
-                .json()
-                .await
-                .expect("json");
-            assert_eq!(stored, order, "the reply carries the order as the Orders API stored it");
+            let stored: Value = reqwest::get(url(
+                backend.orders_api_addr,
+                &format!("/orders/{}", order["id"].as_str().expect("id")),
+            ))
+            .await
+            .expect("get")
+            .json()
+            .await
+            .expect("json");
+            assert_eq!(
+                stored, order,
+                "the reply carries the order as the Orders API stored it"
+            );
         }
     }
     let prefer = client()
@@ -209,11 +405,28 @@ async fn orders_api_ingest_is_idempotent_by_id() {
         "id": "order-fixed-1", "userId": "u", "status": "pending", "createdAt": "2026-01-01T00:00:00Z",
         "products": [{"id": "p", "name": "P", "price": 2.5, "quantity": 4}], "totalAmount": 10
     });
-    let first = client().post(format!("{api}/orders")).json(&order).send().await.expect("post");
+    let first = client()
+        .post(format!("{api}/orders"))
+        .json(&order)
+        .send()
+        .await
+        .expect("post");
     assert_eq!(first.status(), StatusCode::CREATED);
-    let second = client().post(format!("{api}/orders")).json(&order).send().await.expect("post");
+    let second = client()
+        .post(format!("{api}/orders"))
+        .json(&order)
+        .send()
+        .await
+        .expect("post");
     assert_eq!(second.status(), StatusCode::OK);
     let s = stats(&api).await;
-    assert_eq!((s["totalOrders"].clone(), s["totalItems"].clone(), s["averageOrderValue"].clone()), (json!(1), json!(4), json!(10.0)));
+    assert_eq!(
+        (
+            s["totalOrders"].clone(),
+            s["totalItems"].clone(),
+            s["averageOrderValue"].clone()
+        ),
+        (json!(1), json!(4), json!(10.0))
+    );
     app.stop().await.expect("clean stop");
 }

@@ -65,17 +65,30 @@ impl ProducerContext for Timed {
             eprintln!("delivery failed: {err}");
             std::process::exit(1);
         }
-        self.0.lock().unwrap_or_else(|p| p.into_inner()).push(sent.elapsed().as_micros() as u64);
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(sent.elapsed().as_micros() as u64);
     }
 }
 
 fn percentiles(mut micros: Vec<u64>) -> serde_json::Value {
     micros.sort_unstable();
-    let at = |q: f64| micros.get(((micros.len() as f64 * q) as usize).min(micros.len().saturating_sub(1))).map_or(0.0, |us| *us as f64 / 1000.0);
+    let at = |q: f64| {
+        micros
+            .get(((micros.len() as f64 * q) as usize).min(micros.len().saturating_sub(1)))
+            .map_or(0.0, |us| *us as f64 / 1000.0)
+    };
     json!({"p50": at(0.5), "p99": at(0.99), "p999": at(0.999)})
 }
 
-fn produce(brokers: &str, topic: &str, records: usize, size: usize, acks: &str) -> anyhow::Result<serde_json::Value> {
+fn produce(
+    brokers: &str,
+    topic: &str,
+    records: usize,
+    size: usize,
+    acks: &str,
+) -> anyhow::Result<serde_json::Value> {
     let producer: BaseProducer<Timed> = ClientConfig::new()
         .set("bootstrap.servers", brokers)
         .set("acks", acks)
@@ -86,7 +99,8 @@ fn produce(brokers: &str, topic: &str, records: usize, size: usize, acks: &str) 
     let payload = vec![b'x'; size];
     let started = Instant::now();
     for _ in 0..records {
-        let mut record = BaseRecord::with_opaque_to(topic, Box::new(Instant::now())).payload(&payload[..]);
+        let mut record =
+            BaseRecord::with_opaque_to(topic, Box::new(Instant::now())).payload(&payload[..]);
         loop {
             match producer.send::<[u8], [u8]>(record) {
                 Ok(()) => break,
@@ -101,8 +115,18 @@ fn produce(brokers: &str, topic: &str, records: usize, size: usize, acks: &str) 
     }
     producer.flush(Duration::from_secs(60))?;
     let secs = started.elapsed().as_secs_f64();
-    let latencies = std::mem::take(&mut *producer.context().0.lock().unwrap_or_else(|p| p.into_inner()));
-    anyhow::ensure!(latencies.len() == records, "{} of {records} delivered", latencies.len());
+    let latencies = std::mem::take(
+        &mut *producer
+            .context()
+            .0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()),
+    );
+    anyhow::ensure!(
+        latencies.len() == records,
+        "{} of {records} delivered",
+        latencies.len()
+    );
     let mut out = percentiles(latencies);
     out["rec_s"] = json!(records as f64 / secs);
     out["mb_s"] = json!((records * size) as f64 / secs / 1e6);
@@ -129,7 +153,10 @@ fn consume(brokers: &str, topic: &str, records: usize) -> anyhow::Result<serde_j
     let mut started = None;
     let deadline = Instant::now() + Duration::from_secs(120);
     while count < records {
-        anyhow::ensure!(Instant::now() < deadline, "only {count} of {records} records in 120 s");
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "only {count} of {records} records in 120 s"
+        );
         match consumer.poll(Duration::from_millis(100)) {
             Some(Ok(message)) => {
                 started.get_or_insert_with(Instant::now);
@@ -146,15 +173,31 @@ fn consume(brokers: &str, topic: &str, records: usize) -> anyhow::Result<serde_j
 }
 
 fn now_micros() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_micros() as u64)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as u64)
 }
 
-fn latency(brokers: &str, topic: &str, rate: u32, seconds: u32, size: usize) -> anyhow::Result<serde_json::Value> {
-    let producer: BaseProducer = ClientConfig::new().set("bootstrap.servers", brokers).set("acks", "all").set("linger.ms", "0").create()?;
+fn latency(
+    brokers: &str,
+    topic: &str,
+    rate: u32,
+    seconds: u32,
+    size: usize,
+) -> anyhow::Result<serde_json::Value> {
+    let producer: BaseProducer = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("acks", "all")
+        .set("linger.ms", "0")
+        .create()?;
     // Create the topic, then read from its current end.
-    producer.send(BaseRecord::<[u8], [u8]>::to(topic).payload(b"start")).map_err(|(e, _)| e)?;
+    producer
+        .send(BaseRecord::<[u8], [u8]>::to(topic).payload(b"start"))
+        .map_err(|(e, _)| e)?;
     producer.flush(Duration::from_secs(30))?;
-    let (_, end) = producer.client().fetch_watermarks(topic, 0, Duration::from_secs(10))?;
+    let (_, end) = producer
+        .client()
+        .fetch_watermarks(topic, 0, Duration::from_secs(10))?;
     let consumer = reader(brokers, topic, Offset::Offset(end))?;
     let total = (rate * seconds) as usize;
     let mut payload = vec![b'x'; size.max(8)];
@@ -164,7 +207,10 @@ fn latency(brokers: &str, topic: &str, rate: u32, seconds: u32, size: usize) -> 
         while seen.len() < total && Instant::now() < deadline {
             if let Some(message) = consumer.poll(Duration::from_millis(100)) {
                 let message = message?;
-                let sent = message.payload().and_then(|p| p.get(..8)).map(|b| u64::from_be_bytes(b.try_into().unwrap_or_default()));
+                let sent = message
+                    .payload()
+                    .and_then(|p| p.get(..8))
+                    .map(|b| u64::from_be_bytes(b.try_into().unwrap_or_default()));
                 if let Some(sent) = sent {
                     seen.push(now_micros().saturating_sub(sent));
                 }
@@ -180,12 +226,20 @@ fn latency(brokers: &str, topic: &str, rate: u32, seconds: u32, size: usize) -> 
             std::thread::sleep(wait);
         }
         payload[..8].copy_from_slice(&now_micros().to_be_bytes());
-        producer.send(BaseRecord::<[u8], [u8]>::to(topic).payload(&payload[..])).map_err(|(e, _)| e)?;
+        producer
+            .send(BaseRecord::<[u8], [u8]>::to(topic).payload(&payload[..]))
+            .map_err(|(e, _)| e)?;
         producer.poll(Duration::ZERO);
     }
     producer.flush(Duration::from_secs(30))?;
-    let seen = receiving.join().map_err(|_| anyhow::anyhow!("consumer thread panicked"))??;
-    anyhow::ensure!(seen.len() == total, "{} of {total} records arrived", seen.len());
+    let seen = receiving
+        .join()
+        .map_err(|_| anyhow::anyhow!("consumer thread panicked"))??;
+    anyhow::ensure!(
+        seen.len() == total,
+        "{} of {total} records arrived",
+        seen.len()
+    );
     let mut out = percentiles(seen);
     out["rate"] = json!(rate);
     Ok(out)
@@ -194,9 +248,17 @@ fn latency(brokers: &str, topic: &str, rate: u32, seconds: u32, size: usize) -> 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Produce { records, size, acks } => produce(&cli.brokers, &cli.topic, records, size, &acks)?,
+        Command::Produce {
+            records,
+            size,
+            acks,
+        } => produce(&cli.brokers, &cli.topic, records, size, &acks)?,
         Command::Consume { records } => consume(&cli.brokers, &cli.topic, records)?,
-        Command::Latency { rate, seconds, size } => latency(&cli.brokers, &cli.topic, rate, seconds, size)?,
+        Command::Latency {
+            rate,
+            seconds,
+            size,
+        } => latency(&cli.brokers, &cli.topic, rate, seconds, size)?,
     };
     println!("{result}");
     Ok(())

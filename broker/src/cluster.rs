@@ -26,7 +26,9 @@ impl Partition {
     /// The log, even if a thread panicked while holding it: a panic cannot leave the log
     /// half-updated (appends mutate it only after every check passed).
     pub fn log(&self) -> std::sync::MutexGuard<'_, PartitionLog> {
-        self.log.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.log
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -38,7 +40,9 @@ pub struct Topic {
 
 impl Topic {
     pub fn partition(&self, index: i32) -> Option<&Partition> {
-        usize::try_from(index).ok().and_then(|i| self.partitions.get(i))
+        usize::try_from(index)
+            .ok()
+            .and_then(|i| self.partitions.get(i))
     }
 }
 
@@ -69,11 +73,17 @@ pub fn valid_topic_name(name: &str) -> bool {
     (1..=249).contains(&name.len())
         && name != "."
         && name != ".."
-        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_' || b == b'-')
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_' || b == b'-')
 }
 
 impl Cluster {
-    pub fn open(config: BrokerConfig, advertised_host: String, advertised_port: i32) -> Result<Self, BrokerError> {
+    pub fn open(
+        config: BrokerConfig,
+        advertised_host: String,
+        advertised_port: i32,
+    ) -> Result<Self, BrokerError> {
         let groups = Coordinator::open(config.data_dir.as_deref())?;
         let cluster = Self {
             advertised_host,
@@ -102,20 +112,41 @@ impl Cluster {
 
     /// Rebuilds every topic found in the data directory, and the producer id counter.
     fn recover_topics(&self) -> Result<(), BrokerError> {
-        let Some(dir) = self.topics_dir() else { return Ok(()) };
+        let Some(dir) = self.topics_dir() else {
+            return Ok(());
+        };
         fs::create_dir_all(&dir).map_err(Self::storage_error(dir.clone()))?;
         for entry in fs::read_dir(&dir).map_err(Self::storage_error(dir.clone()))? {
             let path = entry.map_err(Self::storage_error(dir.clone()))?.path();
-            let meta = fs::read_to_string(path.join("meta")).map_err(Self::storage_error(path.join("meta")))?;
+            let meta = fs::read_to_string(path.join("meta"))
+                .map_err(Self::storage_error(path.join("meta")))?;
             let (id, partitions) = parse_meta(&meta).ok_or_else(|| BrokerError::Storage {
                 path: path.join("meta"),
-                source: std::io::Error::new(std::io::ErrorKind::InvalidData, "expected `id=UUID` and `partitions=N` lines"),
+                source: std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    "expected `id=UUID` and `partitions=N` lines",
+                ),
             })?;
-            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_string();
+            let name = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or_default()
+                .to_string();
             let topic = self.build_topic(&name, id, partitions)?;
-            self.topics.write().unwrap_or_else(|p| p.into_inner()).insert(name, Arc::new(topic));
+            self.topics
+                .write()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(name, Arc::new(topic));
         }
-        let max_id = self.all_topics().iter().flat_map(|t| t.partitions.iter().filter_map(|p| p.log().max_producer_id())).max();
+        let max_id = self
+            .all_topics()
+            .iter()
+            .flat_map(|t| {
+                t.partitions
+                    .iter()
+                    .filter_map(|p| p.log().max_producer_id())
+            })
+            .max();
         if let Some(max_id) = max_id {
             self.next_producer_id.store(max_id + 1, Ordering::Relaxed);
         }
@@ -129,18 +160,29 @@ impl Cluster {
                 None => PartitionLog::default(),
                 Some(dir) => {
                     let path = dir.join(name).join(index.to_string());
-                    let (segment, recovered) = SegmentWriter::open(&path, self.config.fsync, self.config.segment_bytes)
-                        .map_err(Self::storage_error(path))?;
+                    let (segment, recovered) =
+                        SegmentWriter::open(&path, self.config.fsync, self.config.segment_bytes)
+                            .map_err(Self::storage_error(path))?;
                     PartitionLog::with_segment(segment, recovered)
                 }
             };
-            logs.push(Partition { log: Mutex::new(log) });
+            logs.push(Partition {
+                log: Mutex::new(log),
+            });
         }
-        Ok(Topic { name: name.to_string(), id, partitions: logs })
+        Ok(Topic {
+            name: name.to_string(),
+            id,
+            partitions: logs,
+        })
     }
 
     pub fn topic(&self, name: &str) -> Option<Arc<Topic>> {
-        self.topics.read().unwrap_or_else(|p| p.into_inner()).get(name).cloned()
+        self.topics
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(name)
+            .cloned()
     }
 
     pub fn topic_by_id(&self, id: Uuid) -> Option<Arc<Topic>> {
@@ -148,11 +190,20 @@ impl Cluster {
     }
 
     pub fn all_topics(&self) -> Vec<Arc<Topic>> {
-        self.topics.read().unwrap_or_else(|p| p.into_inner()).values().cloned().collect()
+        self.topics
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+            .cloned()
+            .collect()
     }
 
     /// The topic, created with the default partition count if auto-creation allows it.
-    pub fn topic_or_create(&self, name: &str, allow_create: bool) -> Result<Arc<Topic>, ResponseError> {
+    pub fn topic_or_create(
+        &self,
+        name: &str,
+        allow_create: bool,
+    ) -> Result<Arc<Topic>, ResponseError> {
         if let Some(topic) = self.topic(name) {
             return Ok(topic);
         }
@@ -163,7 +214,9 @@ impl Cluster {
             return Err(ResponseError::UnknownTopicOrPartition);
         }
         match self.create_topic(name, self.config.default_partitions) {
-            Err(ResponseError::TopicAlreadyExists) => self.topic(name).ok_or(ResponseError::UnknownTopicOrPartition),
+            Err(ResponseError::TopicAlreadyExists) => self
+                .topic(name)
+                .ok_or(ResponseError::UnknownTopicOrPartition),
             other => other,
         }
     }
@@ -182,7 +235,12 @@ impl Cluster {
         let id = Uuid::new_v4();
         if let Some(dir) = self.topics_dir() {
             let path = dir.join(name);
-            let written = fs::create_dir_all(&path).and_then(|()| fs::write(path.join("meta"), format!("id={id}\npartitions={partitions}\n")));
+            let written = fs::create_dir_all(&path).and_then(|()| {
+                fs::write(
+                    path.join("meta"),
+                    format!("id={id}\npartitions={partitions}\n"),
+                )
+            });
             if let Err(err) = written {
                 tracing::error!(topic = name, %err, "cannot create the topic's folder");
                 return Err(ResponseError::KafkaStorageError);
@@ -199,7 +257,11 @@ impl Cluster {
     }
 
     pub fn delete_topic(&self, name: &str) -> Result<Uuid, ResponseError> {
-        let removed = self.topics.write().unwrap_or_else(|p| p.into_inner()).remove(name);
+        let removed = self
+            .topics
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(name);
         let topic = removed.ok_or(ResponseError::UnknownTopicOrPartition)?;
         if let Some(dir) = self.topics_dir() {
             if let Err(err) = fs::remove_dir_all(dir.join(name)) {

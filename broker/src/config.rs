@@ -84,6 +84,9 @@ impl Default for BrokerConfig {
 impl BrokerConfig {
     /// In memory, on a free port of 127.0.0.1: what a test wants.
     pub fn ephemeral() -> Self {
-        Self { listen: SocketAddr::from(([127, 0, 0, 1], 0)), ..Self::default() }
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            ..Self::default()
+        }
     }
 }

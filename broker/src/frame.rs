@@ -15,9 +15,19 @@ pub enum FrameError {
     #[error("unknown API key {0}")]
     UnknownApi(i16),
     #[error("{api:?} v{version} is not supported (this broker serves v{min}..=v{max})")]
-    UnsupportedVersion { api: ApiKey, version: i16, min: i16, max: i16, correlation_id: i32 },
+    UnsupportedVersion {
+        api: ApiKey,
+        version: i16,
+        min: i16,
+        max: i16,
+        correlation_id: i32,
+    },
     #[error("malformed {api:?} v{version} request: {reason}")]
-    Malformed { api: ApiKey, version: i16, reason: String },
+    Malformed {
+        api: ApiKey,
+        version: i16,
+        reason: String,
+    },
 }
 
 pub struct Request {
@@ -38,17 +48,38 @@ pub fn decode_request(mut frame: Bytes) -> Result<Request, FrameError> {
     let api = ApiKey::try_from(key).map_err(|_| FrameError::UnknownApi(key))?;
     let range = api::supported(api).ok_or(FrameError::UnknownApi(key))?;
     if !(range.0..=range.1).contains(&version) {
-        return Err(FrameError::UnsupportedVersion { api, version, min: range.0, max: range.1, correlation_id });
+        return Err(FrameError::UnsupportedVersion {
+            api,
+            version,
+            min: range.0,
+            max: range.1,
+            correlation_id,
+        });
     }
-    let malformed = |e: anyhow::Error| FrameError::Malformed { api, version, reason: e.to_string() };
-    let header = RequestHeader::decode(&mut frame, api.request_header_version(version)).map_err(malformed)?;
+    let malformed = |e: anyhow::Error| FrameError::Malformed {
+        api,
+        version,
+        reason: e.to_string(),
+    };
+    let header = RequestHeader::decode(&mut frame, api.request_header_version(version))
+        .map_err(malformed)?;
     let body = RequestKind::decode(api, &mut frame, version).map_err(malformed)?;
     if frame.has_remaining() {
         // Kafka ignores bytes after the request body, and librdkafka sends a few with a
         // full-topic Metadata v12 request: accept them as Kafka does.
-        tracing::debug!(?api, version, extra = frame.remaining(), "ignored bytes after the request body");
+        tracing::debug!(
+            ?api,
+            version,
+            extra = frame.remaining(),
+            "ignored bytes after the request body"
+        );
     }
-    Ok(Request { api, version, header, body })
+    Ok(Request {
+        api,
+        version,
+        header,
+        body,
+    })
 }
 
 /// Encodes a response with its length prefix, ready to write.
@@ -56,7 +87,13 @@ pub fn decode_request(mut frame: Bytes) -> Result<Request, FrameError> {
 /// connection passes the same buffer for every answer, so its capacity is kept: answers reuse
 /// memory instead of allocating (and page-faulting) a fresh buffer each time, which under a
 /// fetch load of megabyte answers was most of the broker's CPU (bench/changes.md).
-pub fn encode_response(out: &mut BytesMut, api: ApiKey, version: i16, correlation_id: i32, body: &ResponseKind) -> Result<(), String> {
+pub fn encode_response(
+    out: &mut BytesMut,
+    api: ApiKey,
+    version: i16,
+    correlation_id: i32,
+    body: &ResponseKind,
+) -> Result<(), String> {
     out.clear();
     // A fetch answer carries up to megabytes of record batches: reserve once, instead of
     // growing by doubling (each step a reallocation and a copy of everything so far).
@@ -65,7 +102,9 @@ pub fn encode_response(out: &mut BytesMut, api: ApiKey, version: i16, correlatio
     }
     out.put_i32(0);
     let header = ResponseHeader::default().with_correlation_id(correlation_id);
-    header.encode(out, api.response_header_version(version)).map_err(|e| e.to_string())?;
+    header
+        .encode(out, api.response_header_version(version))
+        .map_err(|e| e.to_string())?;
     body.encode(out, version).map_err(|e| e.to_string())?;
     let len = (out.len() - 4) as i32;
     out[..4].copy_from_slice(&len.to_be_bytes());
@@ -80,8 +119,15 @@ mod tests {
     /// fail cleanly instead of trying to allocate gigabytes (see vendor/kafka-protocol).
     #[test]
     fn huge_array_counts_are_decode_errors() {
-        for hex in ["0003000000000000000032000000", "000f00004040004d000040000b87", "0003000000010000000010000100"] {
-            let bytes: Vec<u8> = (0..hex.len()).step_by(2).map(|i| u8::from_str_radix(&hex[i..i + 2], 16).expect("hex")).collect();
+        for hex in [
+            "0003000000000000000032000000",
+            "000f00004040004d000040000b87",
+            "0003000000010000000010000100",
+        ] {
+            let bytes: Vec<u8> = (0..hex.len())
+                .step_by(2)
+                .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).expect("hex"))
+                .collect();
             assert!(decode_request(Bytes::from(bytes)).is_err(), "{hex}");
         }
     }

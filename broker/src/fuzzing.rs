@@ -16,9 +16,16 @@ pub struct Harness {
 
 impl Harness {
     pub fn new() -> Self {
-        let runtime = tokio::runtime::Builder::new_current_thread().enable_time().build().expect("a tokio runtime");
-        let cluster = Cluster::open(BrokerConfig::ephemeral(), "127.0.0.1".into(), 9092).expect("an in-memory cluster");
-        Self { runtime, cluster: Arc::new(cluster) }
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .expect("a tokio runtime");
+        let cluster = Cluster::open(BrokerConfig::ephemeral(), "127.0.0.1".into(), 9092)
+            .expect("an in-memory cluster");
+        Self {
+            runtime,
+            cluster: Arc::new(cluster),
+        }
     }
 
     /// Decodes and answers one frame (the bytes after the length prefix). Requests that would
@@ -27,7 +34,11 @@ impl Harness {
         let frame = Bytes::copy_from_slice(frame);
         let cluster = self.cluster.clone();
         self.runtime.block_on(async move {
-            let _ = tokio::time::timeout(Duration::from_millis(5), crate::server::answer(&cluster, frame, "fuzz", &mut bytes::BytesMut::new())).await;
+            let _ = tokio::time::timeout(
+                Duration::from_millis(5),
+                crate::server::answer(&cluster, frame, "fuzz", &mut bytes::BytesMut::new()),
+            )
+            .await;
         });
     }
 }

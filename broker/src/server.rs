@@ -52,17 +52,33 @@ impl Broker {
     /// Binds the listener, recovers the data directory (if any) and starts serving.
     pub async fn start(config: BrokerConfig) -> Result<BrokerHandle, BrokerError> {
         if config.default_partitions < 1 {
-            return Err(BrokerError::Config(format!("partitions must be at least 1, not {}", config.default_partitions)));
+            return Err(BrokerError::Config(format!(
+                "partitions must be at least 1, not {}",
+                config.default_partitions
+            )));
         }
         let listener =
-            TcpListener::bind(config.listen).await.map_err(|source| BrokerError::Bind { addr: config.listen, source })?;
-        let addr = listener.local_addr().map_err(|source| BrokerError::Bind { addr: config.listen, source })?;
+            TcpListener::bind(config.listen)
+                .await
+                .map_err(|source| BrokerError::Bind {
+                    addr: config.listen,
+                    source,
+                })?;
+        let addr = listener.local_addr().map_err(|source| BrokerError::Bind {
+            addr: config.listen,
+            source,
+        })?;
         let (host, port) = advertised(&config, addr)?;
         let cluster = Arc::new(Cluster::open(config, host, port)?);
         let (stop, shutdown) = shutdown::channel();
         let task = tokio::spawn(serve(listener, cluster.clone(), shutdown));
         tracing::info!(%addr, advertised = %format!("{}:{}", cluster.advertised_host, cluster.advertised_port), "broker listening");
-        Ok(BrokerHandle { addr, cluster, stop, task })
+        Ok(BrokerHandle {
+            addr,
+            cluster,
+            stop,
+            task,
+        })
     }
 }
 
@@ -74,7 +90,10 @@ fn advertised(config: &BrokerConfig, bound: SocketAddr) -> Result<(String, i32),
     let (host, port) = adv.rsplit_once(':').ok_or_else(bad)?;
     let port: u16 = port.parse().map_err(|_| bad())?;
     let port = if port == 0 { bound.port() } else { port };
-    Ok((host.trim_matches(|c| c == '[' || c == ']').to_string(), i32::from(port)))
+    Ok((
+        host.trim_matches(|c| c == '[' || c == ']').to_string(),
+        i32::from(port),
+    ))
 }
 
 impl BrokerHandle {
@@ -85,7 +104,10 @@ impl BrokerHandle {
 
     /// `host:port` for a client's `bootstrap.servers`.
     pub fn bootstrap(&self) -> String {
-        format!("{}:{}", self.cluster.advertised_host, self.cluster.advertised_port)
+        format!(
+            "{}:{}",
+            self.cluster.advertised_host, self.cluster.advertised_port
+        )
     }
 
     pub fn stats(&self) -> Stats {
@@ -136,14 +158,24 @@ async fn serve(listener: TcpListener, cluster: Arc<Cluster>, mut shutdown: Shutd
         }
     }
     drop(listener);
-    if tokio::time::timeout(DRAIN_TIMEOUT, async { while connections.join_next().await.is_some() {} }).await.is_err() {
+    if tokio::time::timeout(DRAIN_TIMEOUT, async {
+        while connections.join_next().await.is_some() {}
+    })
+    .await
+    .is_err()
+    {
         connections.abort_all();
     }
     cluster.sync_all();
     tracing::info!("broker stopped");
 }
 
-async fn connection(stream: TcpStream, peer: SocketAddr, cluster: Arc<Cluster>, mut shutdown: Shutdown) {
+async fn connection(
+    stream: TcpStream,
+    peer: SocketAddr,
+    cluster: Arc<Cluster>,
+    mut shutdown: Shutdown,
+) {
     let _ = stream.set_nodelay(true);
     // Buffered reads: a request's size and body, and often the next request, come in one
     // read call (writes pass straight through).
@@ -185,7 +217,10 @@ async fn connection(stream: TcpStream, peer: SocketAddr, cluster: Arc<Cluster>, 
 
 /// Reads one length-prefixed frame. `None` at a clean end of stream. The wait for a frame
 /// to start is bounded by the idle timeout, the rest of it by the request timeout.
-async fn read_frame(stream: &mut BufReader<TcpStream>, config: &BrokerConfig) -> Result<Option<Bytes>, String> {
+async fn read_frame(
+    stream: &mut BufReader<TcpStream>,
+    config: &BrokerConfig,
+) -> Result<Option<Bytes>, String> {
     let mut len = [0u8; 4];
     match tokio::time::timeout(config.idle_timeout, stream.read_u8()).await {
         Err(_) => return Err(format!("idle for {} s", config.idle_timeout.as_secs())),
@@ -196,39 +231,77 @@ async fn read_frame(stream: &mut BufReader<TcpStream>, config: &BrokerConfig) ->
     let rest = async {
         stream.read_exact(&mut len[1..]).await?;
         let len = i32::from_be_bytes(len);
-        let len = usize::try_from(len).map_err(|_| std::io::Error::other(format!("negative frame size {len}")))?;
+        let len = usize::try_from(len)
+            .map_err(|_| std::io::Error::other(format!("negative frame size {len}")))?;
         if len > config.max_frame_bytes {
-            return Err(std::io::Error::other(format!("frame of {len} bytes is over the {}-byte limit", config.max_frame_bytes)));
+            return Err(std::io::Error::other(format!(
+                "frame of {len} bytes is over the {}-byte limit",
+                config.max_frame_bytes
+            )));
         }
         let mut buf = BytesMut::zeroed(len);
         stream.read_exact(&mut buf).await?;
         Ok(buf.freeze())
     };
     match tokio::time::timeout(config.request_timeout, rest).await {
-        Err(_) => Err(format!("request not complete after {} s (slow client)", config.request_timeout.as_secs())),
+        Err(_) => Err(format!(
+            "request not complete after {} s (slow client)",
+            config.request_timeout.as_secs()
+        )),
         Ok(Err(err)) => Err(format!("bad or incomplete request: {err}")),
         Ok(Ok(frame)) => Ok(Some(frame)),
     }
 }
 
 /// Decodes, handles and encodes one request into `out`. `Ok(false)`: no response is due (acks=0).
-pub(crate) async fn answer(cluster: &Arc<Cluster>, frame: Bytes, host: &str, out: &mut BytesMut) -> Result<bool, FrameError> {
+pub(crate) async fn answer(
+    cluster: &Arc<Cluster>,
+    frame: Bytes,
+    host: &str,
+    out: &mut BytesMut,
+) -> Result<bool, FrameError> {
     let request = match frame::decode_request(frame) {
         Ok(request) => request,
-        Err(FrameError::UnsupportedVersion { api: ApiKey::ApiVersions, correlation_id, .. }) => {
+        Err(FrameError::UnsupportedVersion {
+            api: ApiKey::ApiVersions,
+            correlation_id,
+            ..
+        }) => {
             // KIP-511: answer with v0 and UNSUPPORTED_VERSION so the client can retry lower.
             let body = ResponseKind::ApiVersions(api::api_versions::unsupported());
-            return Ok(frame::encode_response(out, ApiKey::ApiVersions, 0, correlation_id, &body).is_ok());
+            return Ok(
+                frame::encode_response(out, ApiKey::ApiVersions, 0, correlation_id, &body).is_ok(),
+            );
         }
         Err(err) => return Err(err),
     };
-    let client_id = request.header.client_id.as_ref().map(|c| c.to_string()).unwrap_or_default();
-    let ctx = Ctx { cluster, version: request.version, client_id: &client_id, client_host: host };
+    let client_id = request
+        .header
+        .client_id
+        .as_ref()
+        .map(|c| c.to_string())
+        .unwrap_or_default();
+    let ctx = Ctx {
+        cluster,
+        version: request.version,
+        client_id: &client_id,
+        client_host: host,
+    };
     let started = std::time::Instant::now();
     let body = api::handle(&ctx, request.body).await;
     cluster.metrics.record(request.api, started.elapsed());
     let Some(body) = body else { return Ok(false) };
-    frame::encode_response(out, request.api, request.version, request.header.correlation_id, &body)
-        .map(|()| true)
-        .map_err(|reason| FrameError::Malformed { api: request.api, version: request.version, reason })
+    frame::encode_response(
+        out,
+        request.api,
+        request.version,
+        request.header.correlation_id,
+        &body,
+    )
+    .map(|()| true)
+    .map_err(|reason| FrameError::Malformed {
+        api: request.api,
+        version: request.version,
+        reason,
+    })
 }

@@ -53,7 +53,10 @@ pub fn page(title: &str, notice: Option<&str>, error: Option<&str>, body: &str) 
 /// Pretty-prints JSON text; anything else is shown as it is.
 pub fn pretty(value: &str) -> (bool, String) {
     match serde_json::from_str::<serde_json::Value>(value) {
-        Ok(v) => (true, serde_json::to_string_pretty(&v).unwrap_or_else(|_| value.to_string())),
+        Ok(v) => (
+            true,
+            serde_json::to_string_pretty(&v).unwrap_or_else(|_| value.to_string()),
+        ),
         Err(_) => (false, value.to_string()),
     }
 }
@@ -62,14 +65,20 @@ pub fn time(ms: Option<i64>) -> String {
     let Some(ms) = ms else { return "—".into() };
     time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
         .ok()
-        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
         .unwrap_or_else(|| ms.to_string())
 }
 
 /// A horizontal bar chart as inline SVG (no script, no library).
 pub fn bars(rows: &[(String, u64)]) -> String {
     let max = rows.iter().map(|(_, v)| *v).max().unwrap_or(0).max(1);
-    let mut svg = format!(r#"<svg class="chart" viewBox="0 0 420 {}" role="img">"#, rows.len() * 24 + 4);
+    let mut svg = format!(
+        r#"<svg class="chart" viewBox="0 0 420 {}" role="img">"#,
+        rows.len() * 24 + 4
+    );
     for (i, (label, value)) in rows.iter().enumerate() {
         let y = i * 24 + 2;
         let w = (*value as f64 / max as f64 * 260.0).round();

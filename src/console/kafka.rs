@@ -5,9 +5,9 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use bytes::Buf;
+use rdkafka::config::FromClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::{Headers, Message};
-use rdkafka::config::FromClientConfig;
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 
 const TIMEOUT: Duration = Duration::from_secs(3);
@@ -81,19 +81,35 @@ pub fn client<T: FromClientConfig>(brokers: &str, group: Option<&str>) -> Result
 }
 
 pub fn brokers(client: &BaseConsumer) -> Result<Vec<String>, String> {
-    let md = client.fetch_metadata(None, TIMEOUT).map_err(|e| e.to_string())?;
-    Ok(md.brokers().iter().map(|b| format!("{} ({}:{})", b.id(), b.host(), b.port())).collect())
+    let md = client
+        .fetch_metadata(None, TIMEOUT)
+        .map_err(|e| e.to_string())?;
+    Ok(md
+        .brokers()
+        .iter()
+        .map(|b| format!("{} ({}:{})", b.id(), b.host(), b.port()))
+        .collect())
 }
 
 /// Every topic with its partitions' offsets; Kafka's internal topics are left out.
 pub fn topics(client: &BaseConsumer) -> Result<Vec<TopicInfo>, String> {
-    let md = client.fetch_metadata(None, TIMEOUT).map_err(|e| e.to_string())?;
+    let md = client
+        .fetch_metadata(None, TIMEOUT)
+        .map_err(|e| e.to_string())?;
     let mut topics = Vec::new();
     for t in md.topics().iter().filter(|t| !t.name().starts_with("__")) {
-        topics.push(topic_info(client, t.name(), t.partitions().iter().map(|p| p.id()))?);
+        topics.push(topic_info(
+            client,
+            t.name(),
+            t.partitions().iter().map(|p| p.id()),
+        )?);
     }
     topics.sort_by(|a, b| a.name.cmp(&b.name));
-    let addrs: Vec<(String, i32)> = md.brokers().iter().map(|b| (b.host().to_string(), b.port())).collect();
+    let addrs: Vec<(String, i32)> = md
+        .brokers()
+        .iter()
+        .map(|b| (b.host().to_string(), b.port()))
+        .collect();
     let sizes = super::log_dirs::topic_sizes(&addrs);
     for t in &mut topics {
         t.size = sizes.get(&t.name).copied();
@@ -101,19 +117,31 @@ pub fn topics(client: &BaseConsumer) -> Result<Vec<TopicInfo>, String> {
     Ok(topics)
 }
 
-fn topic_info(client: &BaseConsumer, name: &str, partitions: impl Iterator<Item = i32>) -> Result<TopicInfo, String> {
+fn topic_info(
+    client: &BaseConsumer,
+    name: &str,
+    partitions: impl Iterator<Item = i32>,
+) -> Result<TopicInfo, String> {
     let mut out = Vec::new();
     for id in partitions {
-        let (low, high) = client.fetch_watermarks(name, id, TIMEOUT).map_err(|e| format!("{name}/{id}: {e}"))?;
+        let (low, high) = client
+            .fetch_watermarks(name, id, TIMEOUT)
+            .map_err(|e| format!("{name}/{id}: {e}"))?;
         out.push(PartitionInfo { id, low, high });
     }
     out.sort_by_key(|p| p.id);
-    Ok(TopicInfo { name: name.to_string(), partitions: out, size: None })
+    Ok(TopicInfo {
+        name: name.to_string(),
+        partitions: out,
+        size: None,
+    })
 }
 
 /// One topic, or an error that says it does not exist.
 pub fn topic(client: &BaseConsumer, name: &str) -> Result<TopicInfo, String> {
-    let md = client.fetch_metadata(Some(name), TIMEOUT).map_err(|e| e.to_string())?;
+    let md = client
+        .fetch_metadata(Some(name), TIMEOUT)
+        .map_err(|e| e.to_string())?;
     let t = md.topics().first().ok_or("no such topic")?;
     if t.error().is_some() || t.partitions().is_empty() {
         return Err(format!("topic {name:?} does not exist"));
@@ -156,8 +184,14 @@ fn parse_assignment(mut bytes: &[u8]) -> Vec<(String, i32)> {
     out
 }
 
-pub fn groups(client: &BaseConsumer, brokers: &str, topics: &[TopicInfo]) -> Result<Vec<GroupInfo>, String> {
-    let list = client.fetch_group_list(None, TIMEOUT).map_err(|e| e.to_string())?;
+pub fn groups(
+    client: &BaseConsumer,
+    brokers: &str,
+    topics: &[TopicInfo],
+) -> Result<Vec<GroupInfo>, String> {
+    let list = client
+        .fetch_group_list(None, TIMEOUT)
+        .map_err(|e| e.to_string())?;
     let mut out = Vec::new();
     for g in list.groups() {
         let members = g
@@ -195,7 +229,9 @@ fn lag(brokers: &str, group: &str, topics: &[TopicInfo]) -> Result<Vec<LagInfo>,
     if tpl.count() == 0 {
         return Ok(Vec::new());
     }
-    let committed = consumer.committed_offsets(tpl, TIMEOUT).map_err(|e| e.to_string())?;
+    let committed = consumer
+        .committed_offsets(tpl, TIMEOUT)
+        .map_err(|e| e.to_string())?;
     Ok(committed
         .elements()
         .iter()
@@ -204,7 +240,10 @@ fn lag(brokers: &str, group: &str, topics: &[TopicInfo]) -> Result<Vec<LagInfo>,
                 topic: e.topic().to_string(),
                 partition: e.partition(),
                 committed: o,
-                high: high.get(&(e.topic().to_string(), e.partition())).copied().unwrap_or(o),
+                high: high
+                    .get(&(e.topic().to_string(), e.partition()))
+                    .copied()
+                    .unwrap_or(o),
             }),
             _ => None,
         })
@@ -216,18 +255,27 @@ fn text(bytes: Option<&[u8]>) -> Option<String> {
 }
 
 /// Messages of one partition in `[from, to)`, read with a consumer assigned at `from`.
-pub fn read(brokers: &str, topic: &str, partition: i32, from: i64, to: i64) -> Result<Vec<MessageInfo>, String> {
+pub fn read(
+    brokers: &str,
+    topic: &str,
+    partition: i32,
+    from: i64,
+    to: i64,
+) -> Result<Vec<MessageInfo>, String> {
     let mut out = Vec::new();
     if from >= to {
         return Ok(out);
     }
     let consumer: BaseConsumer = client(brokers, None)?;
     let mut tpl = TopicPartitionList::new();
-    tpl.add_partition_offset(topic, partition, Offset::Offset(from)).map_err(|e| e.to_string())?;
+    tpl.add_partition_offset(topic, partition, Offset::Offset(from))
+        .map_err(|e| e.to_string())?;
     consumer.assign(&tpl).map_err(|e| e.to_string())?;
     let deadline = std::time::Instant::now() + TIMEOUT;
     while (out.len() as i64) < to - from && std::time::Instant::now() < deadline {
-        let Some(result) = consumer.poll(Duration::from_millis(200)) else { continue };
+        let Some(result) = consumer.poll(Duration::from_millis(200)) else {
+            continue;
+        };
         let m = result.map_err(|e| e.to_string())?;
         if m.offset() >= to {
             break;
@@ -239,7 +287,11 @@ pub fn read(brokers: &str, topic: &str, partition: i32, from: i64, to: i64) -> R
             key: text(m.key()),
             headers: m
                 .headers()
-                .map(|h| h.iter().map(|h| (h.key.to_string(), text(h.value).unwrap_or_default())).collect())
+                .map(|h| {
+                    h.iter()
+                        .map(|h| (h.key.to_string(), text(h.value).unwrap_or_default()))
+                        .collect()
+                })
                 .unwrap_or_default(),
             value: text(m.payload()),
         });
@@ -253,9 +305,14 @@ mod tests {
 
     #[test]
     fn reads_a_consumer_protocol_assignment() {
-        let mut b = vec![0, 1, 0, 0, 0, 1, 0, 2, b'o', b't', 0, 0, 0, 2, 0, 0, 0, 2, 0, 0, 0, 0];
+        let mut b = vec![
+            0, 1, 0, 0, 0, 1, 0, 2, b'o', b't', 0, 0, 0, 2, 0, 0, 0, 2, 0, 0, 0, 0,
+        ];
         b.extend_from_slice(&[0, 0, 0, 0]);
-        assert_eq!(parse_assignment(&b), vec![("ot".to_string(), 0), ("ot".to_string(), 2)]);
+        assert_eq!(
+            parse_assignment(&b),
+            vec![("ot".to_string(), 0), ("ot".to_string(), 2)]
+        );
         assert!(parse_assignment(&[0, 1, 0]).is_empty());
     }
 }

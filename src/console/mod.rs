@@ -31,15 +31,23 @@ pub struct Console {
 }
 
 impl Console {
-    pub fn new(brokers: &str, orders_api: Option<String>, embedded: Option<broker::StatsSource>) -> anyhow::Result<Arc<Self>> {
+    pub fn new(
+        brokers: &str,
+        orders_api: Option<String>,
+        embedded: Option<broker::StatsSource>,
+    ) -> anyhow::Result<Arc<Self>> {
         Ok(Arc::new(Self {
             brokers: brokers.to_string(),
             admin: client::client_config(brokers, "kafka-orders-console").create()?,
-            producer: client::client_config(brokers, "kafka-orders-console").set("message.timeout.ms", "5000").create()?,
+            producer: client::client_config(brokers, "kafka-orders-console")
+                .set("message.timeout.ms", "5000")
+                .create()?,
             orders_api,
             embedded,
             started: Instant::now(),
-            http: reqwest::Client::builder().timeout(Duration::from_secs(3)).build()?,
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(3))
+                .build()?,
         }))
     }
 }
@@ -54,8 +62,24 @@ pub fn router(console: Arc<Console>) -> Router {
         .route("/topics/{name}/delete", post(pages::delete_topic))
         .route("/groups", get(pages::groups))
         .route("/orders", get(pages::orders))
-        .route("/assets/style.css", get(|| async { ([(header::CONTENT_TYPE, "text/css")], include_str!("assets/style.css")) }))
-        .route("/assets/app.js", get(|| async { ([(header::CONTENT_TYPE, "text/javascript")], include_str!("assets/app.js")) }))
+        .route(
+            "/assets/style.css",
+            get(|| async {
+                (
+                    [(header::CONTENT_TYPE, "text/css")],
+                    include_str!("assets/style.css"),
+                )
+            }),
+        )
+        .route(
+            "/assets/app.js",
+            get(|| async {
+                (
+                    [(header::CONTENT_TYPE, "text/javascript")],
+                    include_str!("assets/app.js"),
+                )
+            }),
+        )
         .route("/healthz", get(crate::http::healthz))
         .fallback(pages::not_found)
         .with_state(console)

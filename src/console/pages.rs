@@ -31,12 +31,19 @@ type Params = Query<HashMap<String, String>>;
 const PAGE_MAX: i64 = 200;
 const SEARCH_WINDOW: i64 = 5_000;
 
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, String> + Send + 'static) -> Result<T, String> {
-    tokio::task::spawn_blocking(f).await.map_err(|e| e.to_string())?
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, String> + Send + 'static,
+) -> Result<T, String> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| e.to_string())?
 }
 
 fn flash(params: &HashMap<String, String>) -> (Option<&str>, Option<&str>) {
-    (params.get("notice").map(String::as_str), params.get("error").map(String::as_str))
+    (
+        params.get("notice").map(String::as_str),
+        params.get("error").map(String::as_str),
+    )
 }
 
 fn back(to: &str, key: &str, message: &str) -> Redirect {
@@ -44,10 +51,16 @@ fn back(to: &str, key: &str, message: &str) -> Redirect {
 }
 
 fn dlq_count(topics: &[TopicInfo]) -> i64 {
-    topics.iter().filter(|t| t.name.ends_with(".dlq")).map(TopicInfo::messages).sum()
+    topics
+        .iter()
+        .filter(|t| t.name.ends_with(".dlq"))
+        .map(TopicInfo::messages)
+        .sum()
 }
 
-async fn snapshot(console: &Console) -> Result<(Vec<String>, Vec<TopicInfo>, Vec<GroupInfo>), String> {
+async fn snapshot(
+    console: &Console,
+) -> Result<(Vec<String>, Vec<TopicInfo>, Vec<GroupInfo>), String> {
     let brokers = console.brokers.clone();
     blocking(move || {
         let client: BaseConsumer = kafka::client(&brokers, None)?;
@@ -80,8 +93,16 @@ fn broker_section(console: &Console, brokers: &[String]) -> String {
             let _ = write!(s, "<tr><th>Kind</th><td>Kafka cluster</td></tr><tr><th>Bootstrap</th><td>{}</td></tr>", esc(&console.brokers));
         }
     }
-    let _ = write!(s, "<tr><th>Brokers (id, address)</th><td>{}</td></tr>", esc(&brokers.join(", ")));
-    let _ = write!(s, "<tr><th>Console up</th><td>{:.0} s</td></tr></tbody></table>", console.started.elapsed().as_secs_f64());
+    let _ = write!(
+        s,
+        "<tr><th>Brokers (id, address)</th><td>{}</td></tr>",
+        esc(&brokers.join(", "))
+    );
+    let _ = write!(
+        s,
+        "<tr><th>Console up</th><td>{:.0} s</td></tr></tbody></table>",
+        console.started.elapsed().as_secs_f64()
+    );
     s
 }
 
@@ -101,7 +122,11 @@ fn topics_table(topics: &[TopicInfo]) -> String {
     for t in topics {
         let earliest: i64 = t.partitions.iter().map(|p| p.low).sum();
         let latest: i64 = t.partitions.iter().map(|p| p.high).sum();
-        let class = if t.name.ends_with(".dlq") && t.messages() > 0 { r#" class="alert""# } else { "" };
+        let class = if t.name.ends_with(".dlq") && t.messages() > 0 {
+            r#" class="alert""#
+        } else {
+            ""
+        };
         let _ = write!(
             s,
             r#"<tr data-topic="{n}"><td><a href="/topics/{u}"{class}>{n}</a></td><td class="num">{}</td><td class="num">{earliest}</td><td class="num">{latest}</td><td class="num">{}</td><td class="num">{}</td><td><form method="post" action="/topics/{u}/delete" onsubmit="return confirm('Delete topic {n}?')"><button class="danger">Delete</button></form></td></tr>"#,
@@ -125,14 +150,25 @@ fn groups_table(groups: &[GroupInfo]) -> String {
             id = url(&g.name),
             name = esc(&g.name),
             state = esc(&g.state),
-            proto = esc(if g.protocol.is_empty() { "—" } else { &g.protocol }),
+            proto = esc(if g.protocol.is_empty() {
+                "—"
+            } else {
+                &g.protocol
+            }),
             n = g.members.len(),
             lag = g.total_lag()
         );
         s.push_str("<table><thead><tr><th>Client id</th><th>Host</th><th>Assigned partitions</th></tr></thead><tbody>");
         for m in &g.members {
-            let assigned: Vec<String> = m.assigned.iter().map(|(t, p)| format!("{t}/{p}")).collect();
-            let _ = write!(s, "<tr><td>{}</td><td>{}</td><td>{}</td></tr>", esc(&m.client_id), esc(&m.host), esc(&assigned.join(", ")));
+            let assigned: Vec<String> =
+                m.assigned.iter().map(|(t, p)| format!("{t}/{p}")).collect();
+            let _ = write!(
+                s,
+                "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
+                esc(&m.client_id),
+                esc(&m.host),
+                esc(&assigned.join(", "))
+            );
         }
         if g.members.is_empty() {
             s.push_str(r#"<tr><td colspan="3" class="muted">no members</td></tr>"#);
@@ -165,7 +201,13 @@ pub async fn overview(State(console): C, Query(params): Params) -> Response {
     let (notice, error) = flash(&params);
     let (brokers, topics, groups) = match snapshot(&console).await {
         Ok(s) => s,
-        Err(e) => return error_page("Overview", StatusCode::BAD_GATEWAY, &format!("Kafka at {} is not reachable: {e}", console.brokers)),
+        Err(e) => {
+            return error_page(
+                "Overview",
+                StatusCode::BAD_GATEWAY,
+                &format!("Kafka at {} is not reachable: {e}", console.brokers),
+            )
+        }
     };
     let dlq = dlq_count(&topics);
     let lag: i64 = groups.iter().map(GroupInfo::total_lag).sum();
@@ -186,9 +228,19 @@ pub async fn overview(State(console): C, Query(params): Params) -> Response {
 pub async fn topics(State(console): C, Query(params): Params) -> Response {
     let (notice, error) = flash(&params);
     let brokers = console.brokers.clone();
-    let topics = match blocking(move || kafka::topics(&kafka::client::<BaseConsumer>(&brokers, None)?)).await {
+    let topics = match blocking(move || {
+        kafka::topics(&kafka::client::<BaseConsumer>(&brokers, None)?)
+    })
+    .await
+    {
         Ok(t) => t,
-        Err(e) => return error_page("Topics", StatusCode::BAD_GATEWAY, &format!("cannot list topics: {e}")),
+        Err(e) => {
+            return error_page(
+                "Topics",
+                StatusCode::BAD_GATEWAY,
+                &format!("cannot list topics: {e}"),
+            )
+        }
     };
     let body = format!(
         r#"<form class="inline" method="post" action="/topics"><label>New topic<input name="name" required pattern="[A-Za-z0-9._\-]{{1,249}}"></label><label>Partitions<input name="partitions" type="number" min="1" max="1000" value="3"></label><button>Create topic</button></form>{}"#,
@@ -205,18 +257,49 @@ pub struct NewTopicForm {
 
 pub async fn create_topic(State(console): C, Form(form): Form<NewTopicForm>) -> Redirect {
     let name = form.name.trim().to_string();
-    let partitions = match form.partitions.as_deref().unwrap_or("1").trim().parse::<i32>() {
+    let partitions = match form
+        .partitions
+        .as_deref()
+        .unwrap_or("1")
+        .trim()
+        .parse::<i32>()
+    {
         Ok(n) if (1..=1000).contains(&n) => n,
-        _ => return back("/topics", "error", "partitions must be a whole number from 1 to 1000"),
+        _ => {
+            return back(
+                "/topics",
+                "error",
+                "partitions must be a whole number from 1 to 1000",
+            )
+        }
     };
     let options = AdminOptions::new().request_timeout(Some(Duration::from_secs(5)));
-    match console.admin.create_topics(&[NewTopic::new(&name, partitions, TopicReplication::Fixed(1))], &options).await {
+    match console
+        .admin
+        .create_topics(
+            &[NewTopic::new(&name, partitions, TopicReplication::Fixed(1))],
+            &options,
+        )
+        .await
+    {
         Ok(results) => match results.into_iter().next() {
-            Some(Ok(_)) => back("/topics", "notice", &format!("created topic {name} with {partitions} partition(s)")),
-            Some(Err((_, code))) => back("/topics", "error", &format!("cannot create topic {name:?}: {code}")),
+            Some(Ok(_)) => back(
+                "/topics",
+                "notice",
+                &format!("created topic {name} with {partitions} partition(s)"),
+            ),
+            Some(Err((_, code))) => back(
+                "/topics",
+                "error",
+                &format!("cannot create topic {name:?}: {code}"),
+            ),
             None => back("/topics", "error", "Kafka gave no answer"),
         },
-        Err(e) => back("/topics", "error", &format!("cannot create topic {name:?}: {e}")),
+        Err(e) => back(
+            "/topics",
+            "error",
+            &format!("cannot create topic {name:?}: {e}"),
+        ),
     }
 }
 
@@ -225,17 +308,28 @@ pub async fn delete_topic(State(console): C, Path(name): Path<String>) -> Redire
     match console.admin.delete_topics(&[&name], &options).await {
         Ok(results) => match results.into_iter().next() {
             Some(Ok(_)) => back("/topics", "notice", &format!("deleted topic {name}")),
-            Some(Err((_, code))) => back("/topics", "error", &format!("cannot delete topic {name:?}: {code}")),
+            Some(Err((_, code))) => back(
+                "/topics",
+                "error",
+                &format!("cannot delete topic {name:?}: {code}"),
+            ),
             None => back("/topics", "error", "Kafka gave no answer"),
         },
-        Err(e) => back("/topics", "error", &format!("cannot delete topic {name:?}: {e}")),
+        Err(e) => back(
+            "/topics",
+            "error",
+            &format!("cannot delete topic {name:?}: {e}"),
+        ),
     }
 }
 
 fn number(params: &HashMap<String, String>, key: &str) -> Result<Option<i64>, String> {
     match params.get(key).map(|v| v.trim()).filter(|v| !v.is_empty()) {
         None => Ok(None),
-        Some(v) => v.parse().map(Some).map_err(|_| format!("{key} must be a whole number, not {v:?}")),
+        Some(v) => v
+            .parse()
+            .map(Some)
+            .map_err(|_| format!("{key} must be a whole number, not {v:?}")),
     }
 }
 
@@ -247,7 +341,11 @@ fn message_rows(messages: &[MessageInfo]) -> String {
             None => r#"<span class="muted">(null)</span>"#.to_string(),
             Some(v) => {
                 let (json, text) = html::pretty(v);
-                format!(r#"<pre class="{}">{}</pre>"#, if json { "json" } else { "text" }, esc(&text))
+                format!(
+                    r#"<pre class="{}">{}</pre>"#,
+                    if json { "json" } else { "text" },
+                    esc(&text)
+                )
             }
         };
         let _ = write!(
@@ -267,11 +365,20 @@ fn message_rows(messages: &[MessageInfo]) -> String {
 /// each, merged by time. `q` keeps messages whose key or value contains it.
 pub async fn topic(State(console): C, Path(name): Path<String>, Query(params): Params) -> Response {
     let (notice, error) = flash(&params);
-    let (partition, before, limit) = match (number(&params, "partition"), number(&params, "before"), number(&params, "limit")) {
+    let (partition, before, limit) = match (
+        number(&params, "partition"),
+        number(&params, "before"),
+        number(&params, "limit"),
+    ) {
         (Ok(p), Ok(b), Ok(l)) => (p, b, l.unwrap_or(50).clamp(1, PAGE_MAX)),
-        (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => return error_page(&format!("Topic {name}"), StatusCode::BAD_REQUEST, &e),
+        (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => {
+            return error_page(&format!("Topic {name}"), StatusCode::BAD_REQUEST, &e)
+        }
     };
-    let query = params.get("q").map(|q| q.trim().to_string()).filter(|q| !q.is_empty());
+    let query = params
+        .get("q")
+        .map(|q| q.trim().to_string())
+        .filter(|q| !q.is_empty());
     let brokers = console.brokers.clone();
     let topic_name = name.clone();
     let q = query.clone();
@@ -307,7 +414,9 @@ pub async fn topic(State(console): C, Path(name): Path<String>, Query(params): P
         Err(e) => return error_page(&format!("Topic {name}"), StatusCode::NOT_FOUND, &e),
     };
     let u = url(&name);
-    let mut body = String::from(r#"<table><thead><tr><th class="num">Partition</th><th class="num">Earliest</th><th class="num">Latest</th><th class="num">Messages</th></tr></thead><tbody>"#);
+    let mut body = String::from(
+        r#"<table><thead><tr><th class="num">Partition</th><th class="num">Earliest</th><th class="num">Latest</th><th class="num">Messages</th></tr></thead><tbody>"#,
+    );
     for p in &info.partitions {
         let _ = write!(
             body,
@@ -321,7 +430,11 @@ pub async fn topic(State(console): C, Path(name): Path<String>, Query(params): P
     body.push_str("</tbody></table>");
     let options: String = std::iter::once(r#"<option value="">all</option>"#.to_string())
         .chain(info.partitions.iter().map(|p| {
-            let selected = if partition == Some(i64::from(p.id)) { " selected" } else { "" };
+            let selected = if partition == Some(i64::from(p.id)) {
+                " selected"
+            } else {
+                ""
+            };
             format!(r#"<option value="{id}"{selected}>{id}</option>"#, id = p.id)
         }))
         .collect();
@@ -335,7 +448,10 @@ pub async fn topic(State(console): C, Path(name): Path<String>, Query(params): P
         let _ = write!(body, r#"<p class="notice">{}</p>"#, esc(note));
     }
     if query.is_some() {
-        let _ = write!(body, r#"<p class="muted">Search looks at the newest {SEARCH_WINDOW} messages of each partition.</p>"#);
+        let _ = write!(
+            body,
+            r#"<p class="muted">Search looks at the newest {SEARCH_WINDOW} messages of each partition.</p>"#
+        );
     }
     let _ = write!(
         body,
@@ -346,7 +462,11 @@ pub async fn topic(State(console): C, Path(name): Path<String>, Query(params): P
         body.push_str(r#"<p class="muted">No messages here.</p>"#);
     }
     if let (Some(p), Some(oldest)) = (partition, messages.last()) {
-        let _ = write!(body, r#"<div class="pager"><a href="/topics/{u}?partition={p}&before={}&limit={limit}">Older →</a></div>"#, oldest.offset);
+        let _ = write!(
+            body,
+            r#"<div class="pager"><a href="/topics/{u}?partition={p}&before={}&limit={limit}">Older →</a></div>"#,
+            oldest.offset
+        );
     }
     let _ = write!(
         body,
@@ -363,27 +483,57 @@ pub struct ProduceForm {
     value: String,
 }
 
-pub async fn produce(State(console): C, Path(name): Path<String>, Form(form): Form<ProduceForm>) -> Redirect {
+pub async fn produce(
+    State(console): C,
+    Path(name): Path<String>,
+    Form(form): Form<ProduceForm>,
+) -> Redirect {
     let to = format!("/topics/{}", url(&name));
     if let Err(e) = serde_json::from_str::<Value>(&form.value) {
         return back(&to, "error", &format!("the value is not valid JSON: {e}"));
     }
     let mut headers = OwnedHeaders::new();
-    for line in form.headers.as_deref().unwrap_or("").lines().filter(|l| !l.trim().is_empty()) {
+    for line in form
+        .headers
+        .as_deref()
+        .unwrap_or("")
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+    {
         let Some((k, v)) = line.split_once(':') else {
-            return back(&to, "error", &format!("header line {line:?} is not \"name: value\""));
+            return back(
+                &to,
+                "error",
+                &format!("header line {line:?} is not \"name: value\""),
+            );
         };
-        headers = headers.insert(Header { key: k.trim(), value: Some(v.trim()) });
+        headers = headers.insert(Header {
+            key: k.trim(),
+            value: Some(v.trim()),
+        });
     }
-    let partition = match form.partition.as_deref().map(str::trim).filter(|p| !p.is_empty()) {
+    let partition = match form
+        .partition
+        .as_deref()
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+    {
         None => None,
         Some(p) => match p.parse::<i32>() {
             Ok(p) if p >= 0 => Some(p),
-            _ => return back(&to, "error", &format!("partition must be a whole number, not {p:?}")),
+            _ => {
+                return back(
+                    &to,
+                    "error",
+                    &format!("partition must be a whole number, not {p:?}"),
+                )
+            }
         },
     };
     let key = form.key.unwrap_or_default();
-    let mut record = FutureRecord::to(&name).payload(&form.value).headers(headers);
+    let mut record = FutureRecord::to(&name)
+        .payload(&form.value)
+        .headers(headers);
     if !key.is_empty() {
         record = record.key(&key);
     }
@@ -391,8 +541,16 @@ pub async fn produce(State(console): C, Path(name): Path<String>, Form(form): Fo
         record = record.partition(p);
     }
     match console.producer.send(record, Duration::from_secs(5)).await {
-        Ok(d) => back(&to, "notice", &format!("sent to partition {} at offset {}", d.partition, d.offset)),
-        Err((e, _)) => back(&to, "error", &format!("Kafka did not take the message: {e}")),
+        Ok(d) => back(
+            &to,
+            "notice",
+            &format!("sent to partition {} at offset {}", d.partition, d.offset),
+        ),
+        Err((e, _)) => back(
+            &to,
+            "error",
+            &format!("Kafka did not take the message: {e}"),
+        ),
     }
 }
 
@@ -404,7 +562,11 @@ pub async fn live(State(console): C, Path(name): Path<String>) -> Response {
     };
     let brokers = console.brokers.clone();
     let topic = name.clone();
-    let info = match blocking(move || kafka::topic(&kafka::client::<BaseConsumer>(&brokers, None)?, &topic)).await {
+    let info = match blocking(move || {
+        kafka::topic(&kafka::client::<BaseConsumer>(&brokers, None)?, &topic)
+    })
+    .await
+    {
         Ok(i) => i,
         Err(e) => return error_page("Live", StatusCode::NOT_FOUND, &e),
     };
@@ -415,16 +577,26 @@ pub async fn live(State(console): C, Path(name): Path<String>) -> Response {
     if let Err(e) = consumer.assign(&tpl) {
         return error_page("Live", StatusCode::BAD_GATEWAY, &e.to_string());
     }
-    Sse::new(follow(consumer)).keep_alive(KeepAlive::default()).into_response()
+    Sse::new(follow(consumer))
+        .keep_alive(KeepAlive::default())
+        .into_response()
 }
 
 fn follow(consumer: StreamConsumer) -> impl Stream<Item = Result<Event, Infallible>> {
     futures::stream::unfold(consumer, |consumer| async move {
         loop {
-            let Ok(m) = consumer.recv().await else { continue };
+            let Ok(m) = consumer.recv().await else {
+                continue;
+            };
             let text = |b: Option<&[u8]>| b.map(|b| String::from_utf8_lossy(b).into_owned());
-            let headers: Vec<(String, String)> =
-                m.headers().map(|h| h.iter().map(|h| (h.key.to_string(), text(h.value).unwrap_or_default())).collect()).unwrap_or_default();
+            let headers: Vec<(String, String)> = m
+                .headers()
+                .map(|h| {
+                    h.iter()
+                        .map(|h| (h.key.to_string(), text(h.value).unwrap_or_default()))
+                        .collect()
+                })
+                .unwrap_or_default();
             let value = text(m.payload()).map(|v| html::pretty(&v).1);
             let data = json!({
                 "partition": m.partition(), "offset": m.offset(), "timestamp": html::time(m.timestamp().to_millis()),
@@ -439,15 +611,33 @@ fn follow(consumer: StreamConsumer) -> impl Stream<Item = Result<Event, Infallib
 pub async fn groups(State(console): C, Query(params): Params) -> Response {
     let (notice, error) = flash(&params);
     match snapshot(&console).await {
-        Ok((_, _, groups)) => Html(page("Consumer groups", notice, error, &groups_table(&groups))).into_response(),
-        Err(e) => error_page("Consumer groups", StatusCode::BAD_GATEWAY, &format!("cannot describe groups: {e}")),
+        Ok((_, _, groups)) => Html(page(
+            "Consumer groups",
+            notice,
+            error,
+            &groups_table(&groups),
+        ))
+        .into_response(),
+        Err(e) => error_page(
+            "Consumer groups",
+            StatusCode::BAD_GATEWAY,
+            &format!("cannot describe groups: {e}"),
+        ),
     }
 }
 
 async fn get_json(console: &Console, path: &str) -> Result<Value, String> {
-    let base = console.orders_api.as_deref().ok_or("no Orders API is configured for this console (orders_api_url)")?;
+    let base = console
+        .orders_api
+        .as_deref()
+        .ok_or("no Orders API is configured for this console (orders_api_url)")?;
     let url = format!("{}{path}", base.trim_end_matches('/'));
-    let response = console.http.get(&url).send().await.map_err(|e| format!("the Orders API at {base} is not reachable: {e}"))?;
+    let response = console
+        .http
+        .get(&url)
+        .send()
+        .await
+        .map_err(|e| format!("the Orders API at {base} is not reachable: {e}"))?;
     response.json().await.map_err(|e| e.to_string())
 }
 
@@ -456,7 +646,9 @@ fn per_minute(orders: &[Value]) -> Vec<(String, u64)> {
     let now = time::OffsetDateTime::now_utc();
     let mut buckets = vec![0u64; 15];
     for o in orders {
-        let Some(created) = o["createdAt"].as_str().and_then(|c| time::OffsetDateTime::parse(c, &time::format_description::well_known::Rfc3339).ok()) else {
+        let Some(created) = o["createdAt"].as_str().and_then(|c| {
+            time::OffsetDateTime::parse(c, &time::format_description::well_known::Rfc3339).ok()
+        }) else {
             continue;
         };
         let age = (now - created).whole_minutes();
@@ -464,23 +656,52 @@ fn per_minute(orders: &[Value]) -> Vec<(String, u64)> {
             buckets[14 - age as usize] += 1;
         }
     }
-    buckets.into_iter().enumerate().map(|(i, n)| (if i == 14 { "this minute".into() } else { format!("{} min ago", 14 - i) }, n)).collect()
+    buckets
+        .into_iter()
+        .enumerate()
+        .map(|(i, n)| {
+            (
+                if i == 14 {
+                    "this minute".into()
+                } else {
+                    format!("{} min ago", 14 - i)
+                },
+                n,
+            )
+        })
+        .collect()
 }
 
 pub async fn orders(State(console): C) -> Response {
-    let (stats, latest) = match (get_json(&console, "/orders/stats").await, get_json(&console, "/orders?limit=1000").await) {
+    let (stats, latest) = match (
+        get_json(&console, "/orders/stats").await,
+        get_json(&console, "/orders?limit=1000").await,
+    ) {
         (Ok(s), Ok(l)) => (s, l.as_array().cloned().unwrap_or_default()),
         (Err(e), _) | (_, Err(e)) => return error_page("Orders", StatusCode::BAD_GATEWAY, &e),
     };
     let mut body = format!(
         r#"<div class="cards"><div class="card"><b id="total-orders">{}</b><span>orders</span></div><div class="card"><b>{}</b><span>revenue</span></div><div class="card"><b>{}</b><span>average order</span></div><div class="card"><b>{}</b><span>items</span></div><div class="card"><b>{}</b><span>customers</span></div></div>"#,
-        stats["totalOrders"], stats["totalRevenue"], stats["averageOrderValue"], stats["totalItems"], stats["uniqueUsers"]
+        stats["totalOrders"],
+        stats["totalRevenue"],
+        stats["averageOrderValue"],
+        stats["totalItems"],
+        stats["uniqueUsers"]
     );
     let by_status: Vec<(String, u64)> = stats["ordersByStatus"]
         .as_object()
-        .map(|m| m.iter().map(|(k, v)| (k.clone(), v.as_u64().unwrap_or(0))).collect())
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| (k.clone(), v.as_u64().unwrap_or(0)))
+                .collect()
+        })
         .unwrap_or_default();
-    let _ = write!(body, "<h2>Orders per status</h2>{}<h2>Orders per minute</h2>{}", html::bars(&by_status), html::bars(&per_minute(&latest)));
+    let _ = write!(
+        body,
+        "<h2>Orders per status</h2>{}<h2>Orders per minute</h2>{}",
+        html::bars(&by_status),
+        html::bars(&per_minute(&latest))
+    );
     body.push_str(r#"<h2>Latest orders</h2><table><thead><tr><th>Id</th><th>User</th><th>Status</th><th class="num">Total</th><th>Created</th></tr></thead><tbody>"#);
     for o in latest.iter().take(20) {
         let _ = write!(

@@ -25,7 +25,10 @@ pub struct OrdersApi {
 
 impl OrdersApi {
     pub fn new(url: String) -> anyhow::Result<Self> {
-        let client = reqwest::Client::builder().timeout(Duration::from_secs(5)).connect_timeout(Duration::from_secs(2)).build()?;
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(5))
+            .connect_timeout(Duration::from_secs(2))
+            .build()?;
         Ok(Self { client, url })
     }
 
@@ -39,7 +42,9 @@ impl OrdersApi {
         if status.is_success() {
             return match serde_json::from_str(&body) {
                 Ok(stored) => Forwarded::Stored(status, stored),
-                Err(err) => Forwarded::Retry(format!("Orders API answered {status} with a body that is not JSON: {err}")),
+                Err(err) => Forwarded::Retry(format!(
+                    "Orders API answered {status} with a body that is not JSON: {err}"
+                )),
             };
         }
         if status == StatusCode::GONE {
@@ -50,7 +55,10 @@ impl OrdersApi {
             .and_then(|v| v.get("detail").and_then(Value::as_str).map(str::to_string))
             .unwrap_or(body);
         let message = format!("Orders API answered {status}: {detail}");
-        if status.is_client_error() && status != StatusCode::REQUEST_TIMEOUT && status != StatusCode::TOO_MANY_REQUESTS {
+        if status.is_client_error()
+            && status != StatusCode::REQUEST_TIMEOUT
+            && status != StatusCode::TOO_MANY_REQUESTS
+        {
             Forwarded::Refused(message)
         } else {
             Forwarded::Retry(message)

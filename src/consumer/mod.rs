@@ -17,8 +17,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
 use futures::stream::{FuturesOrdered, StreamExt};
+use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
 use rdkafka::message::{Message, OwnedMessage};
 use rdkafka::producer::FutureProducer;
 use rdkafka::{Offset, TopicPartitionList};
@@ -57,26 +57,42 @@ struct Worker {
     dlq: String,
 }
 
-pub async fn run(settings: Settings, brokers: String, state: Arc<ConsumerState>, mut shutdown: watch::Receiver<bool>) -> anyhow::Result<()> {
-    let consumer: StreamConsumer<Observed> = kafka::client_config(&brokers, "kafka-orders-consumer")
-        .set("group.id", &settings.group)
-        .set("enable.auto.commit", "true")
-        .set("auto.commit.interval.ms", "1000")
-        .set("enable.auto.offset.store", "false")
-        .set("auto.offset.reset", "earliest")
-        .set("session.timeout.ms", "10000")
-        .set("fetch.wait.max.ms", "100")
-        .set("statistics.interval.ms", "5000")
-        .create_with_context(Observed(state))?;
+pub async fn run(
+    settings: Settings,
+    brokers: String,
+    state: Arc<ConsumerState>,
+    mut shutdown: watch::Receiver<bool>,
+) -> anyhow::Result<()> {
+    let consumer: StreamConsumer<Observed> =
+        kafka::client_config(&brokers, "kafka-orders-consumer")
+            .set("group.id", &settings.group)
+            .set("enable.auto.commit", "true")
+            .set("auto.commit.interval.ms", "1000")
+            .set("enable.auto.offset.store", "false")
+            .set("auto.offset.reset", "earliest")
+            .set("session.timeout.ms", "10000")
+            .set("fetch.wait.max.ms", "100")
+            .set("statistics.interval.ms", "5000")
+            .create_with_context(Observed(state))?;
     consumer.subscribe(&[&settings.topic])?;
     let producer: FutureProducer = kafka::client_config(&brokers, "kafka-orders-consumer-dlq")
         .set("acks", "all")
         .set("enable.idempotence", "true")
         .create()?;
-    let worker = Worker { consumer, producer, api: OrdersApi::new(settings.orders_url())?, dlq: kafka::dlq_topic(&settings.topic) };
+    let worker = Worker {
+        consumer,
+        producer,
+        api: OrdersApi::new(settings.orders_url())?,
+        dlq: kafka::dlq_topic(&settings.topic),
+    };
     let mut paused: HashMap<i32, Paused> = HashMap::new();
     let mut in_flight = FuturesOrdered::new();
-    tracing::info!(topic = settings.topic, group = settings.group, api = settings.orders_url(), "consumer started");
+    tracing::info!(
+        topic = settings.topic,
+        group = settings.group,
+        api = settings.orders_url(),
+        "consumer started"
+    );
     loop {
         let next_resume = paused.values().filter_map(|p| p.resume_at).min();
         tokio::select! {
@@ -122,9 +138,13 @@ pub async fn run(settings: Settings, brokers: String, state: Arc<ConsumerState>,
 }
 
 fn parse(payload: Option<&[u8]>) -> Result<Value, String> {
-    let value: Value = serde_json::from_slice(payload.unwrap_or_default()).map_err(|e| format!("not JSON: {e}"))?;
+    let value: Value = serde_json::from_slice(payload.unwrap_or_default())
+        .map_err(|e| format!("not JSON: {e}"))?;
     Order::from_json(&value).map_err(|errors| {
-        let fields: Vec<String> = errors.iter().map(|e| format!("{} {}", e.field, e.message)).collect();
+        let fields: Vec<String> = errors
+            .iter()
+            .map(|e| format!("{} {}", e.field, e.message))
+            .collect();
         format!("not a valid order: {}", fields.join("; "))
     })?;
     Ok(value)
@@ -139,7 +159,12 @@ impl Worker {
         };
         match self.api.forward(&order).await {
             Forwarded::Stored(status, stored) => {
-                publish::reply(&self.producer, message, &json!({"status": status.as_u16(), "order": stored})).await;
+                publish::reply(
+                    &self.producer,
+                    message,
+                    &json!({"status": status.as_u16(), "order": stored}),
+                )
+                .await;
                 metrics::counter!("orders_consumed_total", "outcome" => if status.as_u16() == 201 { "stored" } else { "duplicate" }).increment(1);
                 tracing::info!(
                     order_id = order["id"].as_str().unwrap_or_default(),
@@ -154,7 +179,12 @@ impl Worker {
             }
             Forwarded::Deleted => {
                 metrics::counter!("orders_consumed_total", "outcome" => "deleted").increment(1);
-                tracing::info!(order_id = order["id"].as_str().unwrap_or_default(), partition, offset, "order was deleted since it was stored; not stored again");
+                tracing::info!(
+                    order_id = order["id"].as_str().unwrap_or_default(),
+                    partition,
+                    offset,
+                    "order was deleted since it was stored; not stored again"
+                );
                 Step::Done
             }
             Forwarded::Refused(error) => self.dead_letter(message, error).await,
@@ -168,35 +198,58 @@ impl Worker {
         }
         metrics::counter!("orders_dead_lettered_total").increment(1);
         tracing::warn!(partition = message.partition(), offset = message.offset(), dlq = self.dlq, %error, "order sent to the dead-letter topic");
-        publish::reply(&self.producer, message, &json!({"status": 422, "error": error})).await;
+        publish::reply(
+            &self.producer,
+            message,
+            &json!({"status": 422, "error": error}),
+        )
+        .await;
         Step::Done
     }
 
     fn after(&self, message: &OwnedMessage, step: Step, paused: &mut HashMap<i32, Paused>) {
         let (partition, offset) = (message.partition(), message.offset());
-        if paused.get(&partition).and_then(|p| p.rewound_to).is_some_and(|o| offset > o) {
+        if paused
+            .get(&partition)
+            .and_then(|p| p.rewound_to)
+            .is_some_and(|o| offset > o)
+        {
             return;
         }
         match step {
             Step::Done => {
                 paused.remove(&partition);
-                if let Err(err) = self.consumer.store_offset(message.topic(), partition, offset) {
+                if let Err(err) = self
+                    .consumer
+                    .store_offset(message.topic(), partition, offset)
+                {
                     tracing::warn!(%err, partition, "could not store the offset for commit");
                 }
             }
             Step::Retry(error) => {
                 metrics::counter!("orders_retried_total").increment(1);
-                let state = paused.entry(partition).or_insert(Paused { attempts: 0, resume_at: None, rewound_to: None });
+                let state = paused.entry(partition).or_insert(Paused {
+                    attempts: 0,
+                    resume_at: None,
+                    rewound_to: None,
+                });
                 state.rewound_to = Some(offset);
                 state.attempts += 1;
-                let backoff = FIRST_BACKOFF.saturating_mul(2u32.saturating_pow(state.attempts - 1)).min(MAX_BACKOFF);
+                let backoff = FIRST_BACKOFF
+                    .saturating_mul(2u32.saturating_pow(state.attempts - 1))
+                    .min(MAX_BACKOFF);
                 state.resume_at = Some(Instant::now() + backoff);
                 tracing::warn!(partition, offset = message.offset(), attempt = state.attempts, retry_in_ms = backoff.as_millis() as u64, %error, "will retry");
                 let tpl = one_partition(message.topic(), partition);
                 if let Err(err) = self.consumer.pause(&tpl) {
                     tracing::warn!(%err, "could not pause the partition");
                 }
-                if let Err(err) = self.consumer.seek(message.topic(), partition, Offset::Offset(message.offset()), Duration::from_secs(1)) {
+                if let Err(err) = self.consumer.seek(
+                    message.topic(),
+                    partition,
+                    Offset::Offset(message.offset()),
+                    Duration::from_secs(1),
+                ) {
                     tracing::warn!(%err, "could not rewind the partition");
                 }
             }
@@ -205,8 +258,15 @@ impl Worker {
 
     fn resume_due(&self, paused: &mut HashMap<i32, Paused>) {
         let now = Instant::now();
-        let topics: Vec<String> = self.consumer.subscription().map(|s| s.elements().iter().map(|e| e.topic().to_string()).collect()).unwrap_or_default();
-        for (partition, state) in paused.iter_mut().filter(|(_, p)| p.resume_at.is_some_and(|at| at <= now)) {
+        let topics: Vec<String> = self
+            .consumer
+            .subscription()
+            .map(|s| s.elements().iter().map(|e| e.topic().to_string()).collect())
+            .unwrap_or_default();
+        for (partition, state) in paused
+            .iter_mut()
+            .filter(|(_, p)| p.resume_at.is_some_and(|at| at <= now))
+        {
             state.resume_at = None;
             for topic in &topics {
                 if let Err(err) = self.consumer.resume(&one_partition(topic, *partition)) {

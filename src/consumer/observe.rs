@@ -21,7 +21,10 @@ pub struct ConsumerState {
 
 impl ConsumerState {
     fn assigned(&self) -> BTreeSet<(String, i32)> {
-        self.assigned.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        self.assigned
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 }
 
@@ -32,7 +35,11 @@ impl ClientContext for Observed {
     fn stats(&self, statistics: Statistics) {
         for (topic, t) in &statistics.topics {
             // Partition -1 is librdkafka's internal "unassigned" queue; -1 lag means unknown.
-            for (partition, p) in t.partitions.iter().filter(|(id, p)| **id >= 0 && p.consumer_lag >= 0) {
+            for (partition, p) in t
+                .partitions
+                .iter()
+                .filter(|(id, p)| **id >= 0 && p.consumer_lag >= 0)
+            {
                 metrics::gauge!("kafka_consumer_lag", "topic" => topic.clone(), "partition" => partition.to_string()).set(p.consumer_lag as f64);
             }
         }
@@ -44,7 +51,11 @@ impl ConsumerContext for Observed {
         let mut assigned = self.0.assigned.lock().unwrap_or_else(|p| p.into_inner());
         match rebalance {
             Rebalance::Assign(list) => {
-                *assigned = list.elements().iter().map(|e| (e.topic().to_string(), e.partition())).collect();
+                *assigned = list
+                    .elements()
+                    .iter()
+                    .map(|e| (e.topic().to_string(), e.partition()))
+                    .collect();
                 tracing::info!(partitions = ?*assigned, "partitions assigned");
             }
             Rebalance::Revoke(_) => assigned.clear(),
@@ -54,12 +65,24 @@ impl ConsumerContext for Observed {
 }
 
 #[derive(utoipa::OpenApi)]
-#[openapi(info(title = "kafka-orders consumer", description = "The consumer's health and metrics port."), paths(readyz))]
+#[openapi(
+    info(
+        title = "kafka-orders consumer",
+        description = "The consumer's health and metrics port."
+    ),
+    paths(readyz)
+)]
 struct ApiDoc;
 
 /// The consumer's own small HTTP port: `/healthz`, `/readyz`, `/metrics`.
 pub fn router(state: Arc<ConsumerState>) -> Router {
-    http::standard(Router::new().route("/readyz", get(readyz)).with_state(state), "consumer", <ApiDoc as utoipa::OpenApi>::openapi())
+    http::standard(
+        Router::new()
+            .route("/readyz", get(readyz))
+            .with_state(state),
+        "consumer",
+        <ApiDoc as utoipa::OpenApi>::openapi(),
+    )
 }
 
 /// Ready once the group gave this consumer at least one partition.
@@ -72,6 +95,8 @@ async fn readyz(State(state): State<Arc<ConsumerState>>) -> Response {
     http::readiness(if assigned.is_empty() {
         Err("no partitions assigned yet (joining the consumer group, or more consumers than partitions)".into())
     } else {
-        Ok(json!({"partitions": assigned.iter().map(|(t, p)| format!("{t}-{p}")).collect::<Vec<_>>()}))
+        Ok(
+            json!({"partitions": assigned.iter().map(|(t, p)| format!("{t}-{p}")).collect::<Vec<_>>()}),
+        )
     })
 }

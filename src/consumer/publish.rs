@@ -1,6 +1,6 @@
 //! What the consumer writes back to Kafka: dead letters and request-response replies.
 
-use rdkafka::message::{Header, Headers, Message, OwnedMessage, OwnedHeaders};
+use rdkafka::message::{Header, Headers, Message, OwnedHeaders, OwnedMessage};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::util::Timeout;
 use serde_json::Value;
@@ -14,19 +14,42 @@ pub fn header(message: &OwnedMessage, name: &str) -> Option<String> {
 }
 
 /// Copies the message to the dead-letter topic with the error and where it came from.
-pub async fn dead_letter(producer: &FutureProducer, dlq: &str, message: &OwnedMessage, error: &str) -> Result<(), String> {
+pub async fn dead_letter(
+    producer: &FutureProducer,
+    dlq: &str,
+    message: &OwnedMessage,
+    error: &str,
+) -> Result<(), String> {
     let mut out = OwnedHeaders::new();
     if let Some(original) = message.headers() {
         for h in original.iter() {
-            out = out.insert(Header { key: h.key, value: h.value });
+            out = out.insert(Header {
+                key: h.key,
+                value: h.value,
+            });
         }
     }
-    let (partition, offset) = (message.partition().to_string(), message.offset().to_string());
+    let (partition, offset) = (
+        message.partition().to_string(),
+        message.offset().to_string(),
+    );
     out = out
-        .insert(Header { key: headers::DLQ_ERROR, value: Some(error) })
-        .insert(Header { key: headers::DLQ_TOPIC, value: Some(message.topic()) })
-        .insert(Header { key: headers::DLQ_PARTITION, value: Some(&partition) })
-        .insert(Header { key: headers::DLQ_OFFSET, value: Some(&offset) });
+        .insert(Header {
+            key: headers::DLQ_ERROR,
+            value: Some(error),
+        })
+        .insert(Header {
+            key: headers::DLQ_TOPIC,
+            value: Some(message.topic()),
+        })
+        .insert(Header {
+            key: headers::DLQ_PARTITION,
+            value: Some(&partition),
+        })
+        .insert(Header {
+            key: headers::DLQ_OFFSET,
+            value: Some(&offset),
+        });
     let mut record = FutureRecord::<[u8], [u8]>::to(dlq).headers(out);
     if let Some(key) = message.key() {
         record = record.key(key);
@@ -34,19 +57,34 @@ pub async fn dead_letter(producer: &FutureProducer, dlq: &str, message: &OwnedMe
     if let Some(payload) = message.payload() {
         record = record.payload(payload);
     }
-    producer.send(record, Timeout::Never).await.map(|_| ()).map_err(|(e, _)| e.to_string())
+    producer
+        .send(record, Timeout::Never)
+        .await
+        .map(|_| ())
+        .map_err(|(e, _)| e.to_string())
 }
 
 /// Answers a request-response message on its reply topic, if it asked for an answer.
 pub async fn reply(producer: &FutureProducer, message: &OwnedMessage, answer: &Value) {
-    let (Some(topic), Some(correlation)) = (header(message, headers::REPLY_TOPIC), header(message, headers::CORRELATION_ID)) else {
+    let (Some(topic), Some(correlation)) = (
+        header(message, headers::REPLY_TOPIC),
+        header(message, headers::CORRELATION_ID),
+    ) else {
         return;
     };
     let payload = answer.to_string();
     let out = OwnedHeaders::new()
-        .insert(Header { key: headers::CORRELATION_ID, value: Some(&correlation) })
-        .insert(Header { key: headers::CONTENT_TYPE, value: Some("application/json") });
-    let record = FutureRecord::<str, str>::to(&topic).payload(&payload).headers(out);
+        .insert(Header {
+            key: headers::CORRELATION_ID,
+            value: Some(&correlation),
+        })
+        .insert(Header {
+            key: headers::CONTENT_TYPE,
+            value: Some("application/json"),
+        });
+    let record = FutureRecord::<str, str>::to(&topic)
+        .payload(&payload)
+        .headers(out);
     if let Err((err, _)) = producer.send(record, Timeout::Never).await {
         // The waiting client gets a 504 and the order is stored anyway: log, do not retry.
         tracing::warn!(%err, topic, "could not publish a reply");

@@ -32,11 +32,17 @@ impl Db {
     pub fn open(dir: &Path, sync_every_write: bool) -> anyhow::Result<(Self, Vec<Row>)> {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
         let path = dir.join("orders.db");
-        let conn = Connection::open(&path).with_context(|| format!("cannot open the orders database {}", path.display()))?;
+        let conn = Connection::open(&path)
+            .with_context(|| format!("cannot open the orders database {}", path.display()))?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.pragma_update(None, "synchronous", if sync_every_write { "FULL" } else { "NORMAL" })?;
+        conn.pragma_update(
+            None,
+            "synchronous",
+            if sync_every_write { "FULL" } else { "NORMAL" },
+        )?;
         conn.execute(SCHEMA, [])?;
-        let rows = Self::read_all(&conn).with_context(|| format!("cannot read the orders database {}", path.display()))?;
+        let rows = Self::read_all(&conn)
+            .with_context(|| format!("cannot read the orders database {}", path.display()))?;
         Ok((Self(conn), rows))
     }
 
@@ -45,12 +51,15 @@ impl Db {
         let mut rows = Vec::new();
         let mut cursor = statement.query([])?;
         while let Some(row) = cursor.next()? {
-            let (seq, id, body): (i64, String, Option<String>) = (row.get(0)?, row.get(1)?, row.get(2)?);
+            let (seq, id, body): (i64, String, Option<String>) =
+                (row.get(0)?, row.get(1)?, row.get(2)?);
             let order = match body {
                 None => None,
                 Some(body) => {
-                    let value: serde_json::Value = serde_json::from_str(&body).with_context(|| format!("order {id} is not JSON"))?;
-                    let order = Order::from_json(&value).map_err(|errors| anyhow::anyhow!("order {id} is not valid: {errors:?}"))?;
+                    let value: serde_json::Value = serde_json::from_str(&body)
+                        .with_context(|| format!("order {id} is not JSON"))?;
+                    let order = Order::from_json(&value)
+                        .map_err(|errors| anyhow::anyhow!("order {id} is not valid: {errors:?}"))?;
                     Some(order)
                 }
             };
@@ -64,18 +73,28 @@ impl Db {
     }
 
     pub fn insert(&self, seq: i64, order: &Order) -> rusqlite::Result<()> {
-        let mut statement = self.0.prepare_cached("INSERT INTO orders (seq, id, body) VALUES (?1, ?2, ?3)")?;
-        statement.execute(params![seq, order.id, Self::json(order)]).map(drop)
+        let mut statement = self
+            .0
+            .prepare_cached("INSERT INTO orders (seq, id, body) VALUES (?1, ?2, ?3)")?;
+        statement
+            .execute(params![seq, order.id, Self::json(order)])
+            .map(drop)
     }
 
     pub fn update(&self, order: &Order) -> rusqlite::Result<()> {
-        let mut statement = self.0.prepare_cached("UPDATE orders SET body = ?2 WHERE id = ?1")?;
-        statement.execute(params![order.id, Self::json(order)]).map(drop)
+        let mut statement = self
+            .0
+            .prepare_cached("UPDATE orders SET body = ?2 WHERE id = ?1")?;
+        statement
+            .execute(params![order.id, Self::json(order)])
+            .map(drop)
     }
 
     /// Keeps the row without its order, so the id stays known as deleted.
     pub fn delete(&self, id: &str) -> rusqlite::Result<()> {
-        let mut statement = self.0.prepare_cached("UPDATE orders SET body = NULL WHERE id = ?1")?;
+        let mut statement = self
+            .0
+            .prepare_cached("UPDATE orders SET body = NULL WHERE id = ?1")?;
         statement.execute(params![id]).map(drop)
     }
 

@@ -16,7 +16,10 @@ use crate::config::Settings;
 /// when a data folder is set, else memory only, as in the seed.
 pub fn app(settings: &Settings) -> anyhow::Result<axum::Router> {
     let store = match &settings.data_dir {
-        Some(dir) => OrderStore::open(&dir.join("orders-api"), settings.fsync_policy()? == broker::FsyncPolicy::Always)?,
+        Some(dir) => OrderStore::open(
+            &dir.join("orders-api"),
+            settings.fsync_policy()? == broker::FsyncPolicy::Always,
+        )?,
         None => OrderStore::default(),
     };
     Ok(router(Arc::new(store)))

@@ -21,7 +21,10 @@ pub type Store = Arc<OrderStore>;
 /// The Orders API's OpenAPI description, generated from the handlers below.
 #[derive(utoipa::OpenApi)]
 #[openapi(
-    info(title = "kafka-orders Orders API", description = "Stores orders (from the consumer) and answers queries and statistics."),
+    info(
+        title = "kafka-orders Orders API",
+        description = "Stores orders (from the consumer) and answers queries and statistics."
+    ),
     paths(list, ingest, stats, get_one, patch, delete, readyz)
 )]
 struct ApiDoc;
@@ -63,13 +66,25 @@ fn location(order: &Order) -> [(header::HeaderName, String); 1] {
         (status = 503, description = "The database could not save it; retry", body = Problem, content_type = "application/problem+json"),
     )
 )]
-async fn ingest(State(store): State<Store>, headers: HeaderMap, body: Body) -> Result<Response, Problem> {
+async fn ingest(
+    State(store): State<Store>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, Problem> {
     let value = http::json_body(&headers, body).await?;
     let order = Order::from_json(&value).map_err(Problem::invalid)?;
     Ok(match store.ingest(order)? {
-        Ingested::Created(order) => (StatusCode::CREATED, location(&order), Json(order)).into_response(),
-        Ingested::Existing(order) => (StatusCode::OK, location(&order), Json(order)).into_response(),
-        Ingested::Deleted => Problem::new(StatusCode::GONE, "this order was deleted; delivering it again does not bring it back").into_response(),
+        Ingested::Created(order) => {
+            (StatusCode::CREATED, location(&order), Json(order)).into_response()
+        }
+        Ingested::Existing(order) => {
+            (StatusCode::OK, location(&order), Json(order)).into_response()
+        }
+        Ingested::Deleted => Problem::new(
+            StatusCode::GONE,
+            "this order was deleted; delivering it again does not bring it back",
+        )
+        .into_response(),
     })
 }
 
@@ -80,21 +95,37 @@ fn parse_query(params: &HashMap<String, String>) -> Result<ListQuery, Problem> {
         match key.as_str() {
             "status" => match Status::parse(value) {
                 Some(s) => query.status = Some(s),
-                None => errors.push(FieldError::new("status", "must be one of pending, confirmed, shipped, delivered, cancelled")),
+                None => errors.push(FieldError::new(
+                    "status",
+                    "must be one of pending, confirmed, shipped, delivered, cancelled",
+                )),
             },
             "userId" => query.user_id = Some(value.clone()),
             "limit" => match value.parse::<usize>() {
                 Ok(n) if (1..=10_000).contains(&n) => query.limit = Some(n),
-                _ => errors.push(FieldError::new("limit", "must be a whole number from 1 to 10000")),
+                _ => errors.push(FieldError::new(
+                    "limit",
+                    "must be a whole number from 1 to 10000",
+                )),
             },
             "offset" => match value.parse::<i32>() {
                 Ok(n) if n >= 0 => query.offset = n as usize,
-                _ => errors.push(FieldError::new("offset", "must be a whole number from 0 to 2147483647")),
+                _ => errors.push(FieldError::new(
+                    "offset",
+                    "must be a whole number from 0 to 2147483647",
+                )),
             },
-            other => errors.push(FieldError::new(other, "unknown query parameter (use status, userId, limit, offset)")),
+            other => errors.push(FieldError::new(
+                other,
+                "unknown query parameter (use status, userId, limit, offset)",
+            )),
         }
     }
-    if errors.is_empty() { Ok(query) } else { Err(Problem::invalid(errors)) }
+    if errors.is_empty() {
+        Ok(query)
+    } else {
+        Err(Problem::invalid(errors))
+    }
 }
 
 /// All orders, newest first. `X-Total-Count` tells how many match before paging.
@@ -110,7 +141,10 @@ fn parse_query(params: &HashMap<String, String>) -> Result<ListQuery, Problem> {
         (status = 422, description = "A bad or unknown query parameter, listed in `errors`", body = Problem, content_type = "application/problem+json"),
     )
 )]
-async fn list(State(store): State<Store>, Query(params): Query<HashMap<String, String>>) -> Result<Response, Problem> {
+async fn list(
+    State(store): State<Store>,
+    Query(params): Query<HashMap<String, String>>,
+) -> Result<Response, Problem> {
     let query = parse_query(&params)?;
     let (total, page) = store.list(&query);
     Ok(([("x-total-count", total.to_string())], Json(page)).into_response())
@@ -127,8 +161,14 @@ async fn stats(State(store): State<Store>) -> Json<Value> {
     (status = 200, description = "The order", body = Order),
     (status = 404, description = "No such order", body = Problem, content_type = "application/problem+json"),
 ))]
-async fn get_one(State(store): State<Store>, Path(id): Path<String>) -> Result<Json<Order>, Problem> {
-    store.get(&id).map(Json).ok_or_else(|| Problem::not_found(format!("order {id:?}")))
+async fn get_one(
+    State(store): State<Store>,
+    Path(id): Path<String>,
+) -> Result<Json<Order>, Problem> {
+    store
+        .get(&id)
+        .map(Json)
+        .ok_or_else(|| Problem::not_found(format!("order {id:?}")))
 }
 
 /// Deletes an order; its id stays known, so a redelivery does not bring it back.
@@ -138,7 +178,10 @@ async fn get_one(State(store): State<Store>, Path(id): Path<String>) -> Result<J
     (status = 503, description = "The database could not save the change; retry", body = Problem, content_type = "application/problem+json"),
 ))]
 async fn delete(State(store): State<Store>, Path(id): Path<String>) -> Result<StatusCode, Problem> {
-    store.delete(&id)?.map(|_| StatusCode::NO_CONTENT).ok_or_else(|| Problem::not_found(format!("order {id:?}")))
+    store
+        .delete(&id)?
+        .map(|_| StatusCode::NO_CONTENT)
+        .ok_or_else(|| Problem::not_found(format!("order {id:?}")))
 }
 
 /// The body of `PATCH /orders/{id}`, for the OpenAPI description only: [`apply_patch`] reads
@@ -163,7 +206,11 @@ const READ_ONLY: [&str; 3] = ["id", "createdAt", "updatedAt"];
 fn apply_patch(current: &Order, patch: &serde_json::Map<String, Value>) -> Result<Order, Problem> {
     let mut errors = Vec::new();
     for key in patch.keys().filter(|k| !EDITABLE.contains(&k.as_str())) {
-        let why = if READ_ONLY.contains(&key.as_str()) { "is read-only" } else { "is not a field of an order" };
+        let why = if READ_ONLY.contains(&key.as_str()) {
+            "is read-only"
+        } else {
+            "is not a field of an order"
+        };
         errors.push(FieldError::new(key.clone(), why));
     }
     let mut next = current.clone();
@@ -177,7 +224,10 @@ fn apply_patch(current: &Order, patch: &serde_json::Map<String, Value>) -> Resul
     if let Some(v) = patch.get("status") {
         match v.as_str().and_then(Status::parse) {
             Some(s) => status = Some(s),
-            None => errors.push(FieldError::new("status", "must be one of pending, confirmed, shipped, delivered, cancelled")),
+            None => errors.push(FieldError::new(
+                "status",
+                "must be one of pending, confirmed, shipped, delivered, cancelled",
+            )),
         }
     }
     if patch.contains_key("products") || patch.contains_key("totalAmount") {
@@ -202,11 +252,24 @@ fn apply_patch(current: &Order, patch: &serde_json::Map<String, Value>) -> Resul
     }
     if let Some(to) = status {
         if !current.status.can_move_to(to) {
-            let allowed: Vec<&str> = current.status.allowed_next().iter().map(|s| s.name()).collect();
-            let allowed = if allowed.is_empty() { "none: it is final".to_string() } else { allowed.join(", ") };
+            let allowed: Vec<&str> = current
+                .status
+                .allowed_next()
+                .iter()
+                .map(|s| s.name())
+                .collect();
+            let allowed = if allowed.is_empty() {
+                "none: it is final".to_string()
+            } else {
+                allowed.join(", ")
+            };
             return Err(Problem::new(
                 StatusCode::CONFLICT,
-                format!("an order that is {} cannot become {}; allowed: {allowed}", current.status.name(), to.name()),
+                format!(
+                    "an order that is {} cannot become {}; allowed: {allowed}",
+                    current.status.name(),
+                    to.name()
+                ),
             ));
         }
         next.status = to;
@@ -230,10 +293,18 @@ fn apply_patch(current: &Order, patch: &serde_json::Map<String, Value>) -> Resul
         (status = 503, description = "The database could not save the change; retry", body = Problem, content_type = "application/problem+json"),
     )
 )]
-async fn patch(State(store): State<Store>, Path(id): Path<String>, headers: HeaderMap, body: Body) -> Result<Json<Order>, Problem> {
+async fn patch(
+    State(store): State<Store>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<Order>, Problem> {
     let value = http::json_body(&headers, body).await?;
     let Value::Object(changes) = value else {
-        return Err(Problem::invalid(vec![FieldError::new("", "the body must be a JSON object")]));
+        return Err(Problem::invalid(vec![FieldError::new(
+            "",
+            "the body must be a JSON object",
+        )]));
     };
     match store.update(&id, &mut |current| apply_patch(current, &changes)) {
         None => Err(Problem::not_found(format!("order {id:?}"))),

@@ -33,12 +33,18 @@ impl Stats {
     pub fn add(&mut self, order: &Order) {
         self.total_orders += 1;
         if order.status != Status::Cancelled {
-            self.revenue = self.revenue.checked_add(order.total_amount).unwrap_or(self.revenue);
+            self.revenue = self
+                .revenue
+                .checked_add(order.total_amount)
+                .unwrap_or(self.revenue);
             self.billable_orders += 1;
         }
         *self.by_status.entry(order.status).or_default() += 1;
         self.total_items += order.item_count();
-        *self.orders_per_user.entry(order.user_id.clone()).or_default() += 1;
+        *self
+            .orders_per_user
+            .entry(order.user_id.clone())
+            .or_default() += 1;
     }
 
     pub fn remove(&mut self, order: &Order) {
@@ -64,7 +70,10 @@ impl Stats {
             total_orders: self.total_orders,
             total_revenue: self.revenue,
             average_order_value: self.revenue.div_round(self.billable_orders),
-            orders_by_status: Status::ALL.iter().map(|s| (s.name(), self.by_status.get(s).copied().unwrap_or(0))).collect(),
+            orders_by_status: Status::ALL
+                .iter()
+                .map(|s| (s.name(), self.by_status.get(s).copied().unwrap_or(0)))
+                .collect(),
             total_items: self.total_items,
             unique_users: self.orders_per_user.len() as u64,
         }

@@ -53,7 +53,11 @@ pub struct OrderStore(Mutex<Inner>);
 
 fn unavailable(err: rusqlite::Error) -> Problem {
     tracing::error!(%err, "the orders database refused a write");
-    Problem::new(StatusCode::SERVICE_UNAVAILABLE, format!("the orders database could not save the change: {err}")).with_retry_after(1)
+    Problem::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        format!("the orders database could not save the change: {err}"),
+    )
+    .with_retry_after(1)
 }
 
 impl OrderStore {
@@ -72,7 +76,11 @@ impl OrderStore {
                 Some(order) => inner.insert(row.seq, order),
             }
         }
-        tracing::info!(orders = inner.orders.len(), deleted = inner.deleted.len(), "orders read back from the database");
+        tracing::info!(
+            orders = inner.orders.len(),
+            deleted = inner.deleted.len(),
+            "orders read back from the database"
+        );
         inner.db = Some(db);
         Ok(Self(Mutex::new(inner)))
     }
@@ -106,11 +114,22 @@ impl OrderStore {
     /// Newest first, with the number of matching orders before paging.
     pub fn list(&self, query: &ListQuery) -> (usize, Vec<Order>) {
         let inner = self.lock();
-        let matching = inner.arrival.values().rev().filter_map(|id| inner.orders.get(id).map(|(_, o)| o)).filter(|o| {
-            query.status.is_none_or(|s| o.status == s) && query.user_id.as_deref().is_none_or(|u| o.user_id == u)
-        });
+        let matching = inner
+            .arrival
+            .values()
+            .rev()
+            .filter_map(|id| inner.orders.get(id).map(|(_, o)| o))
+            .filter(|o| {
+                query.status.is_none_or(|s| o.status == s)
+                    && query.user_id.as_deref().is_none_or(|u| o.user_id == u)
+            });
         let all: Vec<&Order> = matching.collect();
-        let page = all.iter().skip(query.offset).take(query.limit.unwrap_or(usize::MAX)).map(|o| (*o).clone()).collect();
+        let page = all
+            .iter()
+            .skip(query.offset)
+            .take(query.limit.unwrap_or(usize::MAX))
+            .map(|o| (*o).clone())
+            .collect();
         (all.len(), page)
     }
 
@@ -144,7 +163,9 @@ impl OrderStore {
         if let Some(db) = &inner.db {
             db.delete(id).map_err(unavailable)?;
         }
-        let Some((seq, order)) = inner.orders.remove(id) else { return Ok(None) };
+        let Some((seq, order)) = inner.orders.remove(id) else {
+            return Ok(None);
+        };
         inner.arrival.remove(&seq);
         inner.stats.remove(&order);
         inner.deleted.insert(order.id.clone());
@@ -154,7 +175,10 @@ impl OrderStore {
     /// Which store this is, after checking that its database (if any) answers.
     pub fn check(&self) -> Result<&'static str, String> {
         match &self.lock().db {
-            Some(db) => db.check().map(|()| "sqlite").map_err(|e| format!("the orders database does not answer: {e}")),
+            Some(db) => db
+                .check()
+                .map(|()| "sqlite")
+                .map_err(|e| format!("the orders database does not answer: {e}")),
             None => Ok("memory"),
         }
     }
@@ -191,8 +215,19 @@ mod tests {
         for id in ["a", "b", "c"] {
             assert!(matches!(store.ingest(order(id)), Ok(Ingested::Created(_))));
         }
-        assert!(matches!(store.ingest(order("a")), Ok(Ingested::Existing(_))));
-        let shipped = store.update("b", &mut |o| Ok(Order { status: Status::Shipped, ..o.clone() })).expect("b").expect("ok");
+        assert!(matches!(
+            store.ingest(order("a")),
+            Ok(Ingested::Existing(_))
+        ));
+        let shipped = store
+            .update("b", &mut |o| {
+                Ok(Order {
+                    status: Status::Shipped,
+                    ..o.clone()
+                })
+            })
+            .expect("b")
+            .expect("ok");
         assert!(store.delete("c").expect("delete").is_some());
         let before = (store.list(&ListQuery::default()), store.stats());
         drop(store);
@@ -200,9 +235,15 @@ mod tests {
         let store = OrderStore::open(dir.path(), false).expect("reopen");
         assert_eq!((store.list(&ListQuery::default()), store.stats()), before);
         assert_eq!(store.get("b"), Some(shipped));
-        assert!(matches!(store.ingest(order("c")), Ok(Ingested::Deleted)), "a redelivery does not bring back a deleted order");
+        assert!(
+            matches!(store.ingest(order("c")), Ok(Ingested::Deleted)),
+            "a redelivery does not bring back a deleted order"
+        );
         assert!(matches!(store.ingest(order("d")), Ok(Ingested::Created(_))));
-        let (_, newest) = store.list(&ListQuery { limit: Some(1), ..ListQuery::default() });
+        let (_, newest) = store.list(&ListQuery {
+            limit: Some(1),
+            ..ListQuery::default()
+        });
         assert_eq!(newest[0].id, "d", "arrival order continues after a restart");
     }
 }

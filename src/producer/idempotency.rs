@@ -61,7 +61,11 @@ impl Idempotency {
             }
         }
         match entries.get(key) {
-            Some(Entry::InFlight { fingerprint: f } | Entry::Done { fingerprint: f, .. }) if *f != fingerprint => Begin::Mismatch,
+            Some(Entry::InFlight { fingerprint: f } | Entry::Done { fingerprint: f, .. })
+                if *f != fingerprint =>
+            {
+                Begin::Mismatch
+            }
             Some(Entry::InFlight { .. }) => Begin::InFlight,
             Some(Entry::Done { saved, .. }) => Begin::Replay(saved.clone()),
             None => {
@@ -74,7 +78,9 @@ impl Idempotency {
 
     pub fn finish(&self, key: &str, fingerprint: u64, saved: Saved) {
         let mut guard = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        guard.0.insert(key.to_string(), Entry::Done { fingerprint, saved });
+        guard
+            .0
+            .insert(key.to_string(), Entry::Done { fingerprint, saved });
     }
 
     pub fn abort(&self, key: &str) {

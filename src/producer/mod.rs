@@ -33,16 +33,27 @@ pub struct ProducerService {
 impl ProducerService {
     /// Connects to Kafka (lazily: a broker that is down now is retried by rdkafka) and
     /// starts the reply router.
-    pub fn start(settings: &Settings, brokers: &str, shutdown: watch::Receiver<bool>) -> anyhow::Result<Arc<Self>> {
+    pub fn start(
+        settings: &Settings,
+        brokers: &str,
+        shutdown: watch::Receiver<bool>,
+    ) -> anyhow::Result<Arc<Self>> {
         let kafka: FutureProducer = kafka::client_config(brokers, "kafka-orders-producer")
             .set("acks", "all")
             .set("enable.idempotence", "true")
             .set("linger.ms", "2")
-            .set("message.timeout.ms", settings.publish_timeout_ms.to_string())
+            .set(
+                "message.timeout.ms",
+                settings.publish_timeout_ms.to_string(),
+            )
             .create()?;
         let replies = Arc::new(Replies::default());
         let reply_topic = kafka::reply_topic(&settings.topic);
-        tokio::spawn(replies.clone().run(brokers.to_string(), reply_topic.clone(), shutdown));
+        tokio::spawn(
+            replies
+                .clone()
+                .run(brokers.to_string(), reply_topic.clone(), shutdown),
+        );
         Ok(Arc::new(Self {
             kafka,
             topic: settings.topic.clone(),
@@ -59,21 +70,32 @@ impl ProducerService {
     pub async fn kafka_ready(self: Arc<Self>) -> Result<serde_json::Value, String> {
         let service = self.clone();
         let topic = self.topic.clone();
-        let metadata = tokio::task::spawn_blocking(move || service.kafka.client().fetch_metadata(Some(&topic), Duration::from_secs(2)))
-            .await
-            .map_err(|e| e.to_string())?
-            .map_err(|e| format!("Kafka did not answer: {e}"))?;
-        let partitions = metadata.topics().first().map_or(0, |t| t.partitions().len());
+        let metadata = tokio::task::spawn_blocking(move || {
+            service
+                .kafka
+                .client()
+                .fetch_metadata(Some(&topic), Duration::from_secs(2))
+        })
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| format!("Kafka did not answer: {e}"))?;
+        let partitions = metadata
+            .topics()
+            .first()
+            .map_or(0, |t| t.partitions().len());
         if partitions == 0 {
             return Err(format!("Kafka has no partitions for topic {}", self.topic));
         }
-        Ok(serde_json::json!({"kafka": "reachable", "topic": self.topic, "partitions": partitions, "brokers": metadata.brokers().len()}))
+        Ok(
+            serde_json::json!({"kafka": "reachable", "topic": self.topic, "partitions": partitions, "brokers": metadata.brokers().len()}),
+        )
     }
 
     /// Sends whatever is still queued (at most a few seconds).
     pub async fn flush(self: Arc<Self>) {
         let kafka = self.kafka.clone();
-        let flushed = tokio::task::spawn_blocking(move || kafka.flush(Duration::from_secs(5))).await;
+        let flushed =
+            tokio::task::spawn_blocking(move || kafka.flush(Duration::from_secs(5))).await;
         if let Ok(Err(err)) = flushed {
             tracing::warn!(%err, "producer flush at shutdown did not complete");
         }

@@ -32,22 +32,38 @@ impl Replies {
 
     pub fn register(&self, correlation_id: &str) -> oneshot::Receiver<Value> {
         let (tx, rx) = oneshot::channel();
-        self.pending.lock().unwrap_or_else(|p| p.into_inner()).insert(correlation_id.to_string(), tx);
+        self.pending
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(correlation_id.to_string(), tx);
         rx
     }
 
     pub fn forget(&self, correlation_id: &str) {
-        self.pending.lock().unwrap_or_else(|p| p.into_inner()).remove(correlation_id);
+        self.pending
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(correlation_id);
     }
 
     fn deliver(&self, correlation_id: &str, reply: Value) {
-        if let Some(tx) = self.pending.lock().unwrap_or_else(|p| p.into_inner()).remove(correlation_id) {
+        if let Some(tx) = self
+            .pending
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(correlation_id)
+        {
             let _ = tx.send(reply);
         }
     }
 
     /// Keeps trying to attach to the reply topic until it works, then routes replies.
-    pub async fn run(self: Arc<Self>, brokers: String, topic: String, mut shutdown: watch::Receiver<bool>) {
+    pub async fn run(
+        self: Arc<Self>,
+        brokers: String,
+        topic: String,
+        mut shutdown: watch::Receiver<bool>,
+    ) {
         let consumer = loop {
             match attach(&brokers, &topic).await {
                 Ok(consumer) => break consumer,
@@ -68,9 +84,14 @@ impl Replies {
             };
             let Ok(message) = message else { continue };
             let correlation = message.headers().and_then(|h| {
-                h.iter().find(|h| h.key == headers::CORRELATION_ID).and_then(|h| h.value).map(|v| String::from_utf8_lossy(v).into_owned())
+                h.iter()
+                    .find(|h| h.key == headers::CORRELATION_ID)
+                    .and_then(|h| h.value)
+                    .map(|v| String::from_utf8_lossy(v).into_owned())
             });
-            let reply = message.payload().and_then(|p| serde_json::from_slice::<Value>(p).ok());
+            let reply = message
+                .payload()
+                .and_then(|p| serde_json::from_slice::<Value>(p).ok());
             if let (Some(correlation), Some(reply)) = (correlation, reply) {
                 self.deliver(&correlation, reply);
             }
@@ -82,7 +103,10 @@ impl Replies {
 async fn attach(brokers: &str, topic: &str) -> anyhow::Result<StreamConsumer> {
     kafka::ensure_topic(brokers, topic, 1).await?;
     let consumer: StreamConsumer = kafka::client_config(brokers, "kafka-orders-replies")
-        .set("group.id", format!("kafka-orders-replies-{}", uuid::Uuid::new_v4()))
+        .set(
+            "group.id",
+            format!("kafka-orders-replies-{}", uuid::Uuid::new_v4()),
+        )
         .set("enable.auto.commit", "false")
         .set("fetch.wait.max.ms", "50")
         .create()?;
@@ -90,7 +114,11 @@ async fn attach(brokers: &str, topic: &str) -> anyhow::Result<StreamConsumer> {
     tokio::task::spawn_blocking(move || {
         let timeout = Duration::from_secs(5);
         let metadata = consumer.fetch_metadata(Some(&topic), timeout)?;
-        let partitions = metadata.topics().first().map(|t| t.partitions().len()).unwrap_or(0);
+        let partitions = metadata
+            .topics()
+            .first()
+            .map(|t| t.partitions().len())
+            .unwrap_or(0);
         anyhow::ensure!(partitions > 0, "topic {topic} has no partitions yet");
         let mut assignment = TopicPartitionList::new();
         for partition in 0..partitions as i32 {

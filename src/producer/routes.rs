@@ -33,13 +33,19 @@ const MAX_WAIT: Duration = Duration::from_secs(60);
 /// The producer's OpenAPI description, generated from the handlers below.
 #[derive(utoipa::OpenApi)]
 #[openapi(
-    info(title = "kafka-orders producer", description = "POST /orders publishes an order to the Kafka topic orders-topic."),
+    info(
+        title = "kafka-orders producer",
+        description = "POST /orders publishes an order to the Kafka topic orders-topic."
+    ),
     paths(create, readyz)
 )]
 struct ApiDoc;
 
 pub fn router(service: Svc) -> Router {
-    let routes = Router::new().route("/orders", post(create)).route("/readyz", get(readyz)).with_state(service);
+    let routes = Router::new()
+        .route("/orders", post(create))
+        .route("/readyz", get(readyz))
+        .with_state(service);
     http::standard(routes, "producer", <ApiDoc as utoipa::OpenApi>::openapi())
 }
 
@@ -53,18 +59,34 @@ async fn readyz(State(service): State<Svc>) -> Response {
 }
 
 /// How long to wait for the consumer's reply, if the client asked to wait at all.
-fn wait_for(service: &ProducerService, query: &HashMap<String, String>, headers: &HeaderMap) -> Result<Option<Duration>, Problem> {
+fn wait_for(
+    service: &ProducerService,
+    query: &HashMap<String, String>,
+    headers: &HeaderMap,
+) -> Result<Option<Duration>, Problem> {
     match query.get("wait").map(String::as_str) {
         None | Some("false") => {}
         Some("true") => return Ok(Some(service.reply_timeout)),
-        Some(_) => return Err(Problem::invalid(vec![FieldError::new("wait", "must be true or false")])),
+        Some(_) => {
+            return Err(Problem::invalid(vec![FieldError::new(
+                "wait",
+                "must be true or false",
+            )]))
+        }
     }
     // RFC 7240: `Prefer: wait=10` (seconds), possibly among other preferences.
-    let prefer = headers.get_all("prefer").iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split([',', ';']));
+    let prefer = headers
+        .get_all("prefer")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split([',', ';']));
     for pref in prefer {
         if let Some(seconds) = pref.trim().strip_prefix("wait=") {
             let seconds: u64 = seconds.trim().parse().map_err(|_| {
-                Problem::invalid(vec![FieldError::new("Prefer", "wait must be a whole number of seconds")])
+                Problem::invalid(vec![FieldError::new(
+                    "Prefer",
+                    "wait must be a whole number of seconds",
+                )])
             })?;
             return Ok(Some(Duration::from_secs(seconds).min(MAX_WAIT)));
         }
@@ -105,20 +127,35 @@ async fn create(
     let wait = wait_for(&service, &query, &headers)?;
     let value = http::json_body(&headers, body).await?;
     let new = NewOrder::from_json(&value).map_err(Problem::invalid)?;
-    let key = headers.get("idempotency-key").map(|k| k.to_str().map(str::to_string));
+    let key = headers
+        .get("idempotency-key")
+        .map(|k| k.to_str().map(str::to_string));
     // The key with the body's fingerprint; the body is only hashed when a key was sent.
     let key = match key {
         Some(Ok(k)) if !k.is_empty() && k.len() <= 255 => Some((k, fingerprint(&value))),
-        Some(_) => return Err(Problem::invalid(vec![FieldError::new("Idempotency-Key", "must be 1 to 255 visible ASCII characters")])),
+        Some(_) => {
+            return Err(Problem::invalid(vec![FieldError::new(
+                "Idempotency-Key",
+                "must be 1 to 255 visible ASCII characters",
+            )]))
+        }
         None => None,
     };
     if let Some((key, print)) = &key {
         match service.idempotency.begin(key, *print) {
             Begin::New => {}
             Begin::Replay(saved) => return Ok(render(saved)),
-            Begin::InFlight => return Err(Problem::new(StatusCode::CONFLICT, "a request with this Idempotency-Key is still being processed")),
+            Begin::InFlight => {
+                return Err(Problem::new(
+                    StatusCode::CONFLICT,
+                    "a request with this Idempotency-Key is still being processed",
+                ))
+            }
             Begin::Mismatch => {
-                return Err(Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "this Idempotency-Key was already used with a different body"))
+                return Err(Problem::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "this Idempotency-Key was already used with a different body",
+                ))
             }
         }
     }
@@ -133,14 +170,27 @@ async fn create(
 }
 
 fn render(saved: Saved) -> Response {
-    (saved.status, [(header::LOCATION, saved.location)], Json(saved.body)).into_response()
+    (
+        saved.status,
+        [(header::LOCATION, saved.location)],
+        Json(saved.body),
+    )
+        .into_response()
 }
 
-async fn publish_order(service: &ProducerService, order: Order, wait: Option<Duration>) -> Result<Saved, Problem> {
+async fn publish_order(
+    service: &ProducerService,
+    order: Order,
+    wait: Option<Duration>,
+) -> Result<Saved, Problem> {
     let location = format!("{}/{}", service.orders_url, order.id);
     let correlation_id = uuid::Uuid::new_v4().to_string();
     if wait.is_some() && !service.replies.is_ready() {
-        return Err(Problem::new(StatusCode::SERVICE_UNAVAILABLE, "the reply topic is not ready yet; try again shortly").with_retry_after(1));
+        return Err(Problem::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the reply topic is not ready yet; try again shortly",
+        )
+        .with_retry_after(1));
     }
     let reply = wait.map(|_| service.replies.register(&correlation_id));
     let published = send(service, &order, &correlation_id, wait.is_some()).await;
@@ -148,12 +198,20 @@ async fn publish_order(service: &ProducerService, order: Order, wait: Option<Dur
         service.replies.forget(&correlation_id);
         metrics::counter!("orders_publish_failed_total").increment(1);
         tracing::warn!(order_id = %order.id, %detail, "publish failed");
-        return Err(Problem::new(StatusCode::SERVICE_UNAVAILABLE, format!("Kafka did not accept the order: {detail}")).with_retry_after(5));
+        return Err(Problem::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("Kafka did not accept the order: {detail}"),
+        )
+        .with_retry_after(5));
     }
     metrics::counter!("orders_published_total").increment(1);
     let (Some(reply), Some(wait)) = (reply, wait) else {
         let body = serde_json::to_value(&order).unwrap_or_default();
-        return Ok(Saved { status: StatusCode::ACCEPTED, location, body });
+        return Ok(Saved {
+            status: StatusCode::ACCEPTED,
+            location,
+            body,
+        });
     };
     match tokio::time::timeout(wait, reply).await {
         Ok(Ok(reply)) => reply_to_answer(reply, location),
@@ -171,23 +229,58 @@ async fn publish_order(service: &ProducerService, order: Order, wait: Option<Dur
 fn reply_to_answer(reply: Value, location: String) -> Result<Saved, Problem> {
     let status = reply.get("status").and_then(Value::as_u64).unwrap_or(502);
     match reply.get("order") {
-        Some(order) if (200..300).contains(&status) => Ok(Saved { status: StatusCode::CREATED, location, body: order.clone() }),
+        Some(order) if (200..300).contains(&status) => Ok(Saved {
+            status: StatusCode::CREATED,
+            location,
+            body: order.clone(),
+        }),
         _ => {
-            let error = reply.get("error").and_then(Value::as_str).unwrap_or("no detail given");
-            Err(Problem::new(StatusCode::BAD_GATEWAY, format!("the order could not be stored: {error}")))
+            let error = reply
+                .get("error")
+                .and_then(Value::as_str)
+                .unwrap_or("no detail given");
+            Err(Problem::new(
+                StatusCode::BAD_GATEWAY,
+                format!("the order could not be stored: {error}"),
+            ))
         }
     }
 }
 
-async fn send(service: &ProducerService, order: &Order, correlation_id: &str, wants_reply: bool) -> Result<(), String> {
+async fn send(
+    service: &ProducerService,
+    order: &Order,
+    correlation_id: &str,
+    wants_reply: bool,
+) -> Result<(), String> {
     let payload = serde_json::to_vec(order).map_err(|e| e.to_string())?;
     let mut kafka_headers = OwnedHeaders::new()
-        .insert(Header { key: headers::EVENT_TYPE, value: Some(ORDER_CREATED) })
-        .insert(Header { key: headers::CONTENT_TYPE, value: Some("application/json") })
-        .insert(Header { key: headers::CORRELATION_ID, value: Some(correlation_id) });
+        .insert(Header {
+            key: headers::EVENT_TYPE,
+            value: Some(ORDER_CREATED),
+        })
+        .insert(Header {
+            key: headers::CONTENT_TYPE,
+            value: Some("application/json"),
+        })
+        .insert(Header {
+            key: headers::CORRELATION_ID,
+            value: Some(correlation_id),
+        });
     if wants_reply {
-        kafka_headers = kafka_headers.insert(Header { key: headers::REPLY_TOPIC, value: Some(&service.reply_topic) });
+        kafka_headers = kafka_headers.insert(Header {
+            key: headers::REPLY_TOPIC,
+            value: Some(&service.reply_topic),
+        });
     }
-    let record = FutureRecord::to(&service.topic).key(&order.id).payload(&payload).headers(kafka_headers);
-    service.kafka.send(record, Timeout::After(service.publish_timeout)).await.map(|_| ()).map_err(|(err, _)| err.to_string())
+    let record = FutureRecord::to(&service.topic)
+        .key(&order.id)
+        .payload(&payload)
+        .headers(kafka_headers);
+    service
+        .kafka
+        .send(record, Timeout::After(service.publish_timeout))
+        .await
+        .map(|_| ())
+        .map_err(|(err, _)| err.to_string())
 }

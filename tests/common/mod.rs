@@ -23,13 +23,21 @@ impl TestBroker {
     /// The broker of `KAFKA_BROKERS` (restarted with `KAFKA_CONTROL stop|resume`), or an
     /// embedded one keeping its data in `dir`, so a restart finds it again.
     pub async fn restartable(dir: &std::path::Path) -> Self {
-        Self::real_or_embedded(BrokerConfig { data_dir: Some(dir.to_path_buf()), ..BrokerConfig::ephemeral() }).await
+        Self::real_or_embedded(BrokerConfig {
+            data_dir: Some(dir.to_path_buf()),
+            ..BrokerConfig::ephemeral()
+        })
+        .await
     }
 
     async fn real_or_embedded(config: BrokerConfig) -> Self {
         init_logs();
         match real_kafka() {
-            Some(bootstrap) => Self { embedded: None, config: None, bootstrap },
+            Some(bootstrap) => Self {
+                embedded: None,
+                config: None,
+                bootstrap,
+            },
             None => Self::embedded(config).await,
         }
     }
@@ -94,7 +102,9 @@ impl TestBroker {
 
 /// The real Kafka to test against, if `KAFKA_BROKERS` names one.
 pub fn real_kafka() -> Option<String> {
-    std::env::var("KAFKA_BROKERS").ok().filter(|b| !b.is_empty())
+    std::env::var("KAFKA_BROKERS")
+        .ok()
+        .filter(|b| !b.is_empty())
 }
 
 /// Logs from the code under test, shown for failing tests; `RUST_LOG` picks the level.

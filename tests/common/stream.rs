@@ -10,7 +10,6 @@ use tokio::task::JoinSet;
 
 use super::{eventually, seed_order};
 
-
 #[derive(Default)]
 struct Tally {
     sent: usize,
@@ -49,7 +48,10 @@ impl OrderStream {
         let tally = Arc::new(Mutex::new(Tally::default()));
         let (stop, mut stopped) = tokio::sync::watch::channel(false);
         let url = format!("{producer}/orders");
-        let client = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().expect("client");
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .build()
+            .expect("client");
         let shared = tally.clone();
         let task = tokio::spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_secs(1) / rate);
@@ -64,7 +66,11 @@ impl OrderStream {
                 let (client, url, tally) = (client.clone(), url.clone(), shared.clone());
                 requests.spawn(async move {
                     let acknowledged = match client.post(&url).json(&seed_order()).send().await {
-                        Ok(r) if r.status().is_success() => r.json::<Value>().await.ok().and_then(|b| b["id"].as_str().map(str::to_string)),
+                        Ok(r) if r.status().is_success() => r
+                            .json::<Value>()
+                            .await
+                            .ok()
+                            .and_then(|b| b["id"].as_str().map(str::to_string)),
                         _ => None,
                     };
                     let mut tally = tally.lock().expect("tally");
@@ -89,7 +95,10 @@ impl OrderStream {
     /// Waits until `n` more orders than now have been acknowledged (at most `secs` seconds).
     pub async fn until_acknowledged(&self, more: usize, secs: u64) {
         let target = self.acknowledged() + more;
-        eventually(secs, || async { (self.acknowledged() >= target).then_some(()) }).await;
+        eventually(secs, || async {
+            (self.acknowledged() >= target).then_some(())
+        })
+        .await;
     }
 
     /// Stops sending, waits for the answers, then waits (at most `secs`) until the Orders API
@@ -111,16 +120,29 @@ impl OrderStream {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         let caught_up_in = fault_ended.elapsed();
-        let accepting_again_in =
-            tally.acknowledged_at.iter().filter(|t| **t >= fault_ended).min().map_or(Duration::ZERO, |t| *t - fault_ended);
+        let accepting_again_in = tally
+            .acknowledged_at
+            .iter()
+            .filter(|t| **t >= fault_ended)
+            .min()
+            .map_or(Duration::ZERO, |t| *t - fault_ended);
         // Redeliveries still under way would show up now as duplicates.
         tokio::time::sleep(Duration::from_secs(1)).await;
-        let orders: Vec<Value> = reqwest::get(format!("{api}/orders")).await.expect("GET /orders").json().await.expect("json");
+        let orders: Vec<Value> = reqwest::get(format!("{api}/orders"))
+            .await
+            .expect("GET /orders")
+            .json()
+            .await
+            .expect("json");
         let mut counts: HashMap<&str, usize> = HashMap::new();
         for order in &orders {
             *counts.entry(order["id"].as_str().expect("id")).or_default() += 1;
         }
-        let found = tally.acknowledged.iter().filter(|id| counts.contains_key(id.as_str())).count();
+        let found = tally
+            .acknowledged
+            .iter()
+            .filter(|id| counts.contains_key(id.as_str()))
+            .count();
         let duplicates = counts.values().map(|n| n - 1).sum();
         let report = Report {
             sent: tally.sent,
@@ -132,7 +154,10 @@ impl OrderStream {
             caught_up_in,
         };
         check_stats(api, &orders).await;
-        eprintln!("RELIABILITY {report:?} (orders stored in all: {})", orders.len());
+        eprintln!(
+            "RELIABILITY {report:?} (orders stored in all: {})",
+            orders.len()
+        );
         assert_eq!((report.lost, report.duplicates), (0, 0), "{report:?}");
         assert!(report.acknowledged > 0, "{report:?}");
         report
@@ -141,15 +166,32 @@ impl OrderStream {
 
 /// The ids the Orders API holds; none while it is unreachable.
 async fn list(api: &str) -> HashSet<String> {
-    let Ok(response) = reqwest::get(format!("{api}/orders")).await else { return HashSet::new() };
+    let Ok(response) = reqwest::get(format!("{api}/orders")).await else {
+        return HashSet::new();
+    };
     let orders: Vec<Value> = response.json().await.unwrap_or_default();
-    orders.iter().filter_map(|o| o["id"].as_str().map(str::to_string)).collect()
+    orders
+        .iter()
+        .filter_map(|o| o["id"].as_str().map(str::to_string))
+        .collect()
 }
 
 /// `/orders/stats` must describe exactly the orders the list holds.
 async fn check_stats(api: &str, orders: &[Value]) {
-    let stats: Value = reqwest::get(format!("{api}/orders/stats")).await.expect("stats").json().await.expect("json");
-    let cents: i64 = orders.iter().map(|o| (o["totalAmount"].as_f64().expect("amount") * 100.0).round() as i64).sum();
+    let stats: Value = reqwest::get(format!("{api}/orders/stats"))
+        .await
+        .expect("stats")
+        .json()
+        .await
+        .expect("json");
+    let cents: i64 = orders
+        .iter()
+        .map(|o| (o["totalAmount"].as_f64().expect("amount") * 100.0).round() as i64)
+        .sum();
     assert_eq!(stats["totalOrders"], orders.len(), "{stats}");
-    assert_eq!((stats["totalRevenue"].as_f64().expect("revenue") * 100.0).round() as i64, cents, "{stats}");
+    assert_eq!(
+        (stats["totalRevenue"].as_f64().expect("revenue") * 100.0).round() as i64,
+        cents,
+        "{stats}"
+    );
 }

@@ -9,7 +9,12 @@ use super::{Ctx, SUPPORTED};
 fn table() -> Vec<ApiVersion> {
     SUPPORTED
         .iter()
-        .map(|(key, min, max)| ApiVersion::default().with_api_key(*key as i16).with_min_version(*min).with_max_version(*max))
+        .map(|(key, min, max)| {
+            ApiVersion::default()
+                .with_api_key(*key as i16)
+                .with_min_version(*min)
+                .with_max_version(*max)
+        })
         .collect()
 }
 
@@ -19,5 +24,7 @@ pub fn handle(_ctx: &Ctx<'_>, _request: ApiVersionsRequest) -> ApiVersionsRespon
 
 /// The answer to an ApiVersions request of a version we do not serve (sent as v0).
 pub fn unsupported() -> ApiVersionsResponse {
-    ApiVersionsResponse::default().with_error_code(ResponseError::UnsupportedVersion.code()).with_api_keys(table())
+    ApiVersionsResponse::default()
+        .with_error_code(ResponseError::UnsupportedVersion.code())
+        .with_api_keys(table())
 }

@@ -12,8 +12,12 @@ use crate::cluster::valid_topic_name;
 pub fn handle(ctx: &Ctx<'_>, request: CreateTopicsRequest) -> CreateTopicsResponse {
     let c = ctx.cluster;
     let mut seen = HashSet::new();
-    let duplicated: HashSet<String> =
-        request.topics.iter().map(|t| t.name.to_string()).filter(|n| !seen.insert(n.clone())).collect();
+    let duplicated: HashSet<String> = request
+        .topics
+        .iter()
+        .map(|t| t.name.to_string())
+        .filter(|n| !seen.insert(n.clone()))
+        .collect();
     let topics = request
         .topics
         .into_iter()
@@ -26,34 +30,58 @@ pub fn handle(ctx: &Ctx<'_>, request: CreateTopicsRequest) -> CreateTopicsRespon
             };
             let result = CreatableTopicResult::default().with_name(wanted.name.clone());
             let fail = |err: ResponseError, message: String| {
-                result.clone().with_error_code(err.code()).with_error_message(Some(str_bytes(&message)))
+                result
+                    .clone()
+                    .with_error_code(err.code())
+                    .with_error_message(Some(str_bytes(&message)))
             };
             if duplicated.contains(&name) {
-                return fail(ResponseError::InvalidRequest, format!("topic '{name}' appears more than once in the request"));
+                return fail(
+                    ResponseError::InvalidRequest,
+                    format!("topic '{name}' appears more than once in the request"),
+                );
             }
             if !valid_topic_name(&name) {
-                return fail(ResponseError::InvalidTopicException, format!("'{name}' is not a legal topic name: use 1-249 of a-z A-Z 0-9 . _ -"));
+                return fail(
+                    ResponseError::InvalidTopicException,
+                    format!("'{name}' is not a legal topic name: use 1-249 of a-z A-Z 0-9 . _ -"),
+                );
             }
             if !matches!(wanted.replication_factor, -1 | 1) {
                 return fail(
                     ResponseError::InvalidReplicationFactor,
-                    format!("replication factor {} is larger than the 1 available broker", wanted.replication_factor),
+                    format!(
+                        "replication factor {} is larger than the 1 available broker",
+                        wanted.replication_factor
+                    ),
                 );
             }
             if partitions < 1 {
-                return fail(ResponseError::InvalidPartitions, format!("number of partitions must be at least 1, not {partitions}"));
+                return fail(
+                    ResponseError::InvalidPartitions,
+                    format!("number of partitions must be at least 1, not {partitions}"),
+                );
             }
             if request.validate_only {
                 return match c.topic(&name) {
-                    Some(_) => fail(ResponseError::TopicAlreadyExists, format!("topic '{name}' already exists")),
-                    None => result.with_num_partitions(partitions).with_replication_factor(1),
+                    Some(_) => fail(
+                        ResponseError::TopicAlreadyExists,
+                        format!("topic '{name}' already exists"),
+                    ),
+                    None => result
+                        .with_num_partitions(partitions)
+                        .with_replication_factor(1),
                 };
             }
             match c.create_topic(&name, partitions) {
-                Ok(topic) => result.with_topic_id(topic.id).with_num_partitions(partitions).with_replication_factor(1),
-                Err(ResponseError::TopicAlreadyExists) => {
-                    fail(ResponseError::TopicAlreadyExists, format!("topic '{name}' already exists"))
-                }
+                Ok(topic) => result
+                    .with_topic_id(topic.id)
+                    .with_num_partitions(partitions)
+                    .with_replication_factor(1),
+                Err(ResponseError::TopicAlreadyExists) => fail(
+                    ResponseError::TopicAlreadyExists,
+                    format!("topic '{name}' already exists"),
+                ),
                 Err(err) => fail(err, format!("cannot create topic '{name}': {err}")),
             }
         })

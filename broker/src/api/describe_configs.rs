@@ -1,7 +1,9 @@
 //! DescribeConfigs: the settings admin tools and UIs ask for, for topics and the broker.
 //! They are read-only here: what this broker does, stated in Kafka's configuration names.
 
-use kafka_protocol::messages::describe_configs_response::{DescribeConfigsResourceResult, DescribeConfigsResult};
+use kafka_protocol::messages::describe_configs_response::{
+    DescribeConfigsResourceResult, DescribeConfigsResult,
+};
 use kafka_protocol::messages::{DescribeConfigsRequest, DescribeConfigsResponse};
 use kafka_protocol::ResponseError;
 
@@ -30,13 +32,34 @@ fn entries(ctx: &Ctx<'_>, resource_type: i8) -> Vec<(&'static str, String, i8)> 
             ("segment.bytes", c.segment_bytes.to_string(), INT),
         ],
         _ => vec![
-            ("advertised.listeners", format!("PLAINTEXT://{}:{}", ctx.cluster.advertised_host, ctx.cluster.advertised_port), STRING),
-            ("auto.create.topics.enable", c.auto_create_topics.to_string(), BOOLEAN),
+            (
+                "advertised.listeners",
+                format!(
+                    "PLAINTEXT://{}:{}",
+                    ctx.cluster.advertised_host, ctx.cluster.advertised_port
+                ),
+                STRING,
+            ),
+            (
+                "auto.create.topics.enable",
+                c.auto_create_topics.to_string(),
+                BOOLEAN,
+            ),
             ("broker.id", c.node_id.to_string(), INT),
             ("default.replication.factor", "1".into(), INT),
-            ("log.dirs", c.data_dir.as_ref().map_or("(in memory)".into(), |d| d.display().to_string()), STRING),
+            (
+                "log.dirs",
+                c.data_dir
+                    .as_ref()
+                    .map_or("(in memory)".into(), |d| d.display().to_string()),
+                STRING,
+            ),
             ("num.partitions", c.default_partitions.to_string(), INT),
-            ("socket.request.max.bytes", c.max_frame_bytes.to_string(), INT),
+            (
+                "socket.request.max.bytes",
+                c.max_frame_bytes.to_string(),
+                INT,
+            ),
         ],
     }
 }
@@ -51,17 +74,35 @@ pub fn handle(ctx: &Ctx<'_>, request: DescribeConfigsRequest) -> DescribeConfigs
                 .with_resource_name(resource.resource_name.clone());
             let known = match resource.resource_type {
                 TOPIC => ctx.cluster.topic(&resource.resource_name).is_some(),
-                BROKER => resource.resource_name.is_empty() || *resource.resource_name == *ctx.cluster.config.node_id.to_string(),
+                BROKER => {
+                    resource.resource_name.is_empty()
+                        || *resource.resource_name == *ctx.cluster.config.node_id.to_string()
+                }
                 _ => false,
             };
             if !known {
-                let err = if resource.resource_type == TOPIC { ResponseError::UnknownTopicOrPartition } else { ResponseError::InvalidRequest };
-                let message = format!("no such resource: type {} name {:?}", resource.resource_type, resource.resource_name.as_str());
-                return result.with_error_code(err.code()).with_error_message(Some(str_bytes(&message)));
+                let err = if resource.resource_type == TOPIC {
+                    ResponseError::UnknownTopicOrPartition
+                } else {
+                    ResponseError::InvalidRequest
+                };
+                let message = format!(
+                    "no such resource: type {} name {:?}",
+                    resource.resource_type,
+                    resource.resource_name.as_str()
+                );
+                return result
+                    .with_error_code(err.code())
+                    .with_error_message(Some(str_bytes(&message)));
             }
             let configs = entries(ctx, resource.resource_type)
                 .into_iter()
-                .filter(|(name, _, _)| resource.configuration_keys.as_ref().is_none_or(|keys| keys.iter().any(|k| k.as_str() == *name)))
+                .filter(|(name, _, _)| {
+                    resource
+                        .configuration_keys
+                        .as_ref()
+                        .is_none_or(|keys| keys.iter().any(|k| k.as_str() == *name))
+                })
                 .map(|(name, value, config_type)| {
                     DescribeConfigsResourceResult::default()
                         .with_name(str_bytes(name))

@@ -34,7 +34,11 @@ pub fn handle(ctx: &Ctx<'_>, request: DescribeGroupsRequest) -> DescribeGroupsRe
             });
             // Kafka describes a group it does not know as "Dead" with no error.
             described
-                .unwrap_or_else(|| DescribedGroup::default().with_group_state(str_bytes("Dead")).with_authorized_operations(i32::MIN))
+                .unwrap_or_else(|| {
+                    DescribedGroup::default()
+                        .with_group_state(str_bytes("Dead"))
+                        .with_authorized_operations(i32::MIN)
+                })
                 .with_group_id(id)
         })
         .collect();

@@ -28,7 +28,10 @@ pub async fn handle(ctx: &Ctx<'_>, request: FetchRequest) -> FetchResponse {
         if bytes >= min_bytes || any_error || Instant::now() >= deadline {
             return response;
         }
-        if tokio::time::timeout_at(deadline, appends.changed()).await.is_err() {
+        if tokio::time::timeout_at(deadline, appends.changed())
+            .await
+            .is_err()
+        {
             return read_all(ctx, &request).0;
         }
     }
@@ -52,9 +55,12 @@ fn read_all(ctx: &Ctx<'_>, request: &FetchRequest) -> (FetchResponse, usize, boo
                         .with_partition_index(p.partition)
                         .with_preferred_read_replica(BrokerId(-1))
                         .with_aborted_transactions(read_committed.then(Vec::new));
-                    let Some(partition) = topic.as_ref().and_then(|t| t.partition(p.partition)) else {
+                    let Some(partition) = topic.as_ref().and_then(|t| t.partition(p.partition))
+                    else {
                         any_error = true;
-                        return data.with_error_code(ResponseError::UnknownTopicOrPartition.code()).with_high_watermark(-1);
+                        return data
+                            .with_error_code(ResponseError::UnknownTopicOrPartition.code())
+                            .with_high_watermark(-1);
                     };
                     let log = partition.log();
                     data = data
@@ -62,9 +68,13 @@ fn read_all(ctx: &Ctx<'_>, request: &FetchRequest) -> (FetchResponse, usize, boo
                         .with_last_stable_offset(log.high_watermark())
                         .with_log_start_offset(log.log_start_offset());
                     // The first partition with data may exceed the response budget by one batch.
-                    let limit = usize::try_from(p.partition_max_bytes).unwrap_or(0).min(budget.max(1));
+                    let limit = usize::try_from(p.partition_max_bytes)
+                        .unwrap_or(0)
+                        .min(budget.max(1));
                     match log.read(p.fetch_offset, limit) {
-                        Ok(records) if total > 0 && records.len() > budget => data.with_records(Some(Default::default())),
+                        Ok(records) if total > 0 && records.len() > budget => {
+                            data.with_records(Some(Default::default()))
+                        }
                         Ok(records) => {
                             total += records.len();
                             budget = budget.saturating_sub(records.len());
@@ -77,8 +87,14 @@ fn read_all(ctx: &Ctx<'_>, request: &FetchRequest) -> (FetchResponse, usize, boo
                     }
                 })
                 .collect();
-            FetchableTopicResponse::default().with_topic(wanted.topic.clone()).with_partitions(partitions)
+            FetchableTopicResponse::default()
+                .with_topic(wanted.topic.clone())
+                .with_partitions(partitions)
         })
         .collect();
-    (FetchResponse::default().with_responses(responses), total, any_error)
+    (
+        FetchResponse::default().with_responses(responses),
+        total,
+        any_error,
+    )
 }

@@ -13,9 +13,18 @@ pub fn handle(ctx: &Ctx<'_>, request: FindCoordinatorRequest) -> FindCoordinator
         let coordinators = request
             .coordinator_keys
             .into_iter()
-            .map(|key| Coordinator::default().with_key(key).with_node_id(node).with_host(host.clone()).with_port(c.advertised_port))
+            .map(|key| {
+                Coordinator::default()
+                    .with_key(key)
+                    .with_node_id(node)
+                    .with_host(host.clone())
+                    .with_port(c.advertised_port)
+            })
             .collect();
         return FindCoordinatorResponse::default().with_coordinators(coordinators);
     }
-    FindCoordinatorResponse::default().with_node_id(node).with_host(host).with_port(c.advertised_port)
+    FindCoordinatorResponse::default()
+        .with_node_id(node)
+        .with_host(host)
+        .with_port(c.advertised_port)
 }

@@ -9,7 +9,9 @@ pub fn handle(ctx: &Ctx<'_>, request: HeartbeatRequest) -> HeartbeatResponse {
     let result = ctx
         .cluster
         .groups
-        .with_existing(&request.group_id, |g| g.heartbeat(&request.member_id, request.generation_id))
+        .with_existing(&request.group_id, |g| {
+            g.heartbeat(&request.member_id, request.generation_id)
+        })
         .unwrap_or(Err(ResponseError::UnknownMemberId));
     HeartbeatResponse::default().with_error_code(result.err().map_or(0, |e| e.code()))
 }

@@ -8,7 +8,10 @@ use super::Ctx;
 
 pub fn handle(ctx: &Ctx<'_>, request: InitProducerIdRequest) -> InitProducerIdResponse {
     if request.transactional_id.is_some() {
-        tracing::warn!(client = ctx.client_id, "refused InitProducerId: transactions are not supported");
+        tracing::warn!(
+            client = ctx.client_id,
+            "refused InitProducerId: transactions are not supported"
+        );
         return InitProducerIdResponse::default()
             .with_error_code(ResponseError::TransactionalIdAuthorizationFailed.code())
             .with_producer_id(ProducerId(-1))
@@ -16,9 +19,14 @@ pub fn handle(ctx: &Ctx<'_>, request: InitProducerIdRequest) -> InitProducerIdRe
     }
     // KIP-360: a producer that already has an id may ask for its epoch to be bumped.
     let (id, epoch) = if request.producer_id.0 >= 0 && request.producer_epoch >= 0 {
-        (request.producer_id.0, request.producer_epoch.saturating_add(1))
+        (
+            request.producer_id.0,
+            request.producer_epoch.saturating_add(1),
+        )
     } else {
         (ctx.cluster.next_producer_id(), 0)
     };
-    InitProducerIdResponse::default().with_producer_id(ProducerId(id)).with_producer_epoch(epoch)
+    InitProducerIdResponse::default()
+        .with_producer_id(ProducerId(id))
+        .with_producer_epoch(epoch)
 }

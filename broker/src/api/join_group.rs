@@ -15,7 +15,10 @@ use crate::group::{JoinOutcome, Member};
 const SESSION_TIMEOUT_MS: std::ops::RangeInclusive<i32> = 6_000..=1_800_000;
 
 fn error(err: ResponseError, member_id: &str) -> JoinGroupResponse {
-    JoinGroupResponse::default().with_error_code(err.code()).with_generation_id(-1).with_member_id(str_bytes(member_id))
+    JoinGroupResponse::default()
+        .with_error_code(err.code())
+        .with_generation_id(-1)
+        .with_member_id(str_bytes(member_id))
 }
 
 pub async fn handle(ctx: &Ctx<'_>, request: JoinGroupRequest) -> JoinGroupResponse {
@@ -27,16 +30,30 @@ pub async fn handle(ctx: &Ctx<'_>, request: JoinGroupRequest) -> JoinGroupRespon
         return error(ResponseError::InvalidSessionTimeout, &request.member_id);
     }
     let session = Duration::from_millis(request.session_timeout_ms as u64);
-    let rebalance =
-        if request.rebalance_timeout_ms > 0 { Duration::from_millis(request.rebalance_timeout_ms as u64) } else { session };
-    let protocols: Vec<_> = request.protocols.iter().map(|p| (p.name.to_string(), p.metadata.clone())).collect();
+    let rebalance = if request.rebalance_timeout_ms > 0 {
+        Duration::from_millis(request.rebalance_timeout_ms as u64)
+    } else {
+        session
+    };
+    let protocols: Vec<_> = request
+        .protocols
+        .iter()
+        .map(|p| (p.name.to_string(), p.metadata.clone()))
+        .collect();
     let protocol_type = request.protocol_type.to_string();
     let joined = ctx.cluster.groups.with_group(&group_id, |group| {
         if !group.accepts_protocols(&protocol_type, &protocols) {
-            return Err((ResponseError::InconsistentGroupProtocol, request.member_id.to_string()));
+            return Err((
+                ResponseError::InconsistentGroupProtocol,
+                request.member_id.to_string(),
+            ));
         }
         let member_id = if request.member_id.is_empty() {
-            let prefix = if ctx.client_id.is_empty() { "member" } else { ctx.client_id };
+            let prefix = if ctx.client_id.is_empty() {
+                "member"
+            } else {
+                ctx.client_id
+            };
             let id = format!("{prefix}-{}", uuid::Uuid::new_v4());
             if ctx.version >= 4 {
                 // KIP-394: hand out the id first; the member joins with it in its next request.

@@ -1,7 +1,9 @@
 //! ListOffsets: earliest (-2), latest (-1), max timestamp (-3), or the first offset at or
 //! after a timestamp (at batch granularity: records are not decoded).
 
-use kafka_protocol::messages::list_offsets_response::{ListOffsetsPartitionResponse, ListOffsetsTopicResponse};
+use kafka_protocol::messages::list_offsets_response::{
+    ListOffsetsPartitionResponse, ListOffsetsTopicResponse,
+};
 use kafka_protocol::messages::{ListOffsetsRequest, ListOffsetsResponse};
 use kafka_protocol::ResponseError;
 
@@ -23,24 +25,36 @@ pub fn handle(ctx: &Ctx<'_>, request: ListOffsetsRequest) -> ListOffsetsResponse
                 .partitions
                 .into_iter()
                 .map(|p| {
-                    let response = ListOffsetsPartitionResponse::default().with_partition_index(p.partition_index);
-                    let Some(partition) = topic.as_ref().and_then(|t| t.partition(p.partition_index)) else {
-                        return response.with_error_code(ResponseError::UnknownTopicOrPartition.code());
+                    let response = ListOffsetsPartitionResponse::default()
+                        .with_partition_index(p.partition_index);
+                    let Some(partition) =
+                        topic.as_ref().and_then(|t| t.partition(p.partition_index))
+                    else {
+                        return response
+                            .with_error_code(ResponseError::UnknownTopicOrPartition.code());
                     };
                     let log = partition.log();
                     let (offset, timestamp) = match p.timestamp {
                         LATEST => (log.high_watermark(), -1),
                         EARLIEST | EARLIEST_LOCAL => (log.log_start_offset(), -1),
-                        MAX_TIMESTAMP => log.offset_for_timestamp(i64::MIN).map_or((-1, -1), |(o, t)| (o, t)),
+                        MAX_TIMESTAMP => log
+                            .offset_for_timestamp(i64::MIN)
+                            .map_or((-1, -1), |(o, t)| (o, t)),
                         ts if ts >= 0 => log.offset_for_timestamp(ts).unwrap_or((-1, -1)),
                         _ => return response.with_error_code(ResponseError::InvalidRequest.code()),
                     };
                     let response = response.with_offset(offset).with_timestamp(timestamp);
                     // The field exists from v4; an older answer must leave it at its default.
-                    if ctx.version >= 4 { response.with_leader_epoch(LEADER_EPOCH) } else { response }
+                    if ctx.version >= 4 {
+                        response.with_leader_epoch(LEADER_EPOCH)
+                    } else {
+                        response
+                    }
                 })
                 .collect();
-            ListOffsetsTopicResponse::default().with_name(wanted.name).with_partitions(partitions)
+            ListOffsetsTopicResponse::default()
+                .with_name(wanted.name)
+                .with_partitions(partitions)
         })
         .collect();
     ListOffsetsResponse::default().with_topics(topics)

@@ -1,7 +1,9 @@
 //! Metadata: this node as the only broker, controller and leader of every partition.
 //! Unknown topics are created here when the client and the broker both allow it.
 
-use kafka_protocol::messages::metadata_response::{MetadataResponseBroker, MetadataResponsePartition, MetadataResponseTopic};
+use kafka_protocol::messages::metadata_response::{
+    MetadataResponseBroker, MetadataResponsePartition, MetadataResponseTopic,
+};
 use kafka_protocol::messages::{BrokerId, MetadataRequest, MetadataResponse};
 use kafka_protocol::ResponseError;
 
@@ -35,13 +37,17 @@ pub fn handle(ctx: &Ctx<'_>, request: MetadataRequest) -> MetadataResponse {
     let topics = match request.topics {
         // v0 asks for all topics with an empty list; v1+ with null.
         None => c.all_topics().iter().map(|t| describe(t, node)).collect(),
-        Some(list) if list.is_empty() && ctx.version == 0 => c.all_topics().iter().map(|t| describe(t, node)).collect(),
+        Some(list) if list.is_empty() && ctx.version == 0 => {
+            c.all_topics().iter().map(|t| describe(t, node)).collect()
+        }
         Some(list) => list
             .into_iter()
             .map(|wanted| {
                 let found = match &wanted.name {
                     Some(name) => c.topic_or_create(name, allow_create),
-                    None => c.topic_by_id(wanted.topic_id).ok_or(ResponseError::UnknownTopicId),
+                    None => c
+                        .topic_by_id(wanted.topic_id)
+                        .ok_or(ResponseError::UnknownTopicId),
                 };
                 match found {
                     Ok(topic) => describe(&topic, node),

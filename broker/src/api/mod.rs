@@ -66,7 +66,10 @@ pub const SUPPORTED: &[(ApiKey, i16, i16)] = &[
 ];
 
 pub fn supported(api: ApiKey) -> Option<(i16, i16)> {
-    SUPPORTED.iter().find(|(key, _, _)| *key == api).map(|(_, min, max)| (*min, *max))
+    SUPPORTED
+        .iter()
+        .find(|(key, _, _)| *key == api)
+        .map(|(_, min, max)| (*min, *max))
 }
 
 pub fn str_bytes(s: &str) -> StrBytes {
@@ -100,7 +103,9 @@ pub async fn handle(ctx: &Ctx<'_>, request: RequestKind) -> Option<ResponseKind>
         Rq::DeleteTopics(r) => Rs::DeleteTopics(delete_topics::handle(ctx, r)),
         Rq::InitProducerId(r) => Rs::InitProducerId(init_producer_id::handle(ctx, r)),
         Rq::DescribeConfigs(r) => Rs::DescribeConfigs(describe_configs::handle(ctx, r)),
-        Rq::OffsetForLeaderEpoch(r) => Rs::OffsetForLeaderEpoch(offset_for_leader_epoch::handle(ctx, r)),
+        Rq::OffsetForLeaderEpoch(r) => {
+            Rs::OffsetForLeaderEpoch(offset_for_leader_epoch::handle(ctx, r))
+        }
         Rq::DescribeLogDirs(r) => Rs::DescribeLogDirs(describe_log_dirs::handle(ctx, r)),
         // decode_request admits only the keys in SUPPORTED, all matched above.
         other => {

@@ -2,8 +2,8 @@
 //! v1-7 ask for one group; v8+ for a list of groups.
 
 use kafka_protocol::messages::offset_fetch_response::{
-    OffsetFetchResponseGroup, OffsetFetchResponsePartition, OffsetFetchResponsePartitions, OffsetFetchResponseTopic,
-    OffsetFetchResponseTopics,
+    OffsetFetchResponseGroup, OffsetFetchResponsePartition, OffsetFetchResponsePartitions,
+    OffsetFetchResponseTopic, OffsetFetchResponseTopics,
 };
 use kafka_protocol::messages::{OffsetFetchRequest, OffsetFetchResponse, TopicName};
 
@@ -14,13 +14,20 @@ use crate::group::Committed;
 type Found = Vec<(String, Vec<(i32, Option<Committed>)>)>;
 
 fn lookup(ctx: &Ctx<'_>, group_id: &str, wanted: Option<Vec<(TopicName, Vec<i32>)>>) -> Found {
-    let offsets = ctx.cluster.groups.with_existing(group_id, |g| g.offsets.clone()).unwrap_or_default();
+    let offsets = ctx
+        .cluster
+        .groups
+        .with_existing(group_id, |g| g.offsets.clone())
+        .unwrap_or_default();
     match wanted {
         Some(topics) => topics
             .into_iter()
             .map(|(name, partitions)| {
                 let name = name.to_string();
-                let found = partitions.into_iter().map(|p| (p, offsets.get(&(name.clone(), p)).cloned())).collect();
+                let found = partitions
+                    .into_iter()
+                    .map(|p| (p, offsets.get(&(name.clone(), p)).cloned()))
+                    .collect();
                 (name, found)
             })
             .collect(),
@@ -57,7 +64,9 @@ macro_rules! topics {
                             .with_metadata(Some(str_bytes(&metadata)))
                     })
                     .collect();
-                $topic::default().with_name(topic_name(&name)).with_partitions(partitions)
+                $topic::default()
+                    .with_name(topic_name(&name))
+                    .with_partitions(partitions)
             })
             .collect()
     };
@@ -65,19 +74,35 @@ macro_rules! topics {
 
 pub fn handle(ctx: &Ctx<'_>, request: OffsetFetchRequest) -> OffsetFetchResponse {
     if ctx.version < 8 {
-        let wanted = request.topics.map(|ts| ts.into_iter().map(|t| (t.name, t.partition_indexes)).collect());
+        let wanted = request.topics.map(|ts| {
+            ts.into_iter()
+                .map(|t| (t.name, t.partition_indexes))
+                .collect()
+        });
         let found = lookup(ctx, &request.group_id, wanted);
-        return OffsetFetchResponse::default().with_topics(topics!(found, OffsetFetchResponseTopic, OffsetFetchResponsePartition));
+        return OffsetFetchResponse::default().with_topics(topics!(
+            found,
+            OffsetFetchResponseTopic,
+            OffsetFetchResponsePartition
+        ));
     }
     let groups = request
         .groups
         .into_iter()
         .map(|g| {
-            let wanted = g.topics.map(|ts| ts.into_iter().map(|t| (t.name, t.partition_indexes)).collect());
+            let wanted = g.topics.map(|ts| {
+                ts.into_iter()
+                    .map(|t| (t.name, t.partition_indexes))
+                    .collect()
+            });
             let found = lookup(ctx, &g.group_id, wanted);
             OffsetFetchResponseGroup::default()
                 .with_group_id(g.group_id)
-                .with_topics(topics!(found, OffsetFetchResponseTopics, OffsetFetchResponsePartitions))
+                .with_topics(topics!(
+                    found,
+                    OffsetFetchResponseTopics,
+                    OffsetFetchResponsePartitions
+                ))
         })
         .collect();
     OffsetFetchResponse::default().with_groups(groups)

@@ -25,18 +25,29 @@ pub fn handle(ctx: &Ctx<'_>, request: ProduceRequest) -> Option<ProduceResponse>
                 .into_iter()
                 .map(|data| {
                     let index = data.index;
-                    let result = if valid_acks { append(topic.as_deref(), data) } else { Err(ResponseError::InvalidRequiredAcks) };
+                    let result = if valid_acks {
+                        append(topic.as_deref(), data)
+                    } else {
+                        Err(ResponseError::InvalidRequiredAcks)
+                    };
                     appended |= result.is_ok();
-                    let response = PartitionProduceResponse::default().with_index(index).with_log_append_time_ms(-1);
+                    let response = PartitionProduceResponse::default()
+                        .with_index(index)
+                        .with_log_append_time_ms(-1);
                     match result {
-                        Ok((base_offset, log_start)) => {
-                            response.with_base_offset(base_offset).with_log_start_offset(log_start)
-                        }
-                        Err(err) => response.with_error_code(err.code()).with_base_offset(-1).with_log_start_offset(-1),
+                        Ok((base_offset, log_start)) => response
+                            .with_base_offset(base_offset)
+                            .with_log_start_offset(log_start),
+                        Err(err) => response
+                            .with_error_code(err.code())
+                            .with_base_offset(-1)
+                            .with_log_start_offset(-1),
                     }
                 })
                 .collect();
-            TopicProduceResponse::default().with_name(topic_data.name).with_partition_responses(partition_responses)
+            TopicProduceResponse::default()
+                .with_name(topic_data.name)
+                .with_partition_responses(partition_responses)
         })
         .collect();
     if appended {
@@ -47,7 +58,9 @@ pub fn handle(ctx: &Ctx<'_>, request: ProduceRequest) -> Option<ProduceResponse>
 
 /// Appends a partition's batches; returns the first batch's base offset and the log start.
 fn append(topic: Option<&Topic>, data: PartitionProduceData) -> Result<(i64, i64), ResponseError> {
-    let partition = topic.and_then(|t| t.partition(data.index)).ok_or(ResponseError::UnknownTopicOrPartition)?;
+    let partition = topic
+        .and_then(|t| t.partition(data.index))
+        .ok_or(ResponseError::UnknownTopicOrPartition)?;
     let records: Bytes = data.records.ok_or(ResponseError::CorruptMessage)?;
     let batches = batch::split(&records).map_err(|err| match err {
         BatchError::Corrupt => ResponseError::CorruptMessage,

@@ -77,7 +77,8 @@ impl Group {
     }
 
     pub fn add_pending(&mut self, member_id: String, session_timeout: Duration) {
-        self.pending.insert(member_id, Instant::now() + session_timeout);
+        self.pending
+            .insert(member_id, Instant::now() + session_timeout);
     }
 
     /// Adds or refreshes a member that sent JoinGroup, and starts or continues a rebalance.
@@ -101,13 +102,22 @@ impl Group {
         if self.members.is_empty() {
             return true;
         }
-        self.protocol_type.as_deref().is_none_or(|t| t == protocol_type)
-            && protocols.iter().any(|(name, _)| self.members.values().all(|m| m.supports(name)))
+        self.protocol_type
+            .as_deref()
+            .is_none_or(|t| t == protocol_type)
+            && protocols
+                .iter()
+                .any(|(name, _)| self.members.values().all(|m| m.supports(name)))
     }
 
     fn prepare_rebalance(&mut self) {
         self.state = GroupState::PreparingRebalance;
-        let longest = self.members.values().map(|m| m.rebalance_timeout).max().unwrap_or_default();
+        let longest = self
+            .members
+            .values()
+            .map(|m| m.rebalance_timeout)
+            .max()
+            .unwrap_or_default();
         self.rebalance_deadline = Some(Instant::now() + longest);
         for member in self.members.values_mut() {
             if let Some(waiter) = member.sync_waiter.take() {
@@ -117,7 +127,9 @@ impl Group {
     }
 
     fn try_complete_join(&mut self) {
-        if self.state == GroupState::PreparingRebalance && self.members.values().all(|m| m.join_waiter.is_some()) {
+        if self.state == GroupState::PreparingRebalance
+            && self.members.values().all(|m| m.join_waiter.is_some())
+        {
             self.complete_join();
         }
     }
@@ -135,7 +147,11 @@ impl Group {
             return;
         }
         self.protocol = self.choose_protocol();
-        if !self.leader.as_ref().is_some_and(|l| self.members.contains_key(l)) {
+        if !self
+            .leader
+            .as_ref()
+            .is_some_and(|l| self.members.contains_key(l))
+        {
             self.leader = self.members.keys().next().cloned();
         }
         self.state = GroupState::CompletingRebalance;
@@ -143,7 +159,13 @@ impl Group {
         let everyone: Vec<_> = self
             .members
             .values()
-            .map(|m| (m.id.clone(), m.instance_id.clone(), m.metadata_for(&protocol)))
+            .map(|m| {
+                (
+                    m.id.clone(),
+                    m.instance_id.clone(),
+                    m.metadata_for(&protocol),
+                )
+            })
             .collect();
         let leader = self.leader.clone().unwrap_or_default();
         let now = Instant::now();
@@ -157,7 +179,11 @@ impl Group {
                 protocol_name: self.protocol.clone(),
                 leader: leader.clone(),
                 member_id: member.id.clone(),
-                members: if member.id == leader { everyone.clone() } else { Vec::new() },
+                members: if member.id == leader {
+                    everyone.clone()
+                } else {
+                    Vec::new()
+                },
             };
             if let Some(waiter) = member.join_waiter.take() {
                 let _ = waiter.send(outcome);
@@ -167,13 +193,23 @@ impl Group {
 
     fn choose_protocol(&self) -> Option<String> {
         let first = self.members.values().next()?;
-        let candidates: Vec<&String> =
-            first.protocols.iter().map(|(n, _)| n).filter(|n| self.members.values().all(|m| m.supports(n))).collect();
+        let candidates: Vec<&String> = first
+            .protocols
+            .iter()
+            .map(|(n, _)| n)
+            .filter(|n| self.members.values().all(|m| m.supports(n)))
+            .collect();
         // Each member votes for the candidate it lists first; ties go to the first listed.
         let votes = |name: &String| {
             self.members
                 .values()
-                .filter(|m| m.protocols.iter().map(|(n, _)| n).find(|n| candidates.contains(n)) == Some(name))
+                .filter(|m| {
+                    m.protocols
+                        .iter()
+                        .map(|(n, _)| n)
+                        .find(|n| candidates.contains(n))
+                        == Some(name)
+                })
                 .count()
         };
         let mut best: Option<(&String, usize)> = None;
@@ -216,9 +252,14 @@ impl Group {
             GroupState::Empty | GroupState::PreparingRebalance => {
                 answer(waiter, Err(code(ResponseError::RebalanceInProgress)))
             }
-            GroupState::Stable => {
-                answer(waiter, Ok(self.members.get(member_id).map(|m| m.assignment.clone()).unwrap_or_default()))
-            }
+            GroupState::Stable => answer(
+                waiter,
+                Ok(self
+                    .members
+                    .get(member_id)
+                    .map(|m| m.assignment.clone())
+                    .unwrap_or_default()),
+            ),
             GroupState::CompletingRebalance => {
                 if let Some(member) = self.members.get_mut(member_id) {
                     member.last_seen = Instant::now();
@@ -250,7 +291,10 @@ impl Group {
     }
 
     pub fn leave(&mut self, member_id: &str) -> Result<(), ResponseError> {
-        let member = self.members.remove(member_id).ok_or(ResponseError::UnknownMemberId)?;
+        let member = self
+            .members
+            .remove(member_id)
+            .ok_or(ResponseError::UnknownMemberId)?;
         tracing::debug!(group = %self.id, member = %member.id, "member left");
         self.rebalance_after_removal();
         Ok(())
@@ -266,7 +310,12 @@ impl Group {
     /// Evicts members whose session ran out and ends an overdue join phase.
     pub fn tick(&mut self, now: Instant) {
         self.pending.retain(|_, deadline| *deadline > now);
-        let expired: Vec<String> = self.members.values().filter(|m| m.expired(now)).map(|m| m.id.clone()).collect();
+        let expired: Vec<String> = self
+            .members
+            .values()
+            .filter(|m| m.expired(now))
+            .map(|m| m.id.clone())
+            .collect();
         for id in &expired {
             tracing::info!(group = %self.id, member = %id, "member evicted: no heartbeat within its session timeout");
             self.members.remove(id);
@@ -274,7 +323,9 @@ impl Group {
         if !expired.is_empty() {
             self.rebalance_after_removal();
         }
-        if self.state == GroupState::PreparingRebalance && self.rebalance_deadline.is_some_and(|d| d <= now) {
+        if self.state == GroupState::PreparingRebalance
+            && self.rebalance_deadline.is_some_and(|d| d <= now)
+        {
             self.complete_join();
         }
     }
@@ -283,7 +334,11 @@ impl Group {
     pub fn check_commit(&self, member_id: &str, generation: i32) -> Result<(), ResponseError> {
         if generation < 0 && member_id.is_empty() {
             // A consumer that only uses Kafka to store offsets (no group membership).
-            return if self.members.is_empty() { Ok(()) } else { Err(ResponseError::IllegalGeneration) };
+            return if self.members.is_empty() {
+                Ok(())
+            } else {
+                Err(ResponseError::IllegalGeneration)
+            };
         }
         self.check_member(member_id, generation)?;
         if self.state == GroupState::CompletingRebalance {

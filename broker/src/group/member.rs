@@ -38,7 +38,11 @@ pub struct Member {
 
 impl Member {
     pub fn metadata_for(&self, protocol: &str) -> Bytes {
-        self.protocols.iter().find(|(name, _)| name == protocol).map(|(_, m)| m.clone()).unwrap_or_default()
+        self.protocols
+            .iter()
+            .find(|(name, _)| name == protocol)
+            .map(|(_, m)| m.clone())
+            .unwrap_or_default()
     }
 
     pub fn supports(&self, protocol: &str) -> bool {

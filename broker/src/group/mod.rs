@@ -34,8 +34,10 @@ impl Coordinator {
         let offsets_log = match data_dir {
             None => None,
             Some(dir) => {
-                let (log, all) = OffsetsLog::open(dir)
-                    .map_err(|source| BrokerError::Storage { path: dir.join("consumer-offsets.log"), source })?;
+                let (log, all) = OffsetsLog::open(dir).map_err(|source| BrokerError::Storage {
+                    path: dir.join("consumer-offsets.log"),
+                    source,
+                })?;
                 for (id, offsets) in all {
                     let mut group = Group::new(&id);
                     group.offsets = offsets;
@@ -44,12 +46,18 @@ impl Coordinator {
                 Some(Mutex::new(log))
             }
         };
-        Ok(Self { groups: Mutex::new(groups), offsets_log })
+        Ok(Self {
+            groups: Mutex::new(groups),
+            offsets_log,
+        })
     }
 
     /// Runs `f` on the group, creating it (Empty) if it does not exist.
     pub fn with_group<R>(&self, id: &str, f: impl FnOnce(&mut Group) -> R) -> R {
-        let group = lock(&self.groups).entry(id.to_string()).or_insert_with(|| Arc::new(Mutex::new(Group::new(id)))).clone();
+        let group = lock(&self.groups)
+            .entry(id.to_string())
+            .or_insert_with(|| Arc::new(Mutex::new(Group::new(id))))
+            .clone();
         let mut group = lock(&group);
         f(&mut group)
     }
@@ -66,11 +74,19 @@ impl Coordinator {
     }
 
     /// Stores a commit (in memory, and on disk first when persistent).
-    pub fn store_offset(&self, group: &mut Group, topic: &str, partition: i32, committed: Committed) -> std::io::Result<()> {
+    pub fn store_offset(
+        &self,
+        group: &mut Group,
+        topic: &str,
+        partition: i32,
+        committed: Committed,
+    ) -> std::io::Result<()> {
         if let Some(log) = &self.offsets_log {
             lock(log).append(&group.id, topic, partition, &committed)?;
         }
-        group.offsets.insert((topic.to_string(), partition), committed);
+        group
+            .offsets
+            .insert((topic.to_string(), partition), committed);
         Ok(())
     }
 
@@ -78,9 +94,17 @@ impl Coordinator {
     pub fn forget_topic(&self, topic: &str) {
         for id in self.group_ids() {
             self.with_existing(&id, |group| {
-                let gone: Vec<i32> = group.offsets.keys().filter(|(t, _)| t == topic).map(|(_, p)| *p).collect();
+                let gone: Vec<i32> = group
+                    .offsets
+                    .keys()
+                    .filter(|(t, _)| t == topic)
+                    .map(|(_, p)| *p)
+                    .collect();
                 for partition in gone {
-                    let tombstone = Committed { offset: -1, metadata: None };
+                    let tombstone = Committed {
+                        offset: -1,
+                        metadata: None,
+                    };
                     if let Err(err) = self.store_offset(group, topic, partition, tombstone) {
                         tracing::error!(%err, "cannot record the removal of committed offsets");
                     }

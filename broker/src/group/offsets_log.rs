@@ -36,7 +36,9 @@ fn get_str(buf: &mut Bytes) -> Option<Option<String>> {
     if buf.remaining() < usize::from(len) {
         return None;
     }
-    String::from_utf8(buf.split_to(usize::from(len)).to_vec()).ok().map(Some)
+    String::from_utf8(buf.split_to(usize::from(len)).to_vec())
+        .ok()
+        .map(Some)
 }
 
 fn encode(group: &str, topic: &str, partition: i32, committed: &Committed) -> BytesMut {
@@ -85,7 +87,9 @@ fn read_all(path: &Path) -> io::Result<AllOffsets> {
         if crc32c::crc32c(&payload) != crc {
             break;
         }
-        let Some((group, topic, partition, committed)) = decode(payload) else { break };
+        let Some((group, topic, partition, committed)) = decode(payload) else {
+            break;
+        };
         let offsets = all.entry(group).or_default();
         if committed.offset < 0 {
             offsets.remove(&(topic, partition));
@@ -116,8 +120,15 @@ impl OffsetsLog {
         Ok((Self { file }, all))
     }
 
-    pub fn append(&mut self, group: &str, topic: &str, partition: i32, committed: &Committed) -> io::Result<()> {
-        self.file.write_all(&encode(group, topic, partition, committed))
+    pub fn append(
+        &mut self,
+        group: &str,
+        topic: &str,
+        partition: i32,
+        committed: &Committed,
+    ) -> io::Result<()> {
+        self.file
+            .write_all(&encode(group, topic, partition, committed))
     }
 }
 
@@ -131,7 +142,10 @@ mod tests {
         {
             let (mut log, all) = OffsetsLog::open(dir.path()).expect("open");
             assert!(all.is_empty());
-            let c = |offset| Committed { offset, metadata: Some("m".into()) };
+            let c = |offset| Committed {
+                offset,
+                metadata: Some("m".into()),
+            };
             log.append("g", "t", 0, &c(5)).expect("write");
             log.append("g", "t", 0, &c(9)).expect("write");
             log.append("g", "gone", 1, &c(3)).expect("write");

@@ -111,7 +111,9 @@ pub fn take_one(buf: &Bytes) -> Result<(Batch, Bytes), BatchError> {
     if crc32c::crc32c(&buf[CRC_START..total]) != crc {
         return Err(BatchError::Corrupt);
     }
-    let batch = Batch { data: buf.slice(..total) };
+    let batch = Batch {
+        data: buf.slice(..total),
+    };
     if batch.last_offset_delta() < 0 || batch.record_count() < 0 {
         return Err(BatchError::Corrupt);
     }
@@ -164,7 +166,10 @@ mod tests {
         assert_eq!(split(&good.slice(..30)).unwrap_err(), BatchError::Corrupt);
         let mut old = BytesMut::from(&good[..]);
         old[16] = 1;
-        assert_eq!(split(&old.freeze()).unwrap_err(), BatchError::UnsupportedMagic);
+        assert_eq!(
+            split(&old.freeze()).unwrap_err(),
+            BatchError::UnsupportedMagic
+        );
         assert_eq!(split(&Bytes::new()).unwrap_err(), BatchError::Corrupt);
     }
 

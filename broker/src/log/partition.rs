@@ -39,7 +39,10 @@ pub struct Appended {
 
 impl PartitionLog {
     pub fn with_segment(segment: SegmentWriter, recovered: Vec<(i64, Batch)>) -> Self {
-        let mut log = Self { segment: Some(segment), ..Self::default() };
+        let mut log = Self {
+            segment: Some(segment),
+            ..Self::default()
+        };
         for (base_offset, batch) in recovered {
             log.push(base_offset, batch);
         }
@@ -76,7 +79,9 @@ impl PartitionLog {
     }
 
     pub fn log_start_offset(&self) -> i64 {
-        self.batches.first().map_or(self.next_offset, |b| b.base_offset)
+        self.batches
+            .first()
+            .map_or(self.next_offset, |b| b.base_offset)
     }
 
     /// Bytes of record batches held (what DescribeLogDirs reports as the partition's size).
@@ -101,7 +106,9 @@ impl PartitionLog {
             if !out.is_empty() && out.len() + stored.batch.len() > max_bytes {
                 break;
             }
-            stored.batch.write_with_offset(&mut out, stored.base_offset, LEADER_EPOCH);
+            stored
+                .batch
+                .write_with_offset(&mut out, stored.base_offset, LEADER_EPOCH);
         }
         Ok(out.freeze())
     }
@@ -112,7 +119,12 @@ impl PartitionLog {
         self.batches
             .iter()
             .find(|b| b.batch.max_timestamp() >= timestamp)
-            .map(|b| (b.base_offset.max(self.log_start_offset()), b.batch.max_timestamp()))
+            .map(|b| {
+                (
+                    b.base_offset.max(self.log_start_offset()),
+                    b.batch.max_timestamp(),
+                )
+            })
     }
 
     pub fn max_producer_id(&self) -> Option<i64> {
@@ -131,7 +143,9 @@ impl PartitionLog {
 #[cfg(test)]
 mod tests {
     use bytes::BytesMut;
-    use kafka_protocol::records::{Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType};
+    use kafka_protocol::records::{
+        Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
+    };
 
     use super::*;
     use crate::log::batch;
@@ -156,7 +170,10 @@ mod tests {
             })
             .collect();
         let mut buf = BytesMut::new();
-        let options = RecordEncodeOptions { version: 2, compression: Compression::None };
+        let options = RecordEncodeOptions {
+            version: 2,
+            compression: Compression::None,
+        };
         RecordBatchEncoder::encode(&mut buf, records.iter(), &options).expect("encode");
         batch::take_one(&buf.freeze()).expect("valid batch").0
     }
@@ -164,22 +181,53 @@ mod tests {
     #[test]
     fn a_retried_batch_is_acknowledged_once_and_stored_once() {
         let mut log = PartitionLog::default();
-        assert_eq!(log.append(batch(7, 0, 0, 3)), Ok(Appended { base_offset: 0 }));
-        assert_eq!(log.append(batch(7, 0, 0, 3)), Ok(Appended { base_offset: 0 }), "duplicate answered with its offset");
+        assert_eq!(
+            log.append(batch(7, 0, 0, 3)),
+            Ok(Appended { base_offset: 0 })
+        );
+        assert_eq!(
+            log.append(batch(7, 0, 0, 3)),
+            Ok(Appended { base_offset: 0 }),
+            "duplicate answered with its offset"
+        );
         assert_eq!(log.high_watermark(), 3, "and not stored again");
-        assert_eq!(log.append(batch(7, 0, 3, 2)), Ok(Appended { base_offset: 3 }));
+        assert_eq!(
+            log.append(batch(7, 0, 3, 2)),
+            Ok(Appended { base_offset: 3 })
+        );
         assert_eq!(log.high_watermark(), 5);
     }
 
     #[test]
     fn sequence_gaps_and_stale_epochs_are_refused() {
         let mut log = PartitionLog::default();
-        assert_eq!(log.append(batch(7, 1, 0, 2)), Ok(Appended { base_offset: 0 }));
-        assert_eq!(log.append(batch(7, 1, 5, 1)), Err(ResponseError::OutOfOrderSequenceNumber));
-        assert_eq!(log.append(batch(7, 0, 2, 1)), Err(ResponseError::InvalidProducerEpoch));
-        assert_eq!(log.append(batch(8, 0, 4, 1)), Err(ResponseError::OutOfOrderSequenceNumber), "a new producer starts at 0");
-        assert_eq!(log.append(batch(7, 2, 0, 1)), Ok(Appended { base_offset: 2 }), "a bumped epoch restarts at 0");
-        assert_eq!(log.append(batch(-1, -1, -1, 4)), Ok(Appended { base_offset: 3 }), "plain producers are not checked");
+        assert_eq!(
+            log.append(batch(7, 1, 0, 2)),
+            Ok(Appended { base_offset: 0 })
+        );
+        assert_eq!(
+            log.append(batch(7, 1, 5, 1)),
+            Err(ResponseError::OutOfOrderSequenceNumber)
+        );
+        assert_eq!(
+            log.append(batch(7, 0, 2, 1)),
+            Err(ResponseError::InvalidProducerEpoch)
+        );
+        assert_eq!(
+            log.append(batch(8, 0, 4, 1)),
+            Err(ResponseError::OutOfOrderSequenceNumber),
+            "a new producer starts at 0"
+        );
+        assert_eq!(
+            log.append(batch(7, 2, 0, 1)),
+            Ok(Appended { base_offset: 2 }),
+            "a bumped epoch restarts at 0"
+        );
+        assert_eq!(
+            log.append(batch(-1, -1, -1, 4)),
+            Ok(Appended { base_offset: 3 }),
+            "plain producers are not checked"
+        );
         assert_eq!(log.high_watermark(), 7);
     }
 
@@ -191,7 +239,10 @@ mod tests {
         }
         let read = log.read(3, 1).expect("read");
         let (first, rest) = batch::take_one(&read).expect("a whole batch even over max_bytes");
-        assert_eq!(i64::from_be_bytes(first.data[..8].try_into().expect("8 bytes")), 2);
+        assert_eq!(
+            i64::from_be_bytes(first.data[..8].try_into().expect("8 bytes")),
+            2
+        );
         assert!(rest.is_empty());
         assert_eq!(log.read(6, 1 << 20).expect("at the end").len(), 0);
         assert_eq!(log.read(7, 1 << 20), Err(ResponseError::OffsetOutOfRange));

@@ -37,28 +37,48 @@ fn last_sequence(batch: &Batch) -> i32 {
 }
 
 fn follows(previous: i32, next: i32) -> bool {
-    if previous == i32::MAX { next == 0 } else { next == previous + 1 }
+    if previous == i32::MAX {
+        next == 0
+    } else {
+        next == previous + 1
+    }
 }
 
 impl Producers {
     pub fn check(&self, batch: &Batch) -> Result<SequenceCheck, ResponseError> {
-        let (id, epoch, first) = (batch.producer_id(), batch.producer_epoch(), batch.base_sequence());
+        let (id, epoch, first) = (
+            batch.producer_id(),
+            batch.producer_epoch(),
+            batch.base_sequence(),
+        );
         if id < 0 {
             return Ok(SequenceCheck::Append);
         }
         let Some(state) = self.0.get(&id) else {
             // A producer we have never seen starts at sequence 0. (Kafka says the same after
             // the producer's state was lost to retention: the client then resets itself.)
-            return if first == 0 { Ok(SequenceCheck::Append) } else { Err(ResponseError::OutOfOrderSequenceNumber) };
+            return if first == 0 {
+                Ok(SequenceCheck::Append)
+            } else {
+                Err(ResponseError::OutOfOrderSequenceNumber)
+            };
         };
         if epoch < state.epoch {
             return Err(ResponseError::InvalidProducerEpoch);
         }
         if epoch > state.epoch {
-            return if first == 0 { Ok(SequenceCheck::Append) } else { Err(ResponseError::OutOfOrderSequenceNumber) };
+            return if first == 0 {
+                Ok(SequenceCheck::Append)
+            } else {
+                Err(ResponseError::OutOfOrderSequenceNumber)
+            };
         }
         let last = last_sequence(batch);
-        if let Some(&(_, _, offset)) = state.recent.iter().find(|(f, l, _)| *f == first && *l == last) {
+        if let Some(&(_, _, offset)) = state
+            .recent
+            .iter()
+            .find(|(f, l, _)| *f == first && *l == last)
+        {
             return Ok(SequenceCheck::Duplicate(offset));
         }
         if follows(state.last_sequence, first) {
@@ -75,7 +95,11 @@ impl Producers {
             return;
         }
         let epoch = batch.producer_epoch();
-        let state = self.0.entry(id).or_insert(ProducerState { epoch, last_sequence: -1, recent: VecDeque::new() });
+        let state = self.0.entry(id).or_insert(ProducerState {
+            epoch,
+            last_sequence: -1,
+            recent: VecDeque::new(),
+        });
         if epoch != state.epoch {
             state.epoch = epoch;
             state.recent.clear();
@@ -84,7 +108,9 @@ impl Producers {
         if state.recent.len() == RECENT_BATCHES {
             state.recent.pop_front();
         }
-        state.recent.push_back((batch.base_sequence(), state.last_sequence, base_offset));
+        state
+            .recent
+            .push_back((batch.base_sequence(), state.last_sequence, base_offset));
     }
 
     pub fn max_producer_id(&self) -> Option<i64> {

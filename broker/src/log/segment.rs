@@ -35,7 +35,11 @@ fn open_append(path: &Path) -> io::Result<File> {
 impl SegmentWriter {
     /// Opens (creating if needed) the partition folder, recovers its batches and readies the
     /// newest segment for appends.
-    pub fn open(dir: &Path, fsync: FsyncPolicy, max_bytes: u64) -> io::Result<(Self, Vec<(i64, Batch)>)> {
+    pub fn open(
+        dir: &Path,
+        fsync: FsyncPolicy,
+        max_bytes: u64,
+    ) -> io::Result<(Self, Vec<(i64, Batch)>)> {
         fs::create_dir_all(dir)?;
         let mut segments: Vec<PathBuf> = fs::read_dir(dir)?
             .filter_map(|e| e.ok().map(|e| e.path()))
@@ -69,7 +73,11 @@ impl SegmentWriter {
             self.size = 0;
         }
         self.scratch.clear();
-        batch.write_with_offset(&mut self.scratch, base_offset, super::partition::LEADER_EPOCH);
+        batch.write_with_offset(
+            &mut self.scratch,
+            base_offset,
+            super::partition::LEADER_EPOCH,
+        );
         self.file.write_all(&self.scratch)?;
         self.size += self.scratch.len() as u64;
         if self.fsync_each_write {
@@ -91,7 +99,8 @@ fn recover_segment(path: &Path, out: &mut Vec<(i64, Batch)>) -> io::Result<u64> 
     while !rest.is_empty() {
         match batch::take_one(&rest) {
             Ok((batch, tail)) => {
-                let base_offset = i64::from_be_bytes(batch.data[..8].try_into().unwrap_or_default());
+                let base_offset =
+                    i64::from_be_bytes(batch.data[..8].try_into().unwrap_or_default());
                 out.push((base_offset, batch));
                 rest = tail;
             }
