@@ -4,6 +4,7 @@ FROM rust:1-bookworm AS build
 WORKDIR /src
 COPY Cargo.toml Cargo.lock ./
 COPY broker ./broker
+COPY bench ./bench
 COPY vendor ./vendor
 COPY src ./src
 RUN cargo build --release --locked --bin kafka-orders

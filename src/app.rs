@@ -51,25 +51,26 @@ async fn bind(addr: SocketAddr, what: &str) -> anyhow::Result<TcpListener> {
         .with_context(|| format!("cannot listen on {addr} for the {what}"))
 }
 
-fn broker_config(settings: &Settings) -> anyhow::Result<broker::BrokerConfig> {
-    Ok(broker::BrokerConfig {
-        listen: settings.broker_listen,
-        advertised: settings.broker_advertised.clone(),
-        default_partitions: settings.partitions,
-        auto_create_topics: settings.auto_create_topics,
-        data_dir: settings.data_dir.as_ref().map(|d| d.join("broker")),
-        fsync: settings.fsync_policy()?,
-        max_connections: settings.broker_max_connections,
-        max_frame_bytes: settings.broker_max_frame_bytes,
+fn broker_config(settings: &Settings) -> broker::BrokerConfig {
+    let broker = &settings.broker;
+    broker::BrokerConfig {
+        listen: broker.listen,
+        advertised: broker.advertised.clone(),
+        default_partitions: settings.kafka.partitions,
+        auto_create_topics: broker.auto_create_topics,
+        data_dir: settings.storage.data_dir.as_ref().map(|d| d.join("broker")),
+        fsync: settings.storage.fsync,
+        max_connections: broker.max_connections,
+        max_frame_bytes: broker.max_frame_bytes,
         ..broker::BrokerConfig::default()
-    })
+    }
 }
 
 pub async fn start(mut settings: Settings, services: Services) -> anyhow::Result<Running> {
     crate::metrics::init();
-    let broker = if settings.embedded || services == Services::Broker {
+    let broker = if settings.broker.embedded || services == Services::Broker {
         Some(
-            broker::Broker::start(broker_config(&settings)?)
+            broker::Broker::start(broker_config(&settings))
                 .await
                 .context("the built-in broker did not start")?,
         )
@@ -78,9 +79,9 @@ pub async fn start(mut settings: Settings, services: Services) -> anyhow::Result
     };
     let brokers = broker
         .as_ref()
-        .map_or_else(|| settings.brokers.clone(), |b| b.bootstrap());
+        .map_or_else(|| settings.kafka.brokers.clone(), |b| b.bootstrap());
     let (stop, stop_rx) = watch::channel(false);
-    let limits = settings.http_limits();
+    let limits = settings.http;
     let mut running = Running {
         broker,
         brokers: brokers.clone(),
@@ -96,29 +97,30 @@ pub async fn start(mut settings: Settings, services: Services) -> anyhow::Result
         return Ok(running);
     }
     if services.has(Services::Producer) || services.has(Services::Consumer) {
-        if let Err(err) = kafka::ensure_topic(&brokers, &settings.topic, settings.partitions).await
+        if let Err(err) =
+            kafka::ensure_topic(&brokers, &settings.kafka.topic, settings.kafka.partitions).await
         {
             tracing::warn!(%err, brokers, "could not make sure the orders topic exists; continuing (Kafka may be starting)");
         }
     }
     if services.has(Services::OrdersApi) {
-        let listener = bind(settings.orders_api_listen, "Orders API").await?;
-        let addr = running.serve(listener, orders_api::app(&settings)?, limits)?;
-        if services == Services::All && settings.orders_api_listen.port() == 0 {
-            settings.orders_api_url = format!("http://{addr}");
+        let listener = bind(settings.orders_api.listen, "Orders API").await?;
+        let addr = running.serve(listener, orders_api::app(&settings.storage)?, limits)?;
+        if services == Services::All && settings.orders_api.listen.port() == 0 {
+            settings.orders_api.url = url::Url::parse(&format!("http://{addr}"))?;
         }
         running.orders_api_addr = Some(addr);
     }
     if services.has(Services::Producer) {
         let service = ProducerService::start(&settings, &brokers, stop_rx.clone())?;
-        let listener = bind(settings.producer_listen, "producer").await?;
+        let listener = bind(settings.producer.listen, "producer").await?;
         running.producer_addr =
             Some(running.serve(listener, producer::router(service.clone()), limits)?);
         running.producer = Some(service);
     }
     if services.has(Services::Consumer) {
         let state = Arc::new(consumer::ConsumerState::default());
-        let listener = bind(settings.consumer_listen, "consumer").await?;
+        let listener = bind(settings.consumer.listen, "consumer").await?;
         running.consumer_addr =
             Some(running.serve(listener, consumer::router(state.clone()), limits)?);
         running.tasks.spawn(consumer::run(
@@ -130,9 +132,8 @@ pub async fn start(mut settings: Settings, services: Services) -> anyhow::Result
     }
     if services.has(Services::Console) {
         let stats = running.broker.as_ref().map(|b| b.stats_source());
-        let console =
-            console::Console::new(&brokers, Some(settings.orders_api_url.clone()), stats)?;
-        let listener = bind(settings.console_listen, "console").await?;
+        let console = console::Console::new(&brokers, Some(settings.orders_api_base()), stats)?;
+        let listener = bind(settings.console.listen, "console").await?;
         running.console_addr = Some(running.serve(listener, console::router(console), limits)?);
     }
     Ok(running)

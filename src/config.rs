@@ -1,12 +1,22 @@
 //! Settings, layered with figment: built-in defaults < `kafka-orders.toml` <
 //! `KAFKA_ORDERS_*` environment variables < command-line flags.
+//!
+//! Keys are flat (`producer_listen`, `KAFKA_ORDERS_PRODUCER_LISTEN`), while [`Settings`] groups
+//! them by what they configure. Each group is read from the same layered figment, so an error
+//! names its key and the layer it came from; a key that no group knows is refused. Every value
+//! is parsed into its type here, once, at start.
 
+use std::collections::BTreeSet;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use figment::providers::{Env, Format, Serialized, Toml};
+use figment::value::{Dict, Value};
 use figment::Figment;
 use serde::{Deserialize, Serialize};
+
+pub use crate::http_server::Limits;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
@@ -15,129 +25,380 @@ pub enum LogFormat {
     Json,
 }
 
+/// What every Kafka client of this process is pointed at.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Settings {
-    /// Kafka bootstrap servers the services connect to (ignored with `embedded`).
+pub struct KafkaSettings {
+    /// Bootstrap servers (ignored with `embedded`).
     pub brokers: String,
-    /// Start the built-in broker in this process and use it.
-    pub embedded: bool,
     pub topic: String,
     pub group: String,
-    /// Partitions of the orders topic when this program creates it.
+    /// Partitions of the orders topic when this program creates it (and of topics the
+    /// built-in broker creates).
     pub partitions: i32,
-    pub producer_listen: SocketAddr,
-    pub orders_api_listen: SocketAddr,
-    /// The consumer's own HTTP port: `/healthz`, `/readyz` (partitions assigned), `/metrics`.
-    pub consumer_listen: SocketAddr,
-    /// Where the consumer sends orders, and the base of the producer's `Location` header.
-    pub orders_api_url: String,
-    pub broker_listen: SocketAddr,
-    /// The console (topics, messages, groups, orders); served with the other services.
-    pub console_listen: SocketAddr,
-    /// `host:port` the built-in broker advertises (for containers); default: its bound address.
-    pub broker_advertised: Option<String>,
-    /// Whether the built-in broker creates a topic on its first Metadata request.
-    pub auto_create_topics: bool,
-    /// Built-in broker: open client connections at most.
-    pub broker_max_connections: usize,
-    /// Built-in broker: largest request frame; a larger one closes the connection.
-    pub broker_max_frame_bytes: usize,
-    /// Keep data here: the built-in broker's log and group offsets (`broker/`) and the Orders
-    /// API's orders (`orders-api/orders.db`). Default: everything in memory.
-    pub data_dir: Option<PathBuf>,
-    /// Built-in broker fsync policy: never, always, or an interval such as 1000ms.
-    pub fsync: String,
-    pub log_format: LogFormat,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ProducerSettings {
+    #[serde(rename = "producer_listen")]
+    pub listen: SocketAddr,
     /// How long `POST /orders` waits for Kafka to acknowledge before answering 503.
-    pub publish_timeout_ms: u64,
+    #[serde(rename = "publish_timeout_ms", with = "millis")]
+    pub publish_timeout: Duration,
     /// Default wait for `POST /orders?wait=true` before answering 504.
-    pub reply_timeout_ms: u64,
-    /// Open connections per HTTP service; one more is answered 503 and closed.
-    pub http_max_connections: usize,
-    /// Time a client has to send a request's headers (slow clients are disconnected).
-    pub http_header_timeout_ms: u64,
-    /// Largest request head (request line and headers); larger gets 431.
-    pub http_max_header_bytes: usize,
-    /// Largest request body; larger gets 413.
-    pub http_max_body_bytes: usize,
+    #[serde(rename = "reply_timeout_ms", with = "millis")]
+    pub reply_timeout: Duration,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ConsumerSettings {
+    /// The consumer's own HTTP port: `/healthz`, `/readyz` (partitions assigned), `/metrics`.
+    #[serde(rename = "consumer_listen")]
+    pub listen: SocketAddr,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct OrdersApiSettings {
+    #[serde(rename = "orders_api_listen")]
+    pub listen: SocketAddr,
+    /// Where the consumer sends orders, the base of the producer's `Location` header, and
+    /// where the console reads statistics.
+    #[serde(rename = "orders_api_url")]
+    pub url: url::Url,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ConsoleSettings {
+    /// The console (topics, messages, groups, orders); served with the other services.
+    #[serde(rename = "console_listen")]
+    pub listen: SocketAddr,
+}
+
+/// The built-in broker.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BrokerSettings {
+    /// Start the built-in broker in this process and use it.
+    pub embedded: bool,
+    #[serde(rename = "broker_listen")]
+    pub listen: SocketAddr,
+    /// `host:port` it advertises (for containers); default: its bound address.
+    #[serde(rename = "broker_advertised")]
+    pub advertised: Option<String>,
+    /// Whether it creates a topic on its first Metadata request.
+    pub auto_create_topics: bool,
+    /// Open client connections at most.
+    #[serde(rename = "broker_max_connections")]
+    pub max_connections: usize,
+    /// Largest request frame; a larger one closes the connection.
+    #[serde(rename = "broker_max_frame_bytes")]
+    pub max_frame_bytes: usize,
+}
+
+/// Where data is kept and how hard it is pushed to the disk.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StorageSettings {
+    /// The built-in broker's log and group offsets (`broker/`) and the Orders API's orders
+    /// (`orders-api/orders.db`). `None`: everything in memory.
+    pub data_dir: Option<PathBuf>,
+    /// never, always, or an interval such as 1000ms (the broker's background fsync).
+    #[serde(with = "fsync")]
+    pub fsync: broker::FsyncPolicy,
+}
+
+impl StorageSettings {
+    /// Whether every change must reach the disk before it is acknowledged.
+    pub fn sync_every_write(&self) -> bool {
+        self.fsync == broker::FsyncPolicy::Always
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct LogSettings {
+    log_format: LogFormat,
+}
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub kafka: KafkaSettings,
+    pub producer: ProducerSettings,
+    pub consumer: ConsumerSettings,
+    pub orders_api: OrdersApiSettings,
+    pub console: ConsoleSettings,
+    pub broker: BrokerSettings,
+    pub storage: StorageSettings,
+    /// Limits of every HTTP service.
+    pub http: Limits,
+    pub log_format: LogFormat,
+}
+
+fn local(port: u16) -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], port))
 }
 
 impl Default for Settings {
     fn default() -> Self {
         Self {
-            brokers: "localhost:9092".into(),
-            embedded: false,
-            topic: "orders-topic".into(),
-            group: "orders-consumer".into(),
-            partitions: 3,
-            producer_listen: SocketAddr::from(([127, 0, 0, 1], 3001)),
-            orders_api_listen: SocketAddr::from(([127, 0, 0, 1], 3003)),
-            consumer_listen: SocketAddr::from(([127, 0, 0, 1], 3002)),
-            orders_api_url: "http://localhost:3003".into(),
-            broker_listen: SocketAddr::from(([127, 0, 0, 1], 9092)),
-            console_listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
-            broker_advertised: None,
-            auto_create_topics: true,
-            broker_max_connections: 1_000,
-            broker_max_frame_bytes: 100 * 1024 * 1024,
-            data_dir: None,
-            fsync: "never".into(),
+            kafka: KafkaSettings {
+                brokers: "localhost:9092".into(),
+                topic: "orders-topic".into(),
+                group: "orders-consumer".into(),
+                partitions: 3,
+            },
+            producer: ProducerSettings {
+                listen: local(3001),
+                publish_timeout: Duration::from_secs(5),
+                reply_timeout: Duration::from_secs(10),
+            },
+            consumer: ConsumerSettings {
+                listen: local(3002),
+            },
+            orders_api: OrdersApiSettings {
+                listen: local(3003),
+                url: url::Url::parse("http://localhost:3003").expect("a valid URL"),
+            },
+            console: ConsoleSettings {
+                listen: local(8080),
+            },
+            broker: BrokerSettings {
+                embedded: false,
+                listen: local(9092),
+                advertised: None,
+                auto_create_topics: true,
+                max_connections: 1_000,
+                max_frame_bytes: 100 * 1024 * 1024,
+            },
+            storage: StorageSettings {
+                data_dir: None,
+                fsync: broker::FsyncPolicy::Never,
+            },
+            http: Limits {
+                max_connections: 1_000,
+                header_timeout: Duration::from_secs(10),
+                max_header_bytes: 64 * 1024,
+                max_body_bytes: 1024 * 1024,
+            },
             log_format: LogFormat::Human,
-            publish_timeout_ms: 5_000,
-            reply_timeout_ms: 10_000,
-            http_max_connections: 1_000,
-            http_header_timeout_ms: 10_000,
-            http_max_header_bytes: 64 * 1024,
-            http_max_body_bytes: 1024 * 1024,
         }
     }
 }
 
+/// Calls `$each!(field)` for every group of [`Settings`], so that the groups are listed once.
+macro_rules! groups {
+    ($each:ident) => {
+        $each!(kafka);
+        $each!(producer);
+        $each!(consumer);
+        $each!(orders_api);
+        $each!(console);
+        $each!(broker);
+        $each!(storage);
+        $each!(http);
+    };
+}
+
 impl Settings {
-    /// Loads the layers; `overrides` holds only the flags given on the command line.
-    pub fn load(file: &std::path::Path, overrides: &impl Serialize) -> anyhow::Result<Self> {
-        let settings: Settings = Figment::from(Serialized::defaults(Settings::default()))
+    /// Loads the layers; `flags` are the command-line flags given (see [`given`]).
+    pub fn load(file: &Path, flags: &[Dict]) -> anyhow::Result<Self> {
+        let defaults = Self::default().layer();
+        let known: BTreeSet<String> = defaults.extract::<Dict>()?.into_keys().collect();
+        let mut figment = defaults
             .merge(Toml::file(file))
-            .merge(Env::prefixed("KAFKA_ORDERS_"))
-            .merge(Serialized::defaults(overrides))
-            .extract()
-            .map_err(|err| anyhow::anyhow!("invalid configuration: {err}"))?;
-        settings.fsync_policy()?;
-        if settings.http_max_connections < 1 || settings.http_max_header_bytes < 8192 {
-            anyhow::bail!("invalid configuration: http_max_connections must be at least 1 and http_max_header_bytes at least 8192");
+            .merge(Env::prefixed("KAFKA_ORDERS_"));
+        for layer in flags {
+            figment = figment.merge(Serialized::defaults(layer));
         }
-        if settings.partitions < 1 {
-            anyhow::bail!(
-                "invalid configuration: partitions must be at least 1, not {}",
-                settings.partitions
-            );
+        let invalid = |err: figment::Error| anyhow::anyhow!("invalid configuration: {err}");
+        if let Some(key) = figment
+            .extract::<Dict>()
+            .map_err(invalid)?
+            .into_keys()
+            .find(|key| !known.contains(key))
+        {
+            let from = figment
+                .find_metadata(&key)
+                .map_or_else(String::new, |m| format!(" (from {})", m.name));
+            anyhow::bail!("invalid configuration: unknown setting {key:?}{from}");
         }
-        reqwest::Url::parse(&settings.orders_api_url).map_err(|e| {
-            anyhow::anyhow!(
-                "invalid configuration: orders_api_url {:?}: {e}",
-                settings.orders_api_url
-            )
-        })?;
+        let mut settings = Self {
+            log_format: figment
+                .extract::<LogSettings>()
+                .map_err(invalid)?
+                .log_format,
+            ..Self::default()
+        };
+        macro_rules! extract {
+            ($group:ident) => {
+                settings.$group = figment.extract().map_err(invalid)?;
+            };
+        }
+        groups!(extract);
+        settings.check()?;
         Ok(settings)
     }
 
-    pub fn fsync_policy(&self) -> anyhow::Result<broker::FsyncPolicy> {
-        self.fsync
-            .parse()
-            .map_err(|e| anyhow::anyhow!("invalid configuration: fsync: {e}"))
+    /// The settings as the lowest configuration layer.
+    fn layer(&self) -> Figment {
+        let mut figment = Figment::from(Serialized::defaults(LogSettings {
+            log_format: self.log_format,
+        }));
+        macro_rules! merge {
+            ($group:ident) => {
+                figment = figment.merge(Serialized::defaults(&self.$group));
+            };
+        }
+        groups!(merge);
+        figment
     }
 
-    pub fn http_limits(&self) -> crate::http_server::Limits {
-        crate::http_server::Limits {
-            max_connections: self.http_max_connections,
-            header_timeout: std::time::Duration::from_millis(self.http_header_timeout_ms),
-            max_header_bytes: self.http_max_header_bytes,
-            max_body_bytes: self.http_max_body_bytes,
+    /// Rules that span more than one value's type.
+    fn check(&self) -> anyhow::Result<()> {
+        if self.http.max_connections < 1 || self.http.max_header_bytes < 8192 {
+            anyhow::bail!("invalid configuration: http_max_connections must be at least 1 and http_max_header_bytes at least 8192");
+        }
+        if self.kafka.partitions < 1 {
+            anyhow::bail!(
+                "invalid configuration: partitions must be at least 1, not {}",
+                self.kafka.partitions
+            );
+        }
+        if !matches!(self.orders_api.url.scheme(), "http" | "https") {
+            anyhow::bail!(
+                "invalid configuration: orders_api_url must be an http or https URL, not {}",
+                self.orders_api.url
+            );
+        }
+        Ok(())
+    }
+
+    /// The Orders API's base URL without a trailing slash.
+    pub fn orders_api_base(&self) -> String {
+        self.orders_api
+            .url
+            .as_str()
+            .trim_end_matches('/')
+            .to_string()
+    }
+
+    /// The Orders API's collection URL.
+    pub fn orders_url(&self) -> String {
+        format!("{}/orders", self.orders_api_base())
+    }
+}
+
+/// The flags that were given, as a configuration layer: `flags` serialized, without the
+/// options left out (`None`) and the switches not set (`false`), so that only what was typed
+/// overrides the other layers.
+pub fn given(flags: &impl Serialize) -> anyhow::Result<Dict> {
+    let value = Value::serialize(flags)?;
+    let dict = value
+        .into_dict()
+        .ok_or_else(|| anyhow::anyhow!("flags must serialize to a map"))?;
+    Ok(dict
+        .into_iter()
+        .filter(|(_, v)| !matches!(v, Value::Empty(..) | Value::Bool(_, false)))
+        .collect())
+}
+
+/// A [`Duration`] written as whole milliseconds.
+pub(crate) mod millis {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u64(u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        u64::deserialize(d).map(Duration::from_millis)
+    }
+}
+
+/// [`broker::FsyncPolicy`] written as `never`, `always` or `<N>ms`.
+mod fsync {
+    use broker::FsyncPolicy;
+    use serde::{de::Error, Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(policy: &FsyncPolicy, s: S) -> Result<S::Ok, S::Error> {
+        match policy {
+            FsyncPolicy::Never => s.serialize_str("never"),
+            FsyncPolicy::Always => s.serialize_str("always"),
+            FsyncPolicy::Interval(every) => s.serialize_str(&format!("{}ms", every.as_millis())),
         }
     }
 
-    pub fn orders_url(&self) -> String {
-        format!("{}/orders", self.orders_api_url.trim_end_matches('/'))
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<FsyncPolicy, D::Error> {
+        String::deserialize(d)?.parse().map_err(D::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(toml: &str, flags: &[Dict]) -> anyhow::Result<Settings> {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("kafka-orders.toml");
+        std::fs::write(&file, toml).expect("write");
+        Settings::load(&file, flags)
+    }
+
+    #[test]
+    fn every_default_survives_the_round_trip_through_the_layers() {
+        let s = load("", &[]).expect("defaults load");
+        assert_eq!(s.kafka.topic, "orders-topic");
+        assert_eq!(s.producer.publish_timeout, Duration::from_secs(5));
+        assert_eq!(s.http.max_body_bytes, 1024 * 1024);
+        assert_eq!(s.storage.fsync, broker::FsyncPolicy::Never);
+        assert_eq!(s.orders_url(), "http://localhost:3003/orders");
+    }
+
+    #[test]
+    fn the_file_sets_values_and_flags_override_it() {
+        #[derive(Serialize)]
+        struct Flags {
+            topic: Option<String>,
+            partitions: Option<i32>,
+            embedded: bool,
+        }
+        let flags = given(&Flags {
+            topic: Some("from-flag".into()),
+            partitions: None,
+            embedded: false,
+        })
+        .expect("flags");
+        let s = load(
+            "topic = \"from-file\"\npartitions = 7\nembedded = true\nfsync = \"250ms\"\npublish_timeout_ms = 1500\n",
+            &[flags],
+        )
+        .expect("loads");
+        assert_eq!(s.kafka.topic, "from-flag", "a flag beats the file");
+        assert_eq!(
+            s.kafka.partitions, 7,
+            "a flag not given leaves the file's value"
+        );
+        assert!(
+            s.broker.embedded,
+            "a switch not given leaves the file's value"
+        );
+        assert_eq!(
+            s.storage.fsync,
+            broker::FsyncPolicy::Interval(Duration::from_millis(250))
+        );
+        assert_eq!(s.producer.publish_timeout, Duration::from_millis(1500));
+    }
+
+    #[test]
+    fn bad_values_and_unknown_keys_are_named() {
+        let err = load("fsync = \"sometimes\"\n", &[]).expect_err("bad fsync");
+        assert!(err.to_string().contains("fsync"), "{err}");
+        let err = load("orders_api_url = \"not a url\"\n", &[]).expect_err("bad url");
+        assert!(err.to_string().contains("orders_api_url"), "{err}");
+        let err = load("orders_api_url = \"ftp://x\"\n", &[]).expect_err("not http");
+        assert!(err.to_string().contains("orders_api_url"), "{err}");
+        let err = load("partitons = 3\n", &[]).expect_err("typo");
+        assert!(
+            err.to_string().contains("\"partitons\"") && err.to_string().contains("TOML"),
+            "{err}"
+        );
     }
 }

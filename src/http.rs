@@ -145,7 +145,7 @@ pub async fn healthz() -> axum::Json<Value> {
 }
 
 /// A `GET /readyz` answer: 200 with what was checked, or 503 saying what is missing.
-pub fn readiness(check: Result<Value, String>) -> Response {
+pub fn readiness(check: Result<Value, impl std::fmt::Display>) -> Response {
     match check {
         Ok(details) => {
             axum::Json(serde_json::json!({"status": "ready", "checks": details})).into_response()

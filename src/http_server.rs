@@ -21,11 +21,20 @@ use tokio::sync::{watch, Semaphore};
 /// How long in-flight requests may take to finish at shutdown.
 const DRAIN: Duration = Duration::from_secs(10);
 
-#[derive(Debug, Clone, Copy)]
+/// The limits every HTTP service runs with (settings `http_*`).
+#[derive(Debug, Clone, Copy, serde::Serialize, serde::Deserialize)]
 pub struct Limits {
+    /// Open connections per service; one more is answered 503 and closed.
+    #[serde(rename = "http_max_connections")]
     pub max_connections: usize,
+    /// Time a client has to send a request's headers (slow clients are disconnected).
+    #[serde(rename = "http_header_timeout_ms", with = "crate::config::millis")]
     pub header_timeout: Duration,
+    /// Largest request head (request line and headers); larger gets 431.
+    #[serde(rename = "http_max_header_bytes")]
     pub max_header_bytes: usize,
+    /// Largest request body; larger gets 413.
+    #[serde(rename = "http_max_body_bytes")]
     pub max_body_bytes: usize,
 }
 

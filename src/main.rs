@@ -3,9 +3,10 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
+use figment::value::Dict;
 use kafka_orders::app::{self, Services};
-use kafka_orders::config::{LogFormat, Settings};
+use kafka_orders::config::{given, LogFormat, Settings};
 use serde::Serialize;
 
 /// mimalloc instead of glibc malloc: a profile of the orders pipeline spent about 13 % of its
@@ -24,15 +25,22 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
+    /// Configuration file.
+    #[arg(long, global = true, default_value = "kafka-orders.toml")]
+    config: PathBuf,
+    #[command(flatten)]
+    flags: GlobalFlags,
+}
+
+/// Flags every command takes. Each serializes under its setting's key (see `config::given`).
+#[derive(Args, Serialize)]
+struct GlobalFlags {
     /// Start the built-in Kafka-compatible broker in this process and use it.
     #[arg(long, global = true)]
     embedded: bool,
     /// Kafka bootstrap servers (default localhost:9092).
     #[arg(long, global = true, value_name = "HOST:PORT[,...]")]
     brokers: Option<String>,
-    /// Configuration file.
-    #[arg(long, global = true, default_value = "kafka-orders.toml")]
-    config: PathBuf,
     /// Log format.
     #[arg(long, global = true, value_enum)]
     log_format: Option<LogFormat>,
@@ -57,82 +65,84 @@ enum Command {
     /// Producer, consumer, Orders API and console together (the default).
     All,
     /// The producer: POST /orders publishes to Kafka.
-    Producer {
-        /// Address to listen on (default 127.0.0.1:3001).
-        #[arg(long)]
-        listen: Option<SocketAddr>,
-        /// Orders API base URL used in Location headers.
-        #[arg(long)]
-        orders_api_url: Option<String>,
-    },
+    Producer(ProducerFlags),
     /// The consumer: forwards orders from Kafka to the Orders API.
-    Consumer {
-        /// Address of its health and metrics port (default 127.0.0.1:3002).
-        #[arg(long)]
-        listen: Option<SocketAddr>,
-        /// Orders API base URL (default http://localhost:3003).
-        #[arg(long)]
-        orders_api_url: Option<String>,
-    },
+    Consumer(ConsumerFlags),
     /// The Orders API: stores orders and serves queries and stats.
-    OrdersApi {
-        /// Address to listen on (default 127.0.0.1:3003).
-        #[arg(long)]
-        listen: Option<SocketAddr>,
-    },
+    OrdersApi(OrdersApiFlags),
     /// The console: topics, messages, consumer groups and orders of any Kafka.
-    Console {
-        /// Address to listen on (default 127.0.0.1:8080).
-        #[arg(long)]
-        listen: Option<SocketAddr>,
-        /// Orders API base URL for the orders page (default http://localhost:3003).
-        #[arg(long)]
-        orders_api_url: Option<String>,
-    },
+    Console(ConsoleFlags),
     /// GET a URL and exit 0 on a 2xx answer: a health check for slim container images.
     Probe { url: String },
     /// Only the built-in Kafka-compatible broker.
-    Broker {
-        /// Address to listen on (default 127.0.0.1:9092).
-        #[arg(long)]
-        listen: Option<SocketAddr>,
-        /// host:port to advertise to clients (default: the listen address).
-        #[arg(long)]
-        advertised: Option<String>,
-    },
+    Broker(BrokerFlags),
 }
 
-/// The flags given, as the last configuration layer.
-#[derive(Serialize, Default)]
-struct Overrides {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    brokers: Option<String>,
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
-    embedded: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    log_format: Option<LogFormat>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    data_dir: Option<PathBuf>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    topic: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    partitions: Option<i32>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    producer_listen: Option<SocketAddr>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    orders_api_listen: Option<SocketAddr>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+#[derive(Args, Serialize)]
+struct ProducerFlags {
+    /// Address to listen on (default 127.0.0.1:3001).
+    #[arg(long)]
+    #[serde(rename = "producer_listen")]
+    listen: Option<SocketAddr>,
+    /// Orders API base URL used in Location headers.
+    #[arg(long)]
     orders_api_url: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    consumer_listen: Option<SocketAddr>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    broker_listen: Option<SocketAddr>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    console_listen: Option<SocketAddr>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    broker_advertised: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    fsync: Option<String>,
+}
+
+#[derive(Args, Serialize)]
+struct ConsumerFlags {
+    /// Address of its health and metrics port (default 127.0.0.1:3002).
+    #[arg(long)]
+    #[serde(rename = "consumer_listen")]
+    listen: Option<SocketAddr>,
+    /// Orders API base URL (default http://localhost:3003).
+    #[arg(long)]
+    orders_api_url: Option<String>,
+}
+
+#[derive(Args, Serialize)]
+struct OrdersApiFlags {
+    /// Address to listen on (default 127.0.0.1:3003).
+    #[arg(long)]
+    #[serde(rename = "orders_api_listen")]
+    listen: Option<SocketAddr>,
+}
+
+#[derive(Args, Serialize)]
+struct ConsoleFlags {
+    /// Address to listen on (default 127.0.0.1:8080).
+    #[arg(long)]
+    #[serde(rename = "console_listen")]
+    listen: Option<SocketAddr>,
+    /// Orders API base URL for the orders page (default http://localhost:3003).
+    #[arg(long)]
+    orders_api_url: Option<String>,
+}
+
+#[derive(Args, Serialize)]
+struct BrokerFlags {
+    /// Address to listen on (default 127.0.0.1:9092).
+    #[arg(long)]
+    #[serde(rename = "broker_listen")]
+    listen: Option<SocketAddr>,
+    /// host:port to advertise to clients (default: the listen address).
+    #[arg(long)]
+    #[serde(rename = "broker_advertised")]
+    advertised: Option<String>,
+}
+
+impl Command {
+    /// Which services run, and this command's own flags as a configuration layer.
+    fn services_and_flags(&self) -> anyhow::Result<(Services, Dict)> {
+        Ok(match self {
+            Command::All | Command::Probe { .. } => (Services::All, Dict::new()),
+            Command::Producer(flags) => (Services::Producer, given(flags)?),
+            Command::Consumer(flags) => (Services::Consumer, given(flags)?),
+            Command::OrdersApi(flags) => (Services::OrdersApi, given(flags)?),
+            Command::Console(flags) => (Services::Console, given(flags)?),
+            Command::Broker(flags) => (Services::Broker, given(flags)?),
+        })
+    }
 }
 
 fn init_logs(format: LogFormat) {
@@ -190,62 +200,28 @@ async fn probe(url: &str) -> std::process::ExitCode {
     }
 }
 
+/// Reads the settings for the command; exits with status 2 and one line naming the key.
+fn settings(cli: &Cli, command: &Command) -> Result<(Services, Settings), std::process::ExitCode> {
+    let loaded = command.services_and_flags().and_then(|(services, own)| {
+        let layers = [given(&cli.flags)?, own];
+        Ok((services, Settings::load(&cli.config, &layers)?))
+    });
+    loaded.map_err(|err| {
+        eprintln!("kafka-orders: {err:#}");
+        std::process::ExitCode::from(2)
+    })
+}
+
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    let mut overrides = Overrides {
-        brokers: cli.brokers,
-        embedded: cli.embedded,
-        log_format: cli.log_format,
-        data_dir: cli.data_dir,
-        topic: cli.topic,
-        partitions: cli.partitions,
-        fsync: cli.fsync,
-        ..Overrides::default()
-    };
-    let services = match cli.command.unwrap_or(Command::All) {
-        Command::Probe { url } => return probe(&url).await,
-        Command::All => Services::All,
-        Command::Producer {
-            listen,
-            orders_api_url,
-        } => {
-            overrides.producer_listen = listen;
-            overrides.orders_api_url = orders_api_url;
-            Services::Producer
-        }
-        Command::Consumer {
-            listen,
-            orders_api_url,
-        } => {
-            overrides.consumer_listen = listen;
-            overrides.orders_api_url = orders_api_url;
-            Services::Consumer
-        }
-        Command::OrdersApi { listen } => {
-            overrides.orders_api_listen = listen;
-            Services::OrdersApi
-        }
-        Command::Console {
-            listen,
-            orders_api_url,
-        } => {
-            overrides.console_listen = listen;
-            overrides.orders_api_url = orders_api_url;
-            Services::Console
-        }
-        Command::Broker { listen, advertised } => {
-            overrides.broker_listen = listen;
-            overrides.broker_advertised = advertised;
-            Services::Broker
-        }
-    };
-    let settings = match Settings::load(&cli.config, &overrides) {
-        Ok(s) => s,
-        Err(err) => {
-            eprintln!("kafka-orders: {err:#}");
-            return std::process::ExitCode::from(2);
-        }
+    let command = cli.command.as_ref().unwrap_or(&Command::All);
+    if let Command::Probe { url } = command {
+        return probe(url).await;
+    }
+    let (services, settings) = match settings(&cli, command) {
+        Ok(loaded) => loaded,
+        Err(code) => return code,
     };
     init_logs(settings.log_format);
     let stop_signal = signal();

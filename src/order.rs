@@ -408,7 +408,7 @@ mod tests {
         let mut stored = serde_json::to_value(&order).expect("json");
         stored["updatedAt"] = json!("");
         assert_eq!(
-            Order::from_json(&stored).unwrap_err()[0].field,
+            Order::from_json(&stored).expect_err("invalid")[0].field,
             "updatedAt",
             "dates are checked like createdAt"
         );
@@ -418,7 +418,7 @@ mod tests {
     fn lists_every_field_at_fault() {
         let body = json!({"userId": "", "products": [{"id": "p", "name": "n", "price": 1.234, "quantity": 0}], "totalAmount": "x"});
         let fields: Vec<String> = NewOrder::from_json(&body)
-            .unwrap_err()
+            .expect_err("invalid")
             .into_iter()
             .map(|e| e.field)
             .collect();
@@ -437,12 +437,12 @@ mod tests {
     fn total_must_match_to_the_cent() {
         let mut body = seed_body();
         body["totalAmount"] = json!(39.97);
-        let errors = NewOrder::from_json(&body).unwrap_err();
+        let errors = NewOrder::from_json(&body).expect_err("invalid");
         assert_eq!(errors[0].field, "totalAmount");
         assert!(errors[0].message.contains("39.98"), "{}", errors[0].message);
         let empty = json!({"userId": "u", "products": [], "totalAmount": 0});
         assert_eq!(
-            NewOrder::from_json(&empty).unwrap_err()[0].field,
+            NewOrder::from_json(&empty).expect_err("invalid")[0].field,
             "products"
         );
     }

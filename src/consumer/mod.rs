@@ -5,50 +5,69 @@
 //! the messages arrived, so offsets are still stored in order: an offset is stored for commit
 //! only after the order and every one before it are handled for good (stored by the API, or
 //! parked on the dead-letter topic). When the API is down, the partition is paused and rewound
-//! to the order that failed, then resumed after a backoff; outcomes of later orders of that
-//! partition still in flight are dropped, as those orders come again (the API's idempotent
-//! ingest stores each once). The consumer keeps polling, so it stays in its group while it waits.
+//! to the order that failed, then resumed after a backoff ([`rewind`]). The consumer keeps
+//! polling, so it stays in its group while it waits.
 
 mod forward;
 mod observe;
 mod publish;
+mod rewind;
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures::stream::{FuturesOrdered, StreamExt};
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
+use rdkafka::error::KafkaError;
 use rdkafka::message::{Message, OwnedMessage};
 use rdkafka::producer::FutureProducer;
 use rdkafka::{Offset, TopicPartitionList};
-use serde_json::{json, Value};
+use serde_json::json;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
 use crate::config::Settings;
 use crate::kafka;
-use crate::order::Order;
-use forward::{Forwarded, OrdersApi};
+use crate::order::{FieldError, Order};
+use forward::{ApiError, Forwarded, OrdersApi};
 use observe::Observed;
 pub use observe::{router, ConsumerState};
+use rewind::{Action, Rewinds};
 
 /// Orders forwarded to the Orders API at the same time.
 const IN_FLIGHT: usize = 64;
-const FIRST_BACKOFF: Duration = Duration::from_millis(200);
-const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
-enum Step {
-    Done,
-    Retry(String),
+/// Why a message is refused for good and parked on the dead-letter topic.
+#[derive(Debug, thiserror::Error)]
+enum Refusal {
+    #[error("not JSON: {0}")]
+    NotJson(#[from] serde_json::Error),
+    #[error("not a valid order: {}", fields(.0))]
+    NotAnOrder(Vec<FieldError>),
+    #[error(transparent)]
+    Api(ApiError),
 }
 
-struct Paused {
-    attempts: u32,
-    resume_at: Option<Instant>,
-    /// Set while outcomes of later orders of this partition must be dropped (they come again).
-    rewound_to: Option<i64>,
+fn fields(errors: &[FieldError]) -> String {
+    let fields: Vec<String> = errors
+        .iter()
+        .map(|e| format!("{} {}", e.field, e.message))
+        .collect();
+    fields.join("; ")
 }
+
+/// Why an order must be tried again later.
+#[derive(Debug, thiserror::Error)]
+enum Retry {
+    #[error(transparent)]
+    Api(ApiError),
+    #[error("could not write to {topic}: {source}")]
+    DeadLetter { topic: String, source: KafkaError },
+}
+
+/// The outcome of one message: `Ok` when it is handled for good (stored, already stored,
+/// deleted since, or dead-lettered).
+type Step = Result<(), Retry>;
 
 struct Worker {
     consumer: StreamConsumer<Observed>,
@@ -65,7 +84,7 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     let consumer: StreamConsumer<Observed> =
         kafka::client_config(&brokers, "kafka-orders-consumer")
-            .set("group.id", &settings.group)
+            .set("group.id", &settings.kafka.group)
             .set("enable.auto.commit", "true")
             .set("auto.commit.interval.ms", "1000")
             .set("enable.auto.offset.store", "false")
@@ -74,7 +93,7 @@ pub async fn run(
             .set("fetch.wait.max.ms", "100")
             .set("statistics.interval.ms", "5000")
             .create_with_context(Observed(state))?;
-    consumer.subscribe(&[&settings.topic])?;
+    consumer.subscribe(&[&settings.kafka.topic])?;
     let producer: FutureProducer = kafka::client_config(&brokers, "kafka-orders-consumer-dlq")
         .set("acks", "all")
         .set("enable.idempotence", "true")
@@ -83,31 +102,26 @@ pub async fn run(
         consumer,
         producer,
         api: OrdersApi::new(settings.orders_url())?,
-        dlq: kafka::dlq_topic(&settings.topic),
+        dlq: kafka::dlq_topic(&settings.kafka.topic),
     };
-    let mut paused: HashMap<i32, Paused> = HashMap::new();
+    let mut rewinds = Rewinds::default();
     let mut in_flight = FuturesOrdered::new();
     tracing::info!(
-        topic = settings.topic,
-        group = settings.group,
+        topic = settings.kafka.topic,
+        group = settings.kafka.group,
         api = settings.orders_url(),
         "consumer started"
     );
     loop {
-        let next_resume = paused.values().filter_map(|p| p.resume_at).min();
+        let next_resume = rewinds.next_resume();
         tokio::select! {
             _ = crate::shutdown::requested(&mut shutdown) => break,
-            _ = tokio::time::sleep_until(next_resume.unwrap_or_else(Instant::now)), if next_resume.is_some() => worker.resume_due(&mut paused),
-            Some((message, step)) = in_flight.next(), if !in_flight.is_empty() => worker.after(&message, step, &mut paused),
+            _ = tokio::time::sleep_until(next_resume.unwrap_or_else(Instant::now)), if next_resume.is_some() => worker.resume(rewinds.due(Instant::now())),
+            Some((message, step)) = in_flight.next(), if !in_flight.is_empty() => worker.after(&message, step, &mut rewinds),
             message = worker.consumer.recv(), if in_flight.len() < IN_FLIGHT => match message {
                 Ok(message) => {
                     let message = message.detach();
-                    if let Some(p) = paused.get_mut(&message.partition()) {
-                        // The order the partition was rewound to is back: its outcome counts again.
-                        if p.rewound_to.is_some_and(|o| o == message.offset()) {
-                            p.rewound_to = None;
-                        }
-                    }
+                    rewinds.arrived(message.partition(), message.offset());
                     let worker = &worker;
                     in_flight.push_back(async move {
                         let step = worker.handle(&message).await;
@@ -120,7 +134,7 @@ pub async fn run(
     }
     // Orders already sent to the API still get their outcome (and their offset) before the commit.
     while let Some((message, step)) = in_flight.next().await {
-        worker.after(&message, step, &mut paused);
+        worker.after(&message, step, &mut rewinds);
     }
     drop(in_flight);
     // Commit what was processed, then leave the group (librdkafka does both on close).
@@ -137,17 +151,9 @@ pub async fn run(
     Ok(())
 }
 
-fn parse(payload: Option<&[u8]>) -> Result<Value, String> {
-    let value: Value = serde_json::from_slice(payload.unwrap_or_default())
-        .map_err(|e| format!("not JSON: {e}"))?;
-    Order::from_json(&value).map_err(|errors| {
-        let fields: Vec<String> = errors
-            .iter()
-            .map(|e| format!("{} {}", e.field, e.message))
-            .collect();
-        format!("not a valid order: {}", fields.join("; "))
-    })?;
-    Ok(value)
+fn parse(payload: Option<&[u8]>) -> Result<Order, Refusal> {
+    let value: serde_json::Value = serde_json::from_slice(payload.unwrap_or_default())?;
+    Order::from_json(&value).map_err(Refusal::NotAnOrder)
 }
 
 impl Worker {
@@ -155,46 +161,53 @@ impl Worker {
         let (partition, offset) = (message.partition(), message.offset());
         let order = match parse(message.payload()) {
             Ok(order) => order,
-            Err(error) => return self.dead_letter(message, error).await,
+            Err(refusal) => return self.dead_letter(message, refusal).await,
         };
         match self.api.forward(&order).await {
-            Forwarded::Stored(status, stored) => {
+            Forwarded::Stored { created, stored } => {
+                let status = if created { 201 } else { 200 };
                 publish::reply(
                     &self.producer,
                     message,
-                    &json!({"status": status.as_u16(), "order": stored}),
+                    &json!({"status": status, "order": stored}),
                 )
                 .await;
-                metrics::counter!("orders_consumed_total", "outcome" => if status.as_u16() == 201 { "stored" } else { "duplicate" }).increment(1);
+                let outcome = if created { "stored" } else { "duplicate" };
+                metrics::counter!("orders_consumed_total", "outcome" => outcome).increment(1);
                 tracing::info!(
-                    order_id = order["id"].as_str().unwrap_or_default(),
-                    user_id = order["userId"].as_str().unwrap_or_default(),
-                    total = %order["totalAmount"],
+                    order_id = order.id,
+                    user_id = order.user_id,
+                    total = %order.total_amount,
                     partition,
                     offset,
-                    outcome = if status.as_u16() == 201 { "stored" } else { "already stored" },
+                    outcome = if created { "stored" } else { "already stored" },
                     "order processed"
                 );
-                Step::Done
+                Ok(())
             }
             Forwarded::Deleted => {
                 metrics::counter!("orders_consumed_total", "outcome" => "deleted").increment(1);
                 tracing::info!(
-                    order_id = order["id"].as_str().unwrap_or_default(),
+                    order_id = order.id,
                     partition,
                     offset,
                     "order was deleted since it was stored; not stored again"
                 );
-                Step::Done
+                Ok(())
             }
-            Forwarded::Refused(error) => self.dead_letter(message, error).await,
-            Forwarded::Retry(error) => Step::Retry(error),
+            Forwarded::Refused(error) => self.dead_letter(message, Refusal::Api(error)).await,
+            Forwarded::Retry(error) => Err(Retry::Api(error)),
         }
     }
 
-    async fn dead_letter(&self, message: &OwnedMessage, error: String) -> Step {
-        if let Err(err) = publish::dead_letter(&self.producer, &self.dlq, message, &error).await {
-            return Step::Retry(format!("could not write to {}: {err}", self.dlq));
+    async fn dead_letter(&self, message: &OwnedMessage, refusal: Refusal) -> Step {
+        let error = refusal.to_string();
+        if let Err(source) = publish::dead_letter(&self.producer, &self.dlq, message, &error).await
+        {
+            return Err(Retry::DeadLetter {
+                topic: self.dlq.clone(),
+                source,
+            });
         }
         metrics::counter!("orders_dead_lettered_total").increment(1);
         tracing::warn!(partition = message.partition(), offset = message.offset(), dlq = self.dlq, %error, "order sent to the dead-letter topic");
@@ -204,50 +217,29 @@ impl Worker {
             &json!({"status": 422, "error": error}),
         )
         .await;
-        Step::Done
+        Ok(())
     }
 
-    fn after(&self, message: &OwnedMessage, step: Step, paused: &mut HashMap<i32, Paused>) {
-        let (partition, offset) = (message.partition(), message.offset());
-        if paused
-            .get(&partition)
-            .and_then(|p| p.rewound_to)
-            .is_some_and(|o| offset > o)
-        {
-            return;
-        }
-        match step {
-            Step::Done => {
-                paused.remove(&partition);
-                if let Err(err) = self
-                    .consumer
-                    .store_offset(message.topic(), partition, offset)
-                {
+    fn after(&self, message: &OwnedMessage, step: Step, rewinds: &mut Rewinds) {
+        let (topic, partition, offset) = (message.topic(), message.partition(), message.offset());
+        match rewinds.outcome(partition, offset, step.is_ok(), Instant::now()) {
+            Action::Ignore => {}
+            Action::Commit => {
+                if let Err(err) = self.consumer.store_offset(topic, partition, offset) {
                     tracing::warn!(%err, partition, "could not store the offset for commit");
                 }
             }
-            Step::Retry(error) => {
+            Action::Rewind { attempt, backoff } => {
                 metrics::counter!("orders_retried_total").increment(1);
-                let state = paused.entry(partition).or_insert(Paused {
-                    attempts: 0,
-                    resume_at: None,
-                    rewound_to: None,
-                });
-                state.rewound_to = Some(offset);
-                state.attempts += 1;
-                let backoff = FIRST_BACKOFF
-                    .saturating_mul(2u32.saturating_pow(state.attempts - 1))
-                    .min(MAX_BACKOFF);
-                state.resume_at = Some(Instant::now() + backoff);
-                tracing::warn!(partition, offset = message.offset(), attempt = state.attempts, retry_in_ms = backoff.as_millis() as u64, %error, "will retry");
-                let tpl = one_partition(message.topic(), partition);
-                if let Err(err) = self.consumer.pause(&tpl) {
+                let error = step.err().map(|why| why.to_string()).unwrap_or_default();
+                tracing::warn!(partition, offset, attempt, retry_in_ms = backoff.as_millis() as u64, %error, "will retry");
+                if let Err(err) = self.consumer.pause(&one_partition(topic, partition)) {
                     tracing::warn!(%err, "could not pause the partition");
                 }
                 if let Err(err) = self.consumer.seek(
-                    message.topic(),
+                    topic,
                     partition,
-                    Offset::Offset(message.offset()),
+                    Offset::Offset(offset),
                     Duration::from_secs(1),
                 ) {
                     tracing::warn!(%err, "could not rewind the partition");
@@ -256,20 +248,16 @@ impl Worker {
         }
     }
 
-    fn resume_due(&self, paused: &mut HashMap<i32, Paused>) {
-        let now = Instant::now();
+    /// Resumes the partitions whose backoff is over.
+    fn resume(&self, partitions: Vec<i32>) {
         let topics: Vec<String> = self
             .consumer
             .subscription()
             .map(|s| s.elements().iter().map(|e| e.topic().to_string()).collect())
             .unwrap_or_default();
-        for (partition, state) in paused
-            .iter_mut()
-            .filter(|(_, p)| p.resume_at.is_some_and(|at| at <= now))
-        {
-            state.resume_at = None;
+        for partition in partitions {
             for topic in &topics {
-                if let Err(err) = self.consumer.resume(&one_partition(topic, *partition)) {
+                if let Err(err) = self.consumer.resume(&one_partition(topic, partition)) {
                     tracing::warn!(%err, "could not resume the partition");
                 }
             }

@@ -93,7 +93,7 @@ pub fn router(state: Arc<ConsumerState>) -> Router {
 async fn readyz(State(state): State<Arc<ConsumerState>>) -> Response {
     let assigned = state.assigned();
     http::readiness(if assigned.is_empty() {
-        Err("no partitions assigned yet (joining the consumer group, or more consumers than partitions)".into())
+        Err("no partitions assigned yet (joining the consumer group, or more consumers than partitions)")
     } else {
         Ok(
             json!({"partitions": assigned.iter().map(|(t, p)| format!("{t}-{p}")).collect::<Vec<_>>()}),

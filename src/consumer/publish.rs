@@ -1,5 +1,6 @@
 //! What the consumer writes back to Kafka: dead letters and request-response replies.
 
+use rdkafka::error::KafkaError;
 use rdkafka::message::{Header, Headers, Message, OwnedHeaders, OwnedMessage};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::util::Timeout;
@@ -19,7 +20,7 @@ pub async fn dead_letter(
     dlq: &str,
     message: &OwnedMessage,
     error: &str,
-) -> Result<(), String> {
+) -> Result<(), KafkaError> {
     let mut out = OwnedHeaders::new();
     if let Some(original) = message.headers() {
         for h in original.iter() {
@@ -61,7 +62,7 @@ pub async fn dead_letter(
         .send(record, Timeout::Never)
         .await
         .map(|_| ())
-        .map_err(|(e, _)| e.to_string())
+        .map_err(|(e, _)| e)
 }
 
 /// Answers a request-response message on its reply topic, if it asked for an answer.

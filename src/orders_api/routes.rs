@@ -12,11 +12,53 @@ use axum::{Json, Router};
 use serde_json::{json, Value};
 
 use super::stats::StatsView;
-use super::store::{Ingested, ListQuery, OrderStore};
+use super::store::{Ingested, ListQuery, OrderStore, StoreError, UpdateError};
 use crate::http::{self, Problem};
 use crate::order::{self, FieldError, Order, Status};
 
 pub type Store = Arc<OrderStore>;
+
+impl From<StoreError> for Problem {
+    fn from(err: StoreError) -> Self {
+        tracing::error!(%err, "the orders store refused a change");
+        Problem::new(StatusCode::SERVICE_UNAVAILABLE, err.to_string()).with_retry_after(1)
+    }
+}
+
+/// Why a PATCH is refused.
+#[derive(Debug)]
+enum PatchError {
+    Invalid(Vec<FieldError>),
+    /// The status cannot move from `from` to `to`.
+    Conflict {
+        from: Status,
+        to: Status,
+    },
+}
+
+impl From<PatchError> for Problem {
+    fn from(err: PatchError) -> Self {
+        match err {
+            PatchError::Invalid(errors) => Problem::invalid(errors),
+            PatchError::Conflict { from, to } => {
+                let allowed: Vec<&str> = from.allowed_next().iter().map(|s| s.name()).collect();
+                let allowed = if allowed.is_empty() {
+                    "none: it is final".to_string()
+                } else {
+                    allowed.join(", ")
+                };
+                Problem::new(
+                    StatusCode::CONFLICT,
+                    format!(
+                        "an order that is {} cannot become {}; allowed: {allowed}",
+                        from.name(),
+                        to.name()
+                    ),
+                )
+            }
+        }
+    }
+}
 
 /// The Orders API's OpenAPI description, generated from the handlers below.
 #[derive(utoipa::OpenApi)]
@@ -45,7 +87,7 @@ pub fn router(store: Store) -> Router {
     (status = 503, description = "The database does not answer", body = Problem, content_type = "application/problem+json"),
 ))]
 async fn readyz(State(store): State<Store>) -> Response {
-    http::readiness(store.check().map(|kind| json!({"store": kind})))
+    http::readiness(store.check().await.map(|kind| json!({"store": kind})))
 }
 
 fn location(order: &Order) -> [(header::HeaderName, String); 1] {
@@ -73,7 +115,7 @@ async fn ingest(
 ) -> Result<Response, Problem> {
     let value = http::json_body(&headers, body).await?;
     let order = Order::from_json(&value).map_err(Problem::invalid)?;
-    Ok(match store.ingest(order)? {
+    Ok(match store.ingest(order).await? {
         Ingested::Created(order) => {
             (StatusCode::CREATED, location(&order), Json(order)).into_response()
         }
@@ -179,7 +221,8 @@ async fn get_one(
 ))]
 async fn delete(State(store): State<Store>, Path(id): Path<String>) -> Result<StatusCode, Problem> {
     store
-        .delete(&id)?
+        .delete(id.clone())
+        .await?
         .map(|_| StatusCode::NO_CONTENT)
         .ok_or_else(|| Problem::not_found(format!("order {id:?}")))
 }
@@ -203,7 +246,10 @@ const READ_ONLY: [&str; 3] = ["id", "createdAt", "updatedAt"];
 
 /// Applies a partial update. The result must be a valid order (422 otherwise), and a status
 /// change must follow the lifecycle (409 naming the allowed moves otherwise).
-fn apply_patch(current: &Order, patch: &serde_json::Map<String, Value>) -> Result<Order, Problem> {
+fn apply_patch(
+    current: &Order,
+    patch: &serde_json::Map<String, Value>,
+) -> Result<Order, PatchError> {
     let mut errors = Vec::new();
     for key in patch.keys().filter(|k| !EDITABLE.contains(&k.as_str())) {
         let why = if READ_ONLY.contains(&key.as_str()) {
@@ -248,29 +294,14 @@ fn apply_patch(current: &Order, patch: &serde_json::Map<String, Value>) -> Resul
         next.total_amount = total;
     }
     if !errors.is_empty() {
-        return Err(Problem::invalid(errors));
+        return Err(PatchError::Invalid(errors));
     }
     if let Some(to) = status {
         if !current.status.can_move_to(to) {
-            let allowed: Vec<&str> = current
-                .status
-                .allowed_next()
-                .iter()
-                .map(|s| s.name())
-                .collect();
-            let allowed = if allowed.is_empty() {
-                "none: it is final".to_string()
-            } else {
-                allowed.join(", ")
-            };
-            return Err(Problem::new(
-                StatusCode::CONFLICT,
-                format!(
-                    "an order that is {} cannot become {}; allowed: {allowed}",
-                    current.status.name(),
-                    to.name()
-                ),
-            ));
+            return Err(PatchError::Conflict {
+                from: current.status,
+                to,
+            });
         }
         next.status = to;
     }
@@ -306,8 +337,13 @@ async fn patch(
             "the body must be a JSON object",
         )]));
     };
-    match store.update(&id, &mut |current| apply_patch(current, &changes)) {
-        None => Err(Problem::not_found(format!("order {id:?}"))),
-        Some(result) => result.map(Json),
+    match store
+        .update(id.clone(), move |current| apply_patch(current, &changes))
+        .await
+    {
+        Ok(order) => Ok(Json(order)),
+        Err(UpdateError::NotFound) => Err(Problem::not_found(format!("order {id:?}"))),
+        Err(UpdateError::Rejected(err)) => Err(err.into()),
+        Err(UpdateError::Store(err)) => Err(err.into()),
     }
 }

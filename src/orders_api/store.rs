@@ -5,16 +5,25 @@
 //! change, never by scanning). With a database, a change is written to it before memory
 //! changes, so an answered request is on disk (in SQLite's WAL) and a failed write changes
 //! nothing. At start the database is read back into memory once.
+//!
+//! # Locking
+//!
+//! Two locks, always taken in this order, never held across an `.await`:
+//!
+//! - `writer` serializes every change. It is held while a change reads the current state,
+//!   writes the database and then updates memory, so the database and memory see changes in
+//!   the same order and a change decides on the state it replaces. With a database, changes
+//!   run on tokio's blocking pool (the SQLite write, with `--fsync always` an fsync, takes
+//!   tens of microseconds to milliseconds), never on the async worker threads.
+//! - `memory` guards the in-memory orders and statistics. It is held only for in-memory work,
+//!   never during I/O, so reads never wait for the disk.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
-use std::sync::{Mutex, MutexGuard};
-
-use axum::http::StatusCode;
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::db::Db;
 use super::stats::{Stats, StatsView};
-use crate::http::Problem;
 use crate::order::{Order, Status};
 
 pub enum Ingested {
@@ -25,6 +34,27 @@ pub enum Ingested {
     Deleted,
 }
 
+/// The store could not carry out a change; nothing changed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("the orders database could not save the change: {0}")]
+    Database(#[from] rusqlite::Error),
+    #[error("the change was interrupted: {0}")]
+    Interrupted(#[from] tokio::task::JoinError),
+}
+
+/// Why an update did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum UpdateError<E> {
+    #[error("no such order")]
+    NotFound,
+    /// The change refused the order's current state.
+    #[error(transparent)]
+    Rejected(E),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
 #[derive(Debug, Default, Clone)]
 pub struct ListQuery {
     pub status: Option<Status>,
@@ -33,11 +63,8 @@ pub struct ListQuery {
     pub offset: usize,
 }
 
-/// A change to one order, checked against its current state while the store is locked.
-pub type Change<'a> = &'a mut dyn FnMut(&Order) -> Result<Order, Problem>;
-
 #[derive(Default)]
-struct Inner {
+struct Memory {
     orders: HashMap<String, (i64, Order)>,
     /// Arrival sequence → id, for newest-first listing.
     arrival: BTreeMap<i64, String>,
@@ -45,19 +72,18 @@ struct Inner {
     deleted: HashSet<String>,
     next: i64,
     stats: Stats,
-    db: Option<Db>,
 }
 
 #[derive(Default)]
-pub struct OrderStore(Mutex<Inner>);
+pub struct OrderStore {
+    /// `None`: memory only. See the module's locking rules.
+    writer: Mutex<Option<Db>>,
+    memory: Mutex<Memory>,
+    durable: bool,
+}
 
-fn unavailable(err: rusqlite::Error) -> Problem {
-    tracing::error!(%err, "the orders database refused a write");
-    Problem::new(
-        StatusCode::SERVICE_UNAVAILABLE,
-        format!("the orders database could not save the change: {err}"),
-    )
-    .with_retry_after(1)
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 impl OrderStore {
@@ -66,59 +92,79 @@ impl OrderStore {
     /// otherwise a change survives a crash of this process but not of the machine.
     pub fn open(dir: &Path, sync_every_write: bool) -> anyhow::Result<Self> {
         let (db, rows) = Db::open(dir, sync_every_write)?;
-        let mut inner = Inner::default();
+        let mut memory = Memory::default();
         for row in rows {
-            inner.next = inner.next.max(row.seq + 1);
+            memory.next = memory.next.max(row.seq + 1);
             match row.order {
                 None => {
-                    inner.deleted.insert(row.id);
+                    memory.deleted.insert(row.id);
                 }
-                Some(order) => inner.insert(row.seq, order),
+                Some(order) => memory.insert(row.seq, order),
             }
         }
         tracing::info!(
-            orders = inner.orders.len(),
-            deleted = inner.deleted.len(),
+            orders = memory.orders.len(),
+            deleted = memory.deleted.len(),
             "orders read back from the database"
         );
-        inner.db = Some(db);
-        Ok(Self(Mutex::new(inner)))
+        Ok(Self {
+            writer: Mutex::new(Some(db)),
+            memory: Mutex::new(memory),
+            durable: true,
+        })
     }
 
-    fn lock(&self) -> MutexGuard<'_, Inner> {
-        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    /// Runs a change: on the blocking pool when it writes to a database, else right here
+    /// (memory only: no I/O, the locks are held for microseconds).
+    async fn change<T: Send + 'static>(
+        self: &Arc<Self>,
+        f: impl FnOnce(&Self) -> T + Send + 'static,
+    ) -> Result<T, StoreError> {
+        if !self.durable {
+            return Ok(f(self));
+        }
+        let store = self.clone();
+        Ok(tokio::task::spawn_blocking(move || f(&store)).await?)
     }
 
     /// Stores an order once: a second ingest of the same id changes nothing.
-    pub fn ingest(&self, order: Order) -> Result<Ingested, Problem> {
-        let mut inner = self.lock();
-        if let Some((_, existing)) = inner.orders.get(&order.id) {
-            return Ok(Ingested::Existing(existing.clone()));
+    pub async fn ingest(self: &Arc<Self>, order: Order) -> Result<Ingested, StoreError> {
+        self.change(move |store| store.ingest_now(order)).await?
+    }
+
+    fn ingest_now(&self, order: Order) -> Result<Ingested, StoreError> {
+        let writer = lock(&self.writer);
+        let seq = {
+            let memory = lock(&self.memory);
+            if let Some((_, existing)) = memory.orders.get(&order.id) {
+                return Ok(Ingested::Existing(existing.clone()));
+            }
+            if memory.deleted.contains(&order.id) {
+                return Ok(Ingested::Deleted);
+            }
+            memory.next
+        };
+        if let Some(db) = &*writer {
+            db.insert(seq, &order)?;
         }
-        if inner.deleted.contains(&order.id) {
-            return Ok(Ingested::Deleted);
-        }
-        let seq = inner.next;
-        if let Some(db) = &inner.db {
-            db.insert(seq, &order).map_err(unavailable)?;
-        }
-        inner.next += 1;
-        inner.insert(seq, order.clone());
+        let mut memory = lock(&self.memory);
+        memory.next = seq + 1;
+        memory.insert(seq, order.clone());
         Ok(Ingested::Created(order))
     }
 
     pub fn get(&self, id: &str) -> Option<Order> {
-        self.lock().orders.get(id).map(|(_, o)| o.clone())
+        lock(&self.memory).orders.get(id).map(|(_, o)| o.clone())
     }
 
     /// Newest first, with the number of matching orders before paging.
     pub fn list(&self, query: &ListQuery) -> (usize, Vec<Order>) {
-        let inner = self.lock();
-        let matching = inner
+        let memory = lock(&self.memory);
+        let matching = memory
             .arrival
             .values()
             .rev()
-            .filter_map(|id| inner.orders.get(id).map(|(_, o)| o))
+            .filter_map(|id| memory.orders.get(id).map(|(_, o)| o))
             .filter(|o| {
                 query.status.is_none_or(|s| o.status == s)
                     && query.user_id.as_deref().is_none_or(|u| o.user_id == u)
@@ -133,62 +179,78 @@ impl OrderStore {
         (all.len(), page)
     }
 
-    /// `None` if there is no such order.
-    pub fn update(&self, id: &str, change: Change<'_>) -> Option<Result<Order, Problem>> {
-        let mut inner = self.lock();
-        let current = inner.orders.get(id).map(|(_, o)| o.clone())?;
-        let updated = match change(&current) {
-            Ok(updated) => updated,
-            Err(problem) => return Some(Err(problem)),
-        };
-        if let Some(db) = &inner.db {
-            if let Err(err) = db.update(&updated) {
-                return Some(Err(unavailable(err)));
-            }
+    /// Applies `change` to the order's current state; its error refuses the change.
+    pub async fn update<E: Send + 'static>(
+        self: &Arc<Self>,
+        id: String,
+        change: impl FnOnce(&Order) -> Result<Order, E> + Send + 'static,
+    ) -> Result<Order, UpdateError<E>> {
+        self.change(move |store| store.update_now(&id, change))
+            .await?
+    }
+
+    fn update_now<E>(
+        &self,
+        id: &str,
+        change: impl FnOnce(&Order) -> Result<Order, E>,
+    ) -> Result<Order, UpdateError<E>> {
+        let writer = lock(&self.writer);
+        let current = lock(&self.memory)
+            .orders
+            .get(id)
+            .map(|(_, o)| o.clone())
+            .ok_or(UpdateError::NotFound)?;
+        let updated = change(&current).map_err(UpdateError::Rejected)?;
+        if let Some(db) = &*writer {
+            db.update(&updated).map_err(StoreError::from)?;
         }
-        inner.stats.remove(&current);
-        inner.stats.add(&updated);
-        if let Some(entry) = inner.orders.get_mut(id) {
+        let mut memory = lock(&self.memory);
+        memory.stats.remove(&current);
+        memory.stats.add(&updated);
+        if let Some(entry) = memory.orders.get_mut(id) {
             entry.1 = updated.clone();
         }
-        Some(Ok(updated))
+        Ok(updated)
     }
 
     /// `Ok(None)` if there is no such order.
-    pub fn delete(&self, id: &str) -> Result<Option<Order>, Problem> {
-        let mut inner = self.lock();
-        if !inner.orders.contains_key(id) {
+    pub async fn delete(self: &Arc<Self>, id: String) -> Result<Option<Order>, StoreError> {
+        self.change(move |store| store.delete_now(&id)).await?
+    }
+
+    fn delete_now(&self, id: &str) -> Result<Option<Order>, StoreError> {
+        let writer = lock(&self.writer);
+        if !lock(&self.memory).orders.contains_key(id) {
             return Ok(None);
         }
-        if let Some(db) = &inner.db {
-            db.delete(id).map_err(unavailable)?;
+        if let Some(db) = &*writer {
+            db.delete(id)?;
         }
-        let Some((seq, order)) = inner.orders.remove(id) else {
+        let mut memory = lock(&self.memory);
+        let Some((seq, order)) = memory.orders.remove(id) else {
             return Ok(None);
         };
-        inner.arrival.remove(&seq);
-        inner.stats.remove(&order);
-        inner.deleted.insert(order.id.clone());
+        memory.arrival.remove(&seq);
+        memory.stats.remove(&order);
+        memory.deleted.insert(order.id.clone());
         Ok(Some(order))
     }
 
     /// Which store this is, after checking that its database (if any) answers.
-    pub fn check(&self) -> Result<&'static str, String> {
-        match &self.lock().db {
-            Some(db) => db
-                .check()
-                .map(|()| "sqlite")
-                .map_err(|e| format!("the orders database does not answer: {e}")),
+    pub async fn check(self: &Arc<Self>) -> Result<&'static str, StoreError> {
+        self.change(|store| match &*lock(&store.writer) {
+            Some(db) => db.check().map(|()| "sqlite").map_err(StoreError::from),
             None => Ok("memory"),
-        }
+        })
+        .await?
     }
 
     pub fn stats(&self) -> StatsView {
-        self.lock().stats.view()
+        lock(&self.memory).stats.view()
     }
 }
 
-impl Inner {
+impl Memory {
     fn insert(&mut self, seq: i64, order: Order) {
         self.stats.add(&order);
         self.arrival.insert(seq, order.id.clone());
@@ -208,38 +270,51 @@ mod tests {
         Order::from_json(&value).expect("valid order")
     }
 
-    #[test]
-    fn a_reopened_database_has_every_change_and_remembers_deletions() {
+    fn ship(o: &Order) -> Result<Order, ()> {
+        Ok(Order {
+            status: Status::Shipped,
+            ..o.clone()
+        })
+    }
+
+    #[tokio::test]
+    async fn a_reopened_database_has_every_change_and_remembers_deletions() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let store = OrderStore::open(dir.path(), false).expect("open");
+        let store = Arc::new(OrderStore::open(dir.path(), false).expect("open"));
         for id in ["a", "b", "c"] {
-            assert!(matches!(store.ingest(order(id)), Ok(Ingested::Created(_))));
+            assert!(matches!(
+                store.ingest(order(id)).await,
+                Ok(Ingested::Created(_))
+            ));
         }
         assert!(matches!(
-            store.ingest(order("a")),
+            store.ingest(order("a")).await,
             Ok(Ingested::Existing(_))
         ));
-        let shipped = store
-            .update("b", &mut |o| {
-                Ok(Order {
-                    status: Status::Shipped,
-                    ..o.clone()
-                })
-            })
-            .expect("b")
-            .expect("ok");
-        assert!(store.delete("c").expect("delete").is_some());
+        let shipped = store.update("b".into(), ship).await.expect("b shipped");
+        assert!(matches!(
+            store.update("x".into(), ship).await,
+            Err(UpdateError::NotFound)
+        ));
+        assert!(matches!(
+            store.update("a".into(), |_| Err("refused")).await,
+            Err(UpdateError::Rejected("refused"))
+        ));
+        assert!(store.delete("c".into()).await.expect("delete").is_some());
         let before = (store.list(&ListQuery::default()), store.stats());
         drop(store);
 
-        let store = OrderStore::open(dir.path(), false).expect("reopen");
+        let store = Arc::new(OrderStore::open(dir.path(), false).expect("reopen"));
         assert_eq!((store.list(&ListQuery::default()), store.stats()), before);
         assert_eq!(store.get("b"), Some(shipped));
         assert!(
-            matches!(store.ingest(order("c")), Ok(Ingested::Deleted)),
+            matches!(store.ingest(order("c")).await, Ok(Ingested::Deleted)),
             "a redelivery does not bring back a deleted order"
         );
-        assert!(matches!(store.ingest(order("d")), Ok(Ingested::Created(_))));
+        assert!(matches!(
+            store.ingest(order("d")).await,
+            Ok(Ingested::Created(_))
+        ));
         let (_, newest) = store.list(&ListQuery {
             limit: Some(1),
             ..ListQuery::default()

@@ -36,9 +36,16 @@ pub enum Begin {
     Mismatch,
 }
 
+/// The remembered keys, and when each was first used (oldest first), for expiry.
+#[derive(Default)]
+struct Keys {
+    entries: HashMap<String, (Instant, Entry)>,
+    by_age: VecDeque<(Instant, String)>,
+}
+
 #[derive(Default)]
 pub struct Idempotency {
-    state: Mutex<(HashMap<String, Entry>, VecDeque<(Instant, String)>)>,
+    keys: Mutex<Keys>,
 }
 
 pub fn fingerprint(body: &Value) -> u64 {
@@ -47,44 +54,134 @@ pub fn fingerprint(body: &Value) -> u64 {
     hasher.finish()
 }
 
-impl Idempotency {
-    pub fn begin(&self, key: &str, fingerprint: u64) -> Begin {
-        let mut guard = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        let (entries, order) = &mut *guard;
-        let now = Instant::now();
-        while let Some((at, _)) = order.front() {
-            if now.duration_since(*at) < TTL && entries.len() < CAPACITY {
+impl Keys {
+    /// Forgets keys older than the TTL, and the oldest ones beyond the capacity.
+    fn expire(&mut self, now: Instant) {
+        while let Some((at, _)) = self.by_age.front() {
+            if now.duration_since(*at) < TTL && self.entries.len() < CAPACITY {
                 break;
             }
-            if let Some((_, old)) = order.pop_front() {
-                entries.remove(&old);
+            if let Some((at, key)) = self.by_age.pop_front() {
+                // The key may have been aborted and used again since: that newer use stays.
+                if self
+                    .entries
+                    .get(&key)
+                    .is_some_and(|(since, _)| *since == at)
+                {
+                    self.entries.remove(&key);
+                }
             }
         }
-        match entries.get(key) {
-            Some(Entry::InFlight { fingerprint: f } | Entry::Done { fingerprint: f, .. })
+    }
+}
+
+impl Idempotency {
+    fn keys(&self) -> std::sync::MutexGuard<'_, Keys> {
+        self.keys.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn begin(&self, key: &str, fingerprint: u64) -> Begin {
+        self.begin_at(key, fingerprint, Instant::now())
+    }
+
+    fn begin_at(&self, key: &str, fingerprint: u64, now: Instant) -> Begin {
+        let mut keys = self.keys();
+        keys.expire(now);
+        match keys.entries.get(key) {
+            Some((_, Entry::InFlight { fingerprint: f } | Entry::Done { fingerprint: f, .. }))
                 if *f != fingerprint =>
             {
                 Begin::Mismatch
             }
-            Some(Entry::InFlight { .. }) => Begin::InFlight,
-            Some(Entry::Done { saved, .. }) => Begin::Replay(saved.clone()),
+            Some((_, Entry::InFlight { .. })) => Begin::InFlight,
+            Some((_, Entry::Done { saved, .. })) => Begin::Replay(saved.clone()),
             None => {
-                entries.insert(key.to_string(), Entry::InFlight { fingerprint });
-                order.push_back((now, key.to_string()));
+                keys.entries
+                    .insert(key.to_string(), (now, Entry::InFlight { fingerprint }));
+                keys.by_age.push_back((now, key.to_string()));
                 Begin::New
             }
         }
     }
 
     pub fn finish(&self, key: &str, fingerprint: u64, saved: Saved) {
-        let mut guard = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        guard
-            .0
-            .insert(key.to_string(), Entry::Done { fingerprint, saved });
+        if let Some((_, entry)) = self.keys().entries.get_mut(key) {
+            *entry = Entry::Done { fingerprint, saved };
+        }
     }
 
     pub fn abort(&self, key: &str) {
-        let mut guard = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        guard.0.remove(key);
+        self.keys().entries.remove(key);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn saved(n: u64) -> Saved {
+        Saved {
+            status: StatusCode::ACCEPTED,
+            location: format!("/orders/{n}"),
+            body: serde_json::json!({"n": n}),
+        }
+    }
+
+    #[test]
+    fn a_key_is_new_then_in_flight_then_replayed() {
+        let cache = Idempotency::default();
+        assert!(matches!(cache.begin("k", 1), Begin::New));
+        assert!(matches!(cache.begin("k", 1), Begin::InFlight));
+        assert!(matches!(cache.begin("k", 2), Begin::Mismatch));
+        cache.finish("k", 1, saved(7));
+        match cache.begin("k", 1) {
+            Begin::Replay(s) => assert_eq!(s.body, serde_json::json!({"n": 7})),
+            _ => panic!("expected the first answer back"),
+        }
+        assert!(matches!(cache.begin("k", 2), Begin::Mismatch));
+    }
+
+    #[test]
+    fn an_aborted_key_can_be_tried_again_and_keeps_its_new_age() {
+        let cache = Idempotency::default();
+        let start = Instant::now();
+        assert!(matches!(cache.begin_at("k", 1, start), Begin::New));
+        cache.abort("k");
+        let later = start + TTL / 2;
+        assert!(matches!(cache.begin_at("k", 1, later), Begin::New));
+        cache.finish("k", 1, saved(1));
+        // The first, aborted use expires; the second one must not go with it.
+        assert!(matches!(
+            cache.begin_at("k", 1, start + TTL + Duration::from_secs(1)),
+            Begin::Replay(_)
+        ));
+        assert!(matches!(cache.begin_at("k", 1, later + TTL), Begin::New));
+    }
+
+    #[test]
+    fn keys_expire_after_the_ttl_and_beyond_the_capacity() {
+        let cache = Idempotency::default();
+        let start = Instant::now();
+        assert!(matches!(cache.begin_at("old", 1, start), Begin::New));
+        cache.finish("old", 1, saved(0));
+        assert!(matches!(
+            cache.begin_at("old", 1, start + TTL - Duration::from_secs(1)),
+            Begin::Replay(_)
+        ));
+        assert!(matches!(cache.begin_at("old", 1, start + TTL), Begin::New));
+
+        let cache = Idempotency::default();
+        for n in 0..=CAPACITY {
+            assert!(matches!(
+                cache.begin_at(&n.to_string(), 1, start),
+                Begin::New
+            ));
+        }
+        assert_eq!(cache.keys().entries.len(), CAPACITY, "the oldest went");
+        assert!(matches!(cache.begin_at("0", 1, start), Begin::New));
+        assert!(matches!(
+            cache.begin_at(&CAPACITY.to_string(), 1, start),
+            Begin::InFlight
+        ));
     }
 }

@@ -17,6 +17,17 @@ use replies::Replies;
 
 pub use routes::router;
 
+/// Why the producer is not ready.
+#[derive(Debug, thiserror::Error)]
+pub enum NotReady {
+    #[error("Kafka did not answer: {0}")]
+    Kafka(#[from] rdkafka::error::KafkaError),
+    #[error("Kafka has no partitions for topic {0}")]
+    NoPartitions(String),
+    #[error("the check was interrupted: {0}")]
+    Interrupted(#[from] tokio::task::JoinError),
+}
+
 pub struct ProducerService {
     kafka: FutureProducer,
     topic: String,
@@ -44,11 +55,11 @@ impl ProducerService {
             .set("linger.ms", "2")
             .set(
                 "message.timeout.ms",
-                settings.publish_timeout_ms.to_string(),
+                settings.producer.publish_timeout.as_millis().to_string(),
             )
             .create()?;
         let replies = Arc::new(Replies::default());
-        let reply_topic = kafka::reply_topic(&settings.topic);
+        let reply_topic = kafka::reply_topic(&settings.kafka.topic);
         tokio::spawn(
             replies
                 .clone()
@@ -56,18 +67,18 @@ impl ProducerService {
         );
         Ok(Arc::new(Self {
             kafka,
-            topic: settings.topic.clone(),
+            topic: settings.kafka.topic.clone(),
             reply_topic,
             replies,
             idempotency: Idempotency::default(),
             orders_url: settings.orders_url(),
-            reply_timeout: Duration::from_millis(settings.reply_timeout_ms),
-            publish_timeout: Duration::from_millis(settings.publish_timeout_ms),
+            reply_timeout: settings.producer.reply_timeout,
+            publish_timeout: settings.producer.publish_timeout,
         }))
     }
 
     /// Whether Kafka answers a metadata request for the orders topic (within 2 s).
-    pub async fn kafka_ready(self: Arc<Self>) -> Result<serde_json::Value, String> {
+    pub async fn kafka_ready(self: Arc<Self>) -> Result<serde_json::Value, NotReady> {
         let service = self.clone();
         let topic = self.topic.clone();
         let metadata = tokio::task::spawn_blocking(move || {
@@ -76,15 +87,13 @@ impl ProducerService {
                 .client()
                 .fetch_metadata(Some(&topic), Duration::from_secs(2))
         })
-        .await
-        .map_err(|e| e.to_string())?
-        .map_err(|e| format!("Kafka did not answer: {e}"))?;
+        .await??;
         let partitions = metadata
             .topics()
             .first()
             .map_or(0, |t| t.partitions().len());
         if partitions == 0 {
-            return Err(format!("Kafka has no partitions for topic {}", self.topic));
+            return Err(NotReady::NoPartitions(self.topic.clone()));
         }
         Ok(
             serde_json::json!({"kafka": "reachable", "topic": self.topic, "partitions": partitions, "brokers": metadata.brokers().len()}),

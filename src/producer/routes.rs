@@ -252,8 +252,8 @@ async fn send(
     order: &Order,
     correlation_id: &str,
     wants_reply: bool,
-) -> Result<(), String> {
-    let payload = serde_json::to_vec(order).map_err(|e| e.to_string())?;
+) -> Result<(), PublishError> {
+    let payload = serde_json::to_vec(order)?;
     let mut kafka_headers = OwnedHeaders::new()
         .insert(Header {
             key: headers::EVENT_TYPE,
@@ -282,5 +282,13 @@ async fn send(
         .send(record, Timeout::After(service.publish_timeout))
         .await
         .map(|_| ())
-        .map_err(|(err, _)| err.to_string())
+        .map_err(|(err, _)| err.into())
+}
+
+#[derive(Debug, thiserror::Error)]
+enum PublishError {
+    #[error(transparent)]
+    Kafka(#[from] rdkafka::error::KafkaError),
+    #[error("the order could not be encoded: {0}")]
+    Encode(#[from] serde_json::Error),
 }

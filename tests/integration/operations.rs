@@ -1,15 +1,14 @@
 //! What an orchestrator and a monitoring system see: `/healthz`, `/readyz` and `/metrics` on
-//! the producer, the Orders API and the consumer's own port. Alone in its test binary, as the
-//! metrics registry is per process.
+//! the producer, the Orders API and the consumer's own port.
 
-mod common;
+use std::time::Duration;
 
 use kafka_orders::app::Services;
-use kafka_orders::config::Settings;
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use common::{eventually, exactly_once, seed_order, settings, start, url};
+use crate::common::process::AppProcess;
+use crate::common::{eventually, exactly_once, seed_order, settings, TestApp};
 
 async fn get(url: &str) -> (StatusCode, String, String) {
     let response = reqwest::get(url).await.expect("GET");
@@ -44,19 +43,12 @@ fn sample(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn health_readiness_and_metrics() {
-    // In-process broker started by the services themselves, so its metrics are recorded too.
-    let s = Settings {
-        embedded: true,
-        broker_listen: "127.0.0.1:0".parse().expect("addr"),
-        ..settings("unused:9092", "ops")
-    };
-    let topic = s.topic.clone();
-    let app = start(s, Services::All).await;
-    let (producer, api, consumer) = (
-        url(app.producer_addr, ""),
-        url(app.orders_api_addr, ""),
-        url(app.consumer_addr, ""),
-    );
+    // The real binary in a process of its own, as the metrics registry is per process; with
+    // the built-in broker in it, so the broker's metrics are recorded too.
+    let mut app = AppProcess::launch(vec!["--embedded".into()]);
+    app.healthy().await;
+    let topic = app.topic.clone();
+    let (producer, api, consumer) = (app.producer.clone(), app.api.clone(), app.consumer.clone());
     for base in [&producer, &api, &consumer] {
         assert_eq!(
             get(&format!("{base}/healthz")).await.0,
@@ -157,24 +149,21 @@ async fn health_readiness_and_metrics() {
         sample(&text, "kafka_consumer_lag", &[("topic", &topic)]).filter(|lag| *lag == 0.0)
     })
     .await;
-    app.stop().await.expect("clean stop");
+    assert!(app.process.terminate(), "a clean stop exits 0");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn openapi_documents_and_swagger_ui_are_served() {
-    let s = Settings {
-        embedded: true,
-        broker_listen: "127.0.0.1:0".parse().expect("addr"),
-        ..settings("unused:9092", "docs")
-    };
-    let app = start(s, Services::All).await;
+    let mut s = settings("unused:9092", "docs");
+    s.broker.embedded = true;
+    let app = TestApp::start(s, Services::All).await;
     let expect = [
         (
-            app.producer_addr,
+            &app.producer,
             vec!["/orders", "/readyz", "/healthz", "/metrics"],
         ),
         (
-            app.orders_api_addr,
+            &app.api,
             vec![
                 "/orders",
                 "/orders/stats",
@@ -184,10 +173,10 @@ async fn openapi_documents_and_swagger_ui_are_served() {
                 "/metrics",
             ],
         ),
-        (app.consumer_addr, vec!["/readyz", "/healthz", "/metrics"]),
+        (&app.consumer, vec!["/readyz", "/healthz", "/metrics"]),
     ];
     for (addr, paths) in expect {
-        let (status, _, body) = get(&url(addr, "/openapi.json")).await;
+        let (status, _, body) = get(&format!("{addr}/openapi.json")).await;
         assert_eq!(status, StatusCode::OK);
         let doc: Value = serde_json::from_str(&body).expect("json");
         assert_eq!(doc["openapi"], "3.1.0");
@@ -201,26 +190,24 @@ async fn openapi_documents_and_swagger_ui_are_served() {
         served.sort();
         wanted.sort();
         assert_eq!(served, wanted);
-        let (status, kind, page) = get(&url(addr, "/docs/")).await;
+        let (status, kind, page) = get(&format!("{addr}/docs/")).await;
         assert_eq!((status, kind.as_str()), (StatusCode::OK, "text/html"));
         assert!(page.contains("swagger-ui"), "{page}");
-        let (status, _, script) = get(&url(addr, "/docs/swagger-ui-bundle.js")).await;
+        let (status, _, script) = get(&format!("{addr}/docs/swagger-ui-bundle.js")).await;
         assert!(
             status == StatusCode::OK && script.len() > 100_000,
             "Swagger UI's assets are in the binary"
         );
     }
-    app.stop().await.expect("clean stop");
+    app.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn not_ready_while_kafka_is_unreachable() {
-    let s = Settings {
-        publish_timeout_ms: 1_000,
-        ..settings("127.0.0.1:1", "unready")
-    };
-    let app = start(s, Services::All).await;
-    for base in [url(app.producer_addr, ""), url(app.consumer_addr, "")] {
+    let mut s = settings("127.0.0.1:1", "unready");
+    s.producer.publish_timeout = Duration::from_secs(1);
+    let app = TestApp::start(s, Services::All).await;
+    for base in [app.producer.clone(), app.consumer.clone()] {
         let (status, kind, body) = get(&format!("{base}/readyz")).await;
         assert_eq!(
             (status, kind.as_str()),
@@ -234,5 +221,5 @@ async fn not_ready_while_kafka_is_unreachable() {
             "alive, just not ready"
         );
     }
-    app.stop().await.expect("clean stop");
+    app.stop().await;
 }

@@ -1,8 +1,6 @@
 //! Garbage on the wire hurts only the connection that sent it: a real client producing at
 //! the same time is unharmed, and the broker keeps serving.
 
-mod common;
-
 use std::time::Duration;
 
 use broker::BrokerConfig;
@@ -11,7 +9,7 @@ use rdkafka::ClientConfig;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use common::TestBroker;
+use crate::common::TestBroker;
 
 /// Sends raw bytes, closes the sending side, and reads until the broker closes the connection.
 async fn send_raw(addr: &str, bytes: &[u8]) -> Vec<u8> {
@@ -34,7 +32,7 @@ fn frame(body: &[u8]) -> Vec<u8> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_frames_close_only_their_connection() {
-    common::init_logs();
+    crate::common::init_logs();
     let config = BrokerConfig {
         max_frame_bytes: 1024 * 1024,
         ..BrokerConfig::ephemeral()

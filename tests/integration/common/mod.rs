@@ -1,8 +1,7 @@
 //! Starts real things for the integration tests: the embedded broker on port 0, or a real
 //! Kafka named by `KAFKA_BROKERS`.
 
-#![allow(dead_code)]
-
+pub mod process;
 pub mod stream;
 
 use broker::{Broker, BrokerConfig, BrokerHandle};
@@ -118,34 +117,61 @@ pub fn init_logs() {
 use std::time::Duration;
 
 use kafka_orders::app::{self, Running, Services};
+use std::net::SocketAddr;
+
 use kafka_orders::config::Settings;
 
 /// Settings for services on free ports, with a topic and group of their own, so tests
 /// sharing one real Kafka do not see each other's orders.
 pub fn settings(bootstrap: &str, name: &str) -> Settings {
     let unique = format!("{name}-{}", uuid::Uuid::new_v4().simple());
-    Settings {
-        brokers: bootstrap.to_string(),
-        topic: format!("orders-{unique}"),
-        group: format!("group-{unique}"),
-        producer_listen: "127.0.0.1:0".parse().expect("addr"),
-        orders_api_listen: "127.0.0.1:0".parse().expect("addr"),
-        consumer_listen: "127.0.0.1:0".parse().expect("addr"),
-        console_listen: "127.0.0.1:0".parse().expect("addr"),
-        publish_timeout_ms: 5_000,
-        ..Settings::default()
+    let any_port: SocketAddr = "127.0.0.1:0".parse().expect("addr");
+    let mut s = Settings::default();
+    s.kafka.brokers = bootstrap.to_string();
+    s.kafka.topic = format!("orders-{unique}");
+    s.kafka.group = format!("group-{unique}");
+    s.producer.listen = any_port;
+    s.orders_api.listen = any_port;
+    s.consumer.listen = any_port;
+    s.console.listen = any_port;
+    s.broker.listen = any_port;
+    s
+}
+
+/// The services of `kafka-orders` started in this process, on the ports their settings
+/// name (free ones from [`settings`]), with the base URL of each one started.
+pub struct TestApp {
+    pub producer: String,
+    pub api: String,
+    pub consumer: String,
+    pub console: String,
+    /// The Kafka bootstrap address the services use.
+    pub brokers: String,
+    running: Running,
+}
+
+impl TestApp {
+    pub async fn start(settings: Settings, services: Services) -> Self {
+        init_logs();
+        let running = app::start(settings, services)
+            .await
+            .expect("services start");
+        let base =
+            |addr: Option<SocketAddr>| addr.map_or_else(String::new, |a| format!("http://{a}"));
+        Self {
+            producer: base(running.producer_addr),
+            api: base(running.orders_api_addr),
+            consumer: base(running.consumer_addr),
+            console: base(running.console_addr),
+            brokers: running.brokers.clone(),
+            running,
+        }
     }
-}
 
-pub async fn start(settings: Settings, services: Services) -> Running {
-    init_logs();
-    app::start(settings, services)
-        .await
-        .expect("services start")
-}
-
-pub fn url(addr: Option<std::net::SocketAddr>, path: &str) -> String {
-    format!("http://{}{path}", addr.expect("service listens"))
+    /// Stops the services gracefully; each must stop without an error.
+    pub async fn stop(self) {
+        self.running.stop().await.expect("a clean stop");
+    }
 }
 
 pub fn seed_order() -> serde_json::Value {
@@ -218,24 +244,9 @@ pub async fn group_members(bootstrap: &str, group: &str, n: usize) {
     .await;
 }
 
-/// A child process, killed if the test ends early (a failed assertion must not leave it running).
-pub struct Process(pub std::process::Child);
-
-impl Process {
-    pub fn spawn(command: &mut std::process::Command) -> Self {
-        Self(command.spawn().expect("start the process"))
-    }
-
-    /// SIGKILL: no clean-up, no goodbye to the group or the broker.
-    pub fn kill_9(&mut self) {
-        self.0.kill().expect("SIGKILL");
-        self.0.wait().expect("reaped");
-    }
-}
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+impl std::ops::Deref for TestApp {
+    type Target = Running;
+    fn deref(&self) -> &Running {
+        &self.running
     }
 }

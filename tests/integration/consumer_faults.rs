@@ -2,13 +2,12 @@
 //! commit): the group coordinator evicts it when its session times out, the survivor takes its
 //! partitions, and every order arrives once. Then it is started again and rejoins.
 
-mod common;
-
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::stream::OrderStream;
-use common::{group_members, settings, start, url, Process, TestBroker};
+use crate::common::process::Process;
+use crate::common::stream::OrderStream;
+use crate::common::{group_members, settings, TestApp, TestBroker};
 use kafka_orders::app::Services;
 use kafka_orders::config::Settings;
 
@@ -16,9 +15,9 @@ fn consumer_process(s: &Settings, api: &str) -> Process {
     Process::spawn(
         Command::new(env!("CARGO_BIN_EXE_kafka-orders"))
             .arg("consumer")
-            .env("KAFKA_ORDERS_BROKERS", &s.brokers)
-            .env("KAFKA_ORDERS_TOPIC", &s.topic)
-            .env("KAFKA_ORDERS_GROUP", &s.group)
+            .env("KAFKA_ORDERS_BROKERS", &s.kafka.brokers)
+            .env("KAFKA_ORDERS_TOPIC", &s.kafka.topic)
+            .env("KAFKA_ORDERS_GROUP", &s.kafka.group)
             .env("KAFKA_ORDERS_ORDERS_API_URL", api)
             .env("KAFKA_ORDERS_CONSUMER_LISTEN", "127.0.0.1:0")
             .env("RUST_LOG", "warn"),
@@ -29,10 +28,10 @@ fn consumer_process(s: &Settings, api: &str) -> Process {
 async fn a_killed_consumer_is_evicted_and_nothing_is_lost() {
     let broker = TestBroker::start().await;
     let s = settings(&broker.bootstrap(), "kill");
-    let app = start(s.clone(), Services::All).await;
-    let (producer, api) = (url(app.producer_addr, ""), url(app.orders_api_addr, ""));
+    let app = TestApp::start(s.clone(), Services::All).await;
+    let (producer, api) = (app.producer.clone(), app.api.clone());
     let mut other = consumer_process(&s, &api);
-    group_members(&app.brokers, &s.group, 2).await;
+    group_members(&app.brokers, &s.kafka.group, 2).await;
     let stream = OrderStream::start(&producer, 50);
     stream.until_acknowledged(50, 30).await;
 
@@ -42,11 +41,11 @@ async fn a_killed_consumer_is_evicted_and_nothing_is_lost() {
     stream.until_acknowledged(100, 30).await;
     let again = consumer_process(&s, &api);
     let restarted = Instant::now();
-    group_members(&app.brokers, &s.group, 2).await;
+    group_members(&app.brokers, &s.kafka.group, 2).await;
     stream.until_acknowledged(50, 30).await;
     let report = stream.finish(&api, restarted, 60).await;
     assert!(report.caught_up_in < Duration::from_secs(45), "{report:?}");
     drop(again);
-    app.stop().await.expect("clean stop");
+    app.stop().await;
     broker.stop().await;
 }

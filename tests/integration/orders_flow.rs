@@ -1,15 +1,13 @@
 //! The seed README's walk-through and every error path of the three services, on the
 //! embedded broker (or the Kafka in `KAFKA_BROKERS`).
 
-mod common;
-
 use std::time::Duration;
 
 use kafka_orders::app::Services;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use common::{eventually, orders, seed_order, settings, start, url, TestBroker};
+use crate::common::{eventually, orders, seed_order, settings, TestApp, TestBroker};
 
 fn client() -> reqwest::Client {
     reqwest::Client::new()
@@ -52,8 +50,8 @@ async fn stats(api: &str) -> Value {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn seed_walkthrough_then_patch_and_delete_with_stats_after_each() {
     let broker = TestBroker::start().await;
-    let app = start(settings(&broker.bootstrap(), "seed"), Services::All).await;
-    let (producer, api) = (url(app.producer_addr, ""), url(app.orders_api_addr, ""));
+    let app = TestApp::start(settings(&broker.bootstrap(), "seed"), Services::All).await;
+    let (producer, api) = (app.producer.clone(), app.api.clone());
 
     let response = post_order(&producer, &seed_order()).await;
     assert_eq!(response.status(), StatusCode::ACCEPTED);
@@ -177,15 +175,15 @@ async fn seed_walkthrough_then_patch_and_delete_with_stats_after_each() {
         (json!(0), json!(0.0), json!(0))
     );
 
-    app.stop().await.expect("clean stop");
+    app.stop().await;
     broker.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_requests_get_problem_json_and_publish_nothing() {
     let broker = TestBroker::start().await;
-    let app = start(settings(&broker.bootstrap(), "bad"), Services::All).await;
-    let (producer, api) = (url(app.producer_addr, ""), url(app.orders_api_addr, ""));
+    let app = TestApp::start(settings(&broker.bootstrap(), "bad"), Services::All).await;
+    let (producer, api) = (app.producer.clone(), app.api.clone());
     let post_raw = |content_type: &'static str, body: Vec<u8>| {
         client()
             .post(format!("{producer}/orders"))
@@ -274,15 +272,15 @@ async fn bad_requests_get_problem_json_and_publish_nothing() {
     .await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(orders(&api).await.len(), 1);
-    app.stop().await.expect("clean stop");
+    app.stop().await;
     broker.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn idempotency_key_replays_the_first_answer() {
     let broker = TestBroker::start().await;
-    let app = start(settings(&broker.bootstrap(), "idem"), Services::All).await;
-    let (producer, api) = (url(app.producer_addr, ""), url(app.orders_api_addr, ""));
+    let app = TestApp::start(settings(&broker.bootstrap(), "idem"), Services::All).await;
+    let (producer, api) = (app.producer.clone(), app.api.clone());
     let send = |body: Value| {
         client()
             .post(format!("{producer}/orders"))
@@ -318,7 +316,7 @@ async fn idempotency_key_replays_the_first_answer() {
         1,
         "the retried request published nothing"
     );
-    app.stop().await.expect("clean stop");
+    app.stop().await;
     broker.stop().await;
 }
 
@@ -326,14 +324,11 @@ async fn idempotency_key_replays_the_first_answer() {
 async fn request_response_with_two_producer_instances() {
     let broker = TestBroker::start().await;
     let base = settings(&broker.bootstrap(), "rr");
-    let backend = start(base.clone(), Services::All).await;
+    let backend = TestApp::start(base.clone(), Services::All).await;
     let mut second_settings = base.clone();
-    second_settings.orders_api_url = url(backend.orders_api_addr, "");
-    let second = start(second_settings, Services::Producer).await;
-    let producers = [
-        url(backend.producer_addr, ""),
-        url(second.producer_addr, ""),
-    ];
+    second_settings.orders_api.url = backend.api.parse().expect("url");
+    let second = TestApp::start(second_settings, Services::Producer).await;
+    let producers = [backend.producer.clone(), second.producer.clone()];
 
     for round in 0..3 {
         for producer in &producers {
@@ -355,15 +350,13 @@ async fn request_response_with_two_producer_instances() {
             );
             let order: Value = response.json().await.expect("json");
             assert_eq!(order["status"], "pending");
-            let stored: Value = reqwest::get(url(
-                backend.orders_api_addr,
-                &format!("/orders/{}", order["id"].as_str().expect("id")),
-            ))
-            .await
-            .expect("get")
-            .json()
-            .await
-            .expect("json");
+            let id = order["id"].as_str().expect("id");
+            let stored: Value = reqwest::get(format!("{}/orders/{id}", backend.api))
+                .await
+                .expect("get")
+                .json()
+                .await
+                .expect("json");
             assert_eq!(
                 stored, order,
                 "the reply carries the order as the Orders API stored it"
@@ -378,8 +371,8 @@ async fn request_response_with_two_producer_instances() {
         .await
         .expect("post");
     assert_eq!(prefer.status(), StatusCode::CREATED);
-    second.stop().await.expect("clean stop");
-    backend.stop().await.expect("clean stop");
+    second.stop().await;
+    backend.stop().await;
     broker.stop().await;
 }
 
@@ -389,18 +382,18 @@ async fn producer_answers_503_when_kafka_is_unreachable() {
     let dead = closed.local_addr().expect("addr").to_string();
     drop(closed);
     let mut s = settings(&dead, "down");
-    s.publish_timeout_ms = 1_000;
-    let app = start(s, Services::Producer).await;
-    let response = post_order(&url(app.producer_addr, ""), &seed_order()).await;
+    s.producer.publish_timeout = Duration::from_secs(1);
+    let app = TestApp::start(s, Services::Producer).await;
+    let response = post_order(&app.producer, &seed_order()).await;
     assert_eq!(response.headers()["retry-after"], "5");
     problem(response, StatusCode::SERVICE_UNAVAILABLE).await;
-    app.stop().await.expect("clean stop");
+    app.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn orders_api_ingest_is_idempotent_by_id() {
-    let app = start(settings("127.0.0.1:1", "ingest"), Services::OrdersApi).await;
-    let api = url(app.orders_api_addr, "");
+    let app = TestApp::start(settings("127.0.0.1:1", "ingest"), Services::OrdersApi).await;
+    let api = app.api.clone();
     let order = json!({
         "id": "order-fixed-1", "userId": "u", "status": "pending", "createdAt": "2026-01-01T00:00:00Z",
         "products": [{"id": "p", "name": "P", "price": 2.5, "quantity": 4}], "totalAmount": 10
@@ -428,5 +421,5 @@ async fn orders_api_ingest_is_idempotent_by_id() {
         ),
         (json!(1), json!(4), json!(10.0))
     );
-    app.stop().await.expect("clean stop");
+    app.stop().await;
 }

@@ -1,17 +1,14 @@
 //! Limits that keep one client from starving the others: connection caps, slow clients and
 //! oversized headers, on the HTTP services and on the built-in broker.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
 use broker::{Broker, BrokerConfig};
 use kafka_orders::app::Services;
-use kafka_orders::config::Settings;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use common::{settings, start};
+use crate::common::{settings, TestApp};
 
 /// Everything the server sends until it closes the connection (at most `secs` seconds).
 async fn read_until_closed(stream: &mut TcpStream, secs: u64) -> Option<String> {
@@ -24,13 +21,11 @@ async fn read_until_closed(stream: &mut TcpStream, secs: u64) -> Option<String> 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn http_connection_cap_slow_clients_and_big_headers() {
-    let s = Settings {
-        http_max_connections: 4,
-        http_header_timeout_ms: 500,
-        http_max_body_bytes: 10_000,
-        ..settings("unused:9092", "limits")
-    };
-    let app = start(s, Services::OrdersApi).await;
+    let mut s = settings("unused:9092", "limits");
+    s.http.max_connections = 4;
+    s.http.header_timeout = Duration::from_millis(500);
+    s.http.max_body_bytes = 10_000;
+    let app = TestApp::start(s, Services::OrdersApi).await;
     let addr = app.orders_api_addr.expect("listens");
 
     // Four clients that start a request and never finish its headers take every slot.
@@ -100,7 +95,7 @@ async fn http_connection_cap_slow_clients_and_big_headers() {
     let answer = read_until_closed(&mut slow, 20).await.unwrap_or_default();
     assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
     assert!(answer.contains("application/problem+json"), "{answer}");
-    app.stop().await.expect("clean stop");
+    app.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

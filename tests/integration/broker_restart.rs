@@ -5,24 +5,22 @@
 //! (scripts/test.sh sets it to fixtures/kafka/kafka.sh). Alone in its test binary so no other
 //! test sees the broker go away.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
 use kafka_orders::app::Services;
 use reqwest::StatusCode;
 
-use common::stream::OrderStream;
-use common::{seed_order, settings, start, url, TestBroker};
+use crate::common::stream::OrderStream;
+use crate::common::{seed_order, settings, TestApp, TestBroker};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn broker_restart_while_producing_loses_no_acknowledged_order() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut broker = TestBroker::restartable(dir.path()).await;
     let mut s = settings(&broker.bootstrap(), "restart");
-    s.publish_timeout_ms = 2_000;
-    let app = start(s, Services::All).await;
-    let (producer, api) = (url(app.producer_addr, ""), url(app.orders_api_addr, ""));
+    s.producer.publish_timeout = Duration::from_secs(2);
+    let app = TestApp::start(s, Services::All).await;
+    let (producer, api) = (app.producer.clone(), app.api.clone());
     let stream = OrderStream::start(&producer, 50);
     stream.until_acknowledged(50, 30).await;
 
@@ -48,6 +46,6 @@ async fn broker_restart_while_producing_loses_no_acknowledged_order() {
         report.sent > report.acknowledged,
         "orders were refused while the broker was down: {report:?}"
     );
-    app.stop().await.expect("clean stop");
+    app.stop().await;
     broker.stop().await;
 }

@@ -1,8 +1,6 @@
 //! `--data-dir`: a restarted broker has every acknowledged message and committed offset,
 //! even after a crash left half a batch at the end of a segment.
 
-mod common;
-
 use std::io::Write;
 use std::time::Duration;
 
@@ -12,7 +10,7 @@ use rdkafka::message::Message;
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
 use rdkafka::ClientConfig;
 
-use common::TestBroker;
+use crate::common::TestBroker;
 
 fn config(dir: &std::path::Path) -> BrokerConfig {
     BrokerConfig {
@@ -47,7 +45,7 @@ async fn consume(bootstrap: &str, n: usize) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn restart_keeps_every_message_and_committed_offset() {
-    common::init_logs();
+    crate::common::init_logs();
     let dir = tempfile::tempdir().expect("tempdir");
     let first = TestBroker::embedded(config(dir.path())).await;
     let producer: FutureProducer = ClientConfig::new()

@@ -1,7 +1,5 @@
 //! The embedded broker, driven by rdkafka (librdkafka): the same client the services use.
 
-mod common;
-
 use std::time::Duration;
 
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
@@ -12,7 +10,7 @@ use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::ClientConfig;
 
-use common::TestBroker;
+use crate::common::TestBroker;
 
 fn producer(bootstrap: &str) -> FutureProducer {
     ClientConfig::new()

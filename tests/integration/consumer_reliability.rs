@@ -2,8 +2,6 @@
 //! partition, an Orders API outage loses nothing and counts nothing twice, and consumers in
 //! one group share the partitions.
 
-mod common;
-
 use std::time::Duration;
 
 use kafka_orders::app::Services;
@@ -13,17 +11,18 @@ use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::ClientConfig;
 use serde_json::json;
 
-use common::stream::OrderStream;
-use common::{group_members, seed_order, settings, start, url, TestBroker};
+use crate::common::stream::OrderStream;
+use crate::common::{group_members, seed_order, settings, TestApp, TestBroker};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn poison_messages_in_the_middle_of_a_stream_go_to_the_dlq_and_the_rest_flows() {
     let broker = TestBroker::start().await;
     let s = settings(&broker.bootstrap(), "dlq");
     // One partition, so the poison messages sit between valid orders.
-    let s = kafka_orders::config::Settings { partitions: 1, ..s };
-    let app = start(s.clone(), Services::All).await;
-    let stream = OrderStream::start(&url(app.producer_addr, ""), 50);
+    let mut s = s;
+    s.kafka.partitions = 1;
+    let app = TestApp::start(s.clone(), Services::All).await;
+    let stream = OrderStream::start(&app.producer, 50);
     stream.until_acknowledged(50, 30).await;
     let kafka: FutureProducer = ClientConfig::new()
         .set("bootstrap.servers", &app.brokers)
@@ -31,7 +30,7 @@ async fn poison_messages_in_the_middle_of_a_stream_go_to_the_dlq_and_the_rest_fl
         .expect("producer");
     kafka
         .send(
-            FutureRecord::to(&s.topic)
+            FutureRecord::to(&s.kafka.topic)
                 .key("poison")
                 .payload("this is not JSON"),
             Duration::from_secs(10),
@@ -43,7 +42,7 @@ async fn poison_messages_in_the_middle_of_a_stream_go_to_the_dlq_and_the_rest_fl
     invalid["totalAmount"] = json!(1);
     kafka
         .send(
-            FutureRecord::to(&s.topic)
+            FutureRecord::to(&s.kafka.topic)
                 .key("invalid")
                 .payload(&invalid.to_string()),
             Duration::from_secs(10),
@@ -52,17 +51,15 @@ async fn poison_messages_in_the_middle_of_a_stream_go_to_the_dlq_and_the_rest_fl
         .expect("invalid delivered");
     let injected = std::time::Instant::now();
     stream.until_acknowledged(50, 30).await;
-    stream
-        .finish(&url(app.orders_api_addr, ""), injected, 30)
-        .await;
+    stream.finish(&app.api, injected, 30).await;
 
     let dlq: StreamConsumer = ClientConfig::new()
         .set("bootstrap.servers", &app.brokers)
-        .set("group.id", format!("dlq-reader-{}", s.group))
+        .set("group.id", format!("dlq-reader-{}", s.kafka.group))
         .set("auto.offset.reset", "earliest")
         .create()
         .expect("consumer");
-    dlq.subscribe(&[&format!("{}.dlq", s.topic)])
+    dlq.subscribe(&[&format!("{}.dlq", s.kafka.topic)])
         .expect("subscribe");
     let mut seen = Vec::new();
     for _ in 0..2 {
@@ -90,7 +87,7 @@ async fn poison_messages_in_the_middle_of_a_stream_go_to_the_dlq_and_the_rest_fl
                 .map(|(_, v)| v.clone())
                 .unwrap_or_default()
         };
-        assert_eq!(get("dlq-origin-topic"), s.topic);
+        assert_eq!(get("dlq-origin-topic"), s.kafka.topic);
         assert_eq!(get("dlq-origin-partition"), "0");
         seen.push((
             String::from_utf8_lossy(message.key().expect("key")).into_owned(),
@@ -111,7 +108,7 @@ async fn poison_messages_in_the_middle_of_a_stream_go_to_the_dlq_and_the_rest_fl
     assert!(seen[1].2.contains("totalAmount"), "{}", seen[1].2);
     // Test clients go first: closing one after its broker is gone waits for a timeout.
     drop((dlq, kafka));
-    app.stop().await.expect("clean stop");
+    app.stop().await;
     broker.stop().await;
 }
 
@@ -120,29 +117,29 @@ async fn orders_api_stopped_for_10_s_loses_nothing_and_counts_nothing_twice() {
     let broker = TestBroker::start().await;
     let data = tempfile::tempdir().expect("tempdir");
     let mut s = settings(&broker.bootstrap(), "outage");
-    s.data_dir = Some(data.path().to_path_buf());
-    let api_service = start(s.clone(), Services::OrdersApi).await;
+    s.storage.data_dir = Some(data.path().to_path_buf());
+    let api_service = TestApp::start(s.clone(), Services::OrdersApi).await;
     let api_addr = api_service.orders_api_addr.expect("listens");
-    s.orders_api_url = format!("http://{api_addr}");
-    s.orders_api_listen = api_addr;
-    let front = start(s.clone(), Services::Producer).await;
-    let consumer = start(s.clone(), Services::Consumer).await;
-    let stream = OrderStream::start(&url(front.producer_addr, ""), 50);
+    s.orders_api.url = format!("http://{api_addr}").parse().expect("url");
+    s.orders_api.listen = api_addr;
+    let front = TestApp::start(s.clone(), Services::Producer).await;
+    let consumer = TestApp::start(s.clone(), Services::Consumer).await;
+    let stream = OrderStream::start(&front.producer.clone(), 50);
     stream.until_acknowledged(100, 30).await;
 
-    api_service.stop().await.expect("clean stop");
+    api_service.stop().await;
     tokio::time::sleep(Duration::from_secs(10)).await;
     // Back on the same port, with the orders it stored before (SQLite in the data folder).
-    let api_service = start(s.clone(), Services::OrdersApi).await;
+    let api_service = TestApp::start(s.clone(), Services::OrdersApi).await;
     let back = std::time::Instant::now();
     stream.until_acknowledged(50, 30).await;
-    let report = stream.finish(&s.orders_api_url, back, 60).await;
+    let report = stream.finish(&s.orders_api_base(), back, 60).await;
     assert!(
         report.acknowledged >= 150 + 400,
         "the stream went on while the API was down: {report:?}"
     );
     for running in [consumer, front, api_service] {
-        running.stop().await.expect("clean stop");
+        running.stop().await;
     }
     broker.stop().await;
 }
@@ -151,22 +148,22 @@ async fn orders_api_stopped_for_10_s_loses_nothing_and_counts_nothing_twice() {
 async fn a_second_consumer_joining_and_leaving_mid_stream_loses_nothing() {
     let broker = TestBroker::start().await;
     let s = settings(&broker.bootstrap(), "pair");
-    let app = start(s.clone(), Services::All).await;
-    let api = url(app.orders_api_addr, "");
-    let stream = OrderStream::start(&url(app.producer_addr, ""), 50);
+    let app = TestApp::start(s.clone(), Services::All).await;
+    let api = app.api.clone();
+    let stream = OrderStream::start(&app.producer, 50);
     stream.until_acknowledged(50, 30).await;
     // A second consumer joins: the group rebalances and the two share the partitions.
     let mut second = s.clone();
-    second.orders_api_url = api.clone();
-    let other = start(second, Services::Consumer).await;
-    group_members(&app.brokers, &s.group, 2).await;
+    second.orders_api.url = api.parse().expect("url");
+    let other = TestApp::start(second, Services::Consumer).await;
+    group_members(&app.brokers, &s.kafka.group, 2).await;
     stream.until_acknowledged(100, 30).await;
     // It leaves (cleanly: commit, LeaveGroup): the first takes its partitions back.
-    other.stop().await.expect("clean stop");
+    other.stop().await;
     let left = std::time::Instant::now();
-    group_members(&app.brokers, &s.group, 1).await;
+    group_members(&app.brokers, &s.kafka.group, 1).await;
     stream.until_acknowledged(100, 30).await;
     stream.finish(&api, left, 30).await;
-    app.stop().await.expect("clean stop");
+    app.stop().await;
     broker.stop().await;
 }

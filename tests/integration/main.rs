@@ -1,0 +1,18 @@
+//! The integration tests: one binary (one link, one process), a module per area. They start
+//! real things: the built-in broker on a free port, or the Kafka named by `KAFKA_BROKERS`;
+//! the services in this process ([`common::TestApp`]) or as the real binary
+//! ([`common::process`]).
+
+mod common;
+
+mod broker_bad_input;
+mod broker_durability;
+mod broker_rdkafka;
+mod broker_restart;
+mod cli;
+mod consumer_faults;
+mod consumer_reliability;
+mod crash_recovery;
+mod limits;
+mod operations;
+mod orders_flow;
