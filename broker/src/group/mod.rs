@@ -1,18 +1,18 @@
 //! The group coordinator: classic consumer groups (JoinGroup/SyncGroup/Heartbeat/LeaveGroup)
 //! and their committed offsets, persisted when the broker has a data directory.
 
-mod group;
 mod member;
 mod offsets_log;
+mod state;
 
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-pub use group::{Committed, Group};
 pub use member::{JoinOutcome, Member};
 use offsets_log::OffsetsLog;
+pub use state::{Committed, Group};
 
 use crate::error::BrokerError;
 

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 
-use super::group::Committed;
+use super::state::Committed;
 
 pub type AllOffsets = BTreeMap<String, BTreeMap<(String, i32), Committed>>;
 
