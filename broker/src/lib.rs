@@ -26,7 +26,7 @@ mod server;
 mod shutdown;
 
 pub use cluster::Stats;
-pub use config::{BrokerConfig, FsyncPolicy};
+pub use config::{BrokerConfig, FsyncPolicy, InvalidFsyncPolicy};
 pub use error::BrokerError;
 pub use server::{Broker, BrokerHandle, StatsSource};
 
