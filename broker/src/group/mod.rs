@@ -3,7 +3,11 @@
 
 mod member;
 mod offsets_log;
+#[cfg(test)]
+mod request_tests;
 mod state;
+#[cfg(test)]
+mod state_tests;
 
 use std::collections::BTreeMap;
 use std::path::Path;
