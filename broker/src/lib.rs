@@ -13,6 +13,7 @@
 //! ```
 
 mod api;
+mod blocking;
 mod cluster;
 mod config;
 mod error;

@@ -69,7 +69,11 @@ impl Broker {
             source,
         })?;
         let (host, port) = advertised(&config, addr)?;
-        let cluster = Arc::new(Cluster::open(config, host, port)?);
+        // Recovery reads every segment and the offsets file, and rewrites the offsets file
+        // with an fsync: it takes as long as reading the whole data directory, so tokio is
+        // told that this thread blocks.
+        let cluster = crate::blocking::block_in_place(|| Cluster::open(config, host, port));
+        let cluster = Arc::new(cluster?);
         let (stop, shutdown) = shutdown::channel();
         let task = tokio::spawn(serve(listener, cluster.clone(), shutdown));
         tracing::info!(%addr, advertised = %format!("{}:{}", cluster.advertised_host, cluster.advertised_port), "broker listening");
