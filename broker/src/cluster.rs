@@ -18,6 +18,21 @@ use crate::group::Coordinator;
 use crate::log::segment::SegmentWriter;
 use crate::log::PartitionLog;
 
+/// One partition of a topic.
+///
+/// Locking: `log` is a `std::sync::Mutex` guarding the whole `PartitionLog` (batches, next
+/// offset, producer sequences and the segment writer), so that assigning an offset, writing
+/// the batch to the segment and appending it in memory are one step, and file order is offset
+/// order. It is held for:
+/// - a produce: validate each batch, `write()` it to the segment file and, with
+///   `FsyncPolicy::Always`, fsync it; under `Always` the produce handler takes the lock inside
+///   `blocking::block_in_place`, so waiting for the lock and the fsync do not stall a worker;
+/// - a segment roll (inside an append), which fsyncs the full segment (see `SegmentWriter`);
+/// - a fetch, ListOffsets, DescribeLogDirs: copying out batches or reading counters;
+/// - `Cluster::sync_all`: only to duplicate the file handle; the fsync runs after release.
+///
+/// Never held across an `.await` (a std guard is not `Send`, so a spawned task could not
+/// compile with it held there), and no other lock is taken while holding it.
 pub struct Partition {
     pub log: Mutex<PartitionLog>,
 }
@@ -54,6 +69,15 @@ pub struct Stats {
     pub uptime_ms: u64,
 }
 
+/// The broker's shared state, one per broker, shared by every connection task as `Arc<Cluster>`.
+///
+/// Locking: `topics` (a `std::sync::RwLock`) guards only the name → topic map. Readers clone
+/// the `Arc<Topic>` and release it before touching a partition. `create_topic` holds the
+/// write lock while it creates the topic's folder, writes its `meta` file and opens its empty
+/// segments (a handful of small file operations, typically well under a millisecond on a
+/// local disk, and rare), so that two creators cannot both create the same topic; lookups on
+/// other threads wait that long. No other lock is ever taken while `topics` is held (it may
+/// itself be taken under a group's lock: OffsetCommit checks that the topic exists).
 pub struct Cluster {
     pub config: BrokerConfig,
     pub advertised_host: String,
@@ -233,6 +257,9 @@ impl Cluster {
             return Err(ResponseError::TopicAlreadyExists);
         }
         let id = Uuid::new_v4();
+        // Under the `topics` write lock, on the async worker: a mkdir, a small `meta` file and
+        // an empty segment per partition (no fsync), typically well under a millisecond on a
+        // local disk, once per topic. See `Cluster` for why the lock is held.
         if let Some(dir) = self.topics_dir() {
             let path = dir.join(name);
             let written = fs::create_dir_all(&path).and_then(|()| {
@@ -263,6 +290,8 @@ impl Cluster {
             .unwrap_or_else(|p| p.into_inner())
             .remove(name);
         let topic = removed.ok_or(ResponseError::UnknownTopicOrPartition)?;
+        // On the async worker, with no lock held: removing the folder is an unlink per segment
+        // file (more for a topic with many segments), and DeleteTopics is a rare admin request.
         if let Some(dir) = self.topics_dir() {
             if let Err(err) = fs::remove_dir_all(dir.join(name)) {
                 tracing::error!(topic = name, %err, "cannot remove the topic's folder");
@@ -294,13 +323,22 @@ impl Cluster {
         }
     }
 
-    /// Forces every segment to disk (the `Interval` fsync policy, and shutdown).
+    /// Forces every segment to disk (the `Interval` fsync policy, and shutdown). Each
+    /// partition's lock is held only to duplicate its file handle; the fsyncs (milliseconds
+    /// each, more with many dirty pages) run after it is released, so producers are not held
+    /// up, and inside `block_in_place`, so the tasks sharing this worker are not either.
     pub fn sync_all(&self) {
-        for topic in self.all_topics() {
-            for partition in &topic.partitions {
-                partition.log().sync();
+        crate::blocking::block_in_place(|| {
+            for topic in self.all_topics() {
+                for partition in &topic.partitions {
+                    let handle = partition.log().sync_handle();
+                    let synced = handle.map(|file| file.and_then(|f| f.sync_data()));
+                    if let Some(Err(err)) = synced {
+                        tracing::error!(%err, "fsync of a log segment failed");
+                    }
+                }
             }
-        }
+        });
     }
 }
 

@@ -17,8 +17,13 @@ pub enum FsyncPolicy {
     Interval(Duration),
 }
 
+/// An fsync policy that is not `never`, `always` or an interval like `1000ms`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("fsync policy must be never, always or an interval like 1000ms, not {0:?}")]
+pub struct InvalidFsyncPolicy(pub String);
+
 impl std::str::FromStr for FsyncPolicy {
-    type Err = String;
+    type Err = InvalidFsyncPolicy;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s {
             "never" => Ok(Self::Never),
@@ -28,7 +33,7 @@ impl std::str::FromStr for FsyncPolicy {
                 .and_then(|ms| ms.parse::<u64>().ok())
                 .filter(|ms| *ms > 0)
                 .map(|ms| Self::Interval(Duration::from_millis(ms)))
-                .ok_or_else(|| format!("fsync policy must be never, always or an interval like 1000ms, not {other:?}")),
+                .ok_or_else(|| InvalidFsyncPolicy(other.to_string())),
         }
     }
 }

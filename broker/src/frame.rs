@@ -28,6 +28,13 @@ pub enum FrameError {
         version: i16,
         reason: String,
     },
+    /// The answer could not be encoded (a response field out of its version's range).
+    #[error("cannot encode the {api:?} v{version} response: {reason}")]
+    Encode {
+        api: ApiKey,
+        version: i16,
+        reason: String,
+    },
 }
 
 pub struct Request {
@@ -82,7 +89,6 @@ pub fn decode_request(mut frame: Bytes) -> Result<Request, FrameError> {
     })
 }
 
-/// Encodes a response with its length prefix, ready to write.
 /// Encodes a response frame (size, header, body) into `out`, which is cleared first. The
 /// connection passes the same buffer for every answer, so its capacity is kept: answers reuse
 /// memory instead of allocating (and page-faulting) a fresh buffer each time, which under a
@@ -93,7 +99,7 @@ pub fn encode_response(
     version: i16,
     correlation_id: i32,
     body: &ResponseKind,
-) -> Result<(), String> {
+) -> Result<(), FrameError> {
     out.clear();
     // A fetch answer carries up to megabytes of record batches: reserve once, instead of
     // growing by doubling (each step a reallocation and a copy of everything so far).
@@ -102,10 +108,15 @@ pub fn encode_response(
     }
     out.put_i32(0);
     let header = ResponseHeader::default().with_correlation_id(correlation_id);
+    let failed = |e: anyhow::Error| FrameError::Encode {
+        api,
+        version,
+        reason: e.to_string(),
+    };
     header
         .encode(out, api.response_header_version(version))
-        .map_err(|e| e.to_string())?;
-    body.encode(out, version).map_err(|e| e.to_string())?;
+        .map_err(failed)?;
+    body.encode(out, version).map_err(failed)?;
     let len = (out.len() - 4) as i32;
     out[..4].copy_from_slice(&len.to_be_bytes());
     Ok(())

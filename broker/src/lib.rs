@@ -13,6 +13,7 @@
 //! ```
 
 mod api;
+mod blocking;
 mod cluster;
 mod config;
 mod error;
@@ -26,7 +27,7 @@ mod server;
 mod shutdown;
 
 pub use cluster::Stats;
-pub use config::{BrokerConfig, FsyncPolicy};
+pub use config::{BrokerConfig, FsyncPolicy, InvalidFsyncPolicy};
 pub use error::BrokerError;
 pub use server::{Broker, BrokerHandle, StatsSource};
 

@@ -69,7 +69,11 @@ impl Broker {
             source,
         })?;
         let (host, port) = advertised(&config, addr)?;
-        let cluster = Arc::new(Cluster::open(config, host, port)?);
+        // Recovery reads every segment and the offsets file, and rewrites the offsets file
+        // with an fsync: it takes as long as reading the whole data directory, so tokio is
+        // told that this thread blocks.
+        let cluster = crate::blocking::block_in_place(|| Cluster::open(config, host, port));
+        let cluster = Arc::new(cluster?);
         let (stop, shutdown) = shutdown::channel();
         let task = tokio::spawn(serve(listener, cluster.clone(), shutdown));
         tracing::info!(%addr, advertised = %format!("{}:{}", cluster.advertised_host, cluster.advertised_port), "broker listening");
@@ -215,18 +219,31 @@ async fn connection(
     }
 }
 
+/// Why a connection is closed before a whole request frame was read.
+#[derive(Debug, thiserror::Error)]
+enum ReadError {
+    #[error("idle for {} s", .0.as_secs())]
+    Idle(Duration),
+    #[error("{0}")]
+    Io(std::io::Error),
+    #[error("request not complete after {} s (slow client)", .0.as_secs())]
+    SlowClient(Duration),
+    #[error("bad or incomplete request: {0}")]
+    BadRequest(std::io::Error),
+}
+
 /// Reads one length-prefixed frame. `None` at a clean end of stream. The wait for a frame
 /// to start is bounded by the idle timeout, the rest of it by the request timeout.
 async fn read_frame(
     stream: &mut BufReader<TcpStream>,
     config: &BrokerConfig,
-) -> Result<Option<Bytes>, String> {
+) -> Result<Option<Bytes>, ReadError> {
     let mut len = [0u8; 4];
     match tokio::time::timeout(config.idle_timeout, stream.read_u8()).await {
-        Err(_) => return Err(format!("idle for {} s", config.idle_timeout.as_secs())),
+        Err(_) => return Err(ReadError::Idle(config.idle_timeout)),
         Ok(Ok(first)) => len[0] = first,
         Ok(Err(err)) if err.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
-        Ok(Err(err)) => return Err(err.to_string()),
+        Ok(Err(err)) => return Err(ReadError::Io(err)),
     }
     let rest = async {
         stream.read_exact(&mut len[1..]).await?;
@@ -244,11 +261,8 @@ async fn read_frame(
         Ok(buf.freeze())
     };
     match tokio::time::timeout(config.request_timeout, rest).await {
-        Err(_) => Err(format!(
-            "request not complete after {} s (slow client)",
-            config.request_timeout.as_secs()
-        )),
-        Ok(Err(err)) => Err(format!("bad or incomplete request: {err}")),
+        Err(_) => Err(ReadError::SlowClient(config.request_timeout)),
+        Ok(Err(err)) => Err(ReadError::BadRequest(err)),
         Ok(Ok(frame)) => Ok(Some(frame)),
     }
 }
@@ -299,9 +313,4 @@ pub(crate) async fn answer(
         &body,
     )
     .map(|()| true)
-    .map_err(|reason| FrameError::Malformed {
-        api: request.api,
-        version: request.version,
-        reason,
-    })
 }

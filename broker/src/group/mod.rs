@@ -1,24 +1,43 @@
 //! The group coordinator: classic consumer groups (JoinGroup/SyncGroup/Heartbeat/LeaveGroup)
 //! and their committed offsets, persisted when the broker has a data directory.
 
-mod group;
 mod member;
 mod offsets_log;
+#[cfg(test)]
+mod request_tests;
+mod state;
+#[cfg(test)]
+mod state_tests;
 
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-pub use group::{Committed, Group};
 pub use member::{JoinOutcome, Member};
 use offsets_log::OffsetsLog;
+pub use state::{Committed, Group};
 
 use crate::error::BrokerError;
 
 /// How often session and rebalance timeouts are checked.
 pub const TICK: Duration = Duration::from_millis(200);
 
+/// Every consumer group of the broker, and the file their committed offsets go to.
+///
+/// Locking (all `std::sync::Mutex`, none ever held across an `.await`):
+/// - `groups` guards only the id → group map: held to find or insert a group and clone its
+///   `Arc`, then released before the group itself is locked.
+/// - each `Mutex<Group>` guards one group's state machine and committed offsets; it is held
+///   for one request's state change (`with_group`/`with_existing`). A JoinGroup or SyncGroup
+///   that must wait leaves a oneshot sender in the group and awaits the receiver after the
+///   lock is released; whoever completes the phase answers it while holding the lock.
+/// - `offsets_log` serializes appends to `consumer-offsets.log`; it is taken inside a group's
+///   lock (`store_offset`), for one small `write()`.
+///
+/// Lock order: `groups` (released first), then one group, then `offsets_log`. No group lock is
+/// ever taken while holding another one or `offsets_log`. Under a group's lock OffsetCommit
+/// also reads the cluster's `topics` map briefly; no partition lock is taken under any of them.
 pub struct Coordinator {
     groups: Mutex<BTreeMap<String, Arc<Mutex<Group>>>>,
     offsets_log: Option<Mutex<OffsetsLog>>,

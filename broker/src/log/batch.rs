@@ -162,15 +162,24 @@ mod tests {
         let good = empty_batch(0);
         let mut flipped = BytesMut::from(&good[..]);
         flipped[40] ^= 1;
-        assert_eq!(split(&flipped.freeze()).unwrap_err(), BatchError::Corrupt);
-        assert_eq!(split(&good.slice(..30)).unwrap_err(), BatchError::Corrupt);
+        assert_eq!(
+            split(&flipped.freeze()).expect_err("a flipped bit fails the CRC"),
+            BatchError::Corrupt
+        );
+        assert_eq!(
+            split(&good.slice(..30)).expect_err("a truncated batch is refused"),
+            BatchError::Corrupt
+        );
         let mut old = BytesMut::from(&good[..]);
         old[16] = 1;
         assert_eq!(
-            split(&old.freeze()).unwrap_err(),
+            split(&old.freeze()).expect_err("magic 1 is not served"),
             BatchError::UnsupportedMagic
         );
-        assert_eq!(split(&Bytes::new()).unwrap_err(), BatchError::Corrupt);
+        assert_eq!(
+            split(&Bytes::new()).expect_err("no batch at all is refused"),
+            BatchError::Corrupt
+        );
     }
 
     #[test]

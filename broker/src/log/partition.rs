@@ -22,6 +22,11 @@ impl Stored {
     }
 }
 
+/// One partition: its batches in memory (the fetch path reads only these), the producer
+/// state for idempotence, and the segment file when the broker has a data directory.
+///
+/// It is always reached through the partition mutex (`cluster::Partition::log`), so offset
+/// assignment, the segment write and the in-memory append happen as one step, in one order.
 #[derive(Debug, Default)]
 pub struct PartitionLog {
     batches: Vec<Stored>,
@@ -131,12 +136,9 @@ impl PartitionLog {
         self.producers.max_producer_id()
     }
 
-    pub fn sync(&mut self) {
-        if let Some(segment) = &mut self.segment {
-            if let Err(err) = segment.sync() {
-                tracing::error!(%err, "fsync of a log segment failed");
-            }
-        }
+    /// A handle for fsyncing the tail segment outside the partition lock (`None` in memory).
+    pub fn sync_handle(&self) -> Option<std::io::Result<std::fs::File>> {
+        self.segment.as_ref().map(SegmentWriter::sync_handle)
     }
 }
 

@@ -14,6 +14,13 @@ use bytes::Bytes;
 use super::batch::{self, Batch};
 use crate::config::FsyncPolicy;
 
+/// The open tail segment of one partition. It lives inside the partition's `PartitionLog`,
+/// behind the partition mutex (see `cluster::Partition`): every call here is made with that
+/// lock held, which is what keeps file order equal to offset order.
+///
+/// Blocking: `append` does a `write()` into the page cache on the caller's thread (see the
+/// comment there for why and what it costs); every fsync goes through
+/// [`crate::blocking::block_in_place`].
 #[derive(Debug)]
 pub struct SegmentWriter {
     dir: PathBuf,
@@ -66,9 +73,15 @@ impl SegmentWriter {
         Ok((writer, recovered))
     }
 
+    /// Writes one batch with its assigned offset; with `FsyncPolicy::Always` also syncs it.
     pub fn append(&mut self, batch: &Batch, base_offset: i64) -> io::Result<()> {
         if self.size > 0 && self.size + batch.len() as u64 > self.max_bytes {
-            self.file.sync_all()?;
+            // Once per `segment_bytes` (64 MiB by default), whatever the policy: the full
+            // segment is made durable before the next one starts. This fsync can write back
+            // up to a whole segment of dirty pages (tens to hundreds of ms on a slow disk), so
+            // it is done in block_in_place; producers to this partition wait for it.
+            let full = &self.file;
+            crate::blocking::block_in_place(|| full.sync_all())?;
             self.file = open_append(&segment_path(&self.dir, base_offset))?;
             self.size = 0;
         }
@@ -78,16 +91,30 @@ impl SegmentWriter {
             base_offset,
             super::partition::LEADER_EPOCH,
         );
+        // The write() stays on the calling (async worker) thread: it copies into the page
+        // cache and returns, without waiting for the disk. Measured on the 2-core dev VM
+        // (ext4, with two cargo builds running): 16 KiB p50 5 us, p99 32 us; 1 MiB p50 1.2 ms,
+        // p99 20 ms; the worst seen ~12-25 ms when the kernel throttles a writer with too many
+        // dirty pages. Handing every produce to another thread (block_in_place or
+        // spawn_blocking) would cost more than the typical write, so only the fsync below
+        // and the produce path under `FsyncPolicy::Always` (api/produce.rs) are handed over.
         self.file.write_all(&self.scratch)?;
         self.size += self.scratch.len() as u64;
         if self.fsync_each_write {
-            self.file.sync_data()?;
+            // FsyncPolicy::Always: the batch is on disk before the produce is answered.
+            // fdatasync measured p50 0.2 ms, p99 9 ms on the same VM; it blocks until the
+            // disk confirms, so it never runs as plain async-worker work.
+            let file = &self.file;
+            crate::blocking::block_in_place(|| file.sync_data())?;
         }
         Ok(())
     }
 
-    pub fn sync(&mut self) -> io::Result<()> {
-        self.file.sync_data()
+    /// A second handle on the tail segment, so that a background fsync (`Cluster::sync_all`)
+    /// can run without holding the partition lock. fsync acts on the file, not the handle:
+    /// syncing the duplicate flushes what was written through this one.
+    pub fn sync_handle(&self) -> io::Result<File> {
+        self.file.try_clone()
     }
 }
 

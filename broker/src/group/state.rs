@@ -3,6 +3,23 @@
 //! Empty ─join─▶ PreparingRebalance ─all joined / rebalance timeout─▶ CompletingRebalance
 //!   ▲                 ▲                                                    │ leader's SyncGroup
 //!   └─last leaves─────┴───────── join, leave, session expiry ◀── Stable ◀──┘
+//!
+//! Where this differs from Apache Kafka's classic group coordinator (pinned by the tests in
+//! `state_tests` and `request_tests` where they touch it):
+//! - every JoinGroup from a known member starts a rebalance; Kafka answers a follower that
+//!   rejoins with unchanged metadata from the current generation, without one;
+//! - the join phase ends once every member rejoined, even while ids handed out with
+//!   MEMBER_ID_REQUIRED are pending; Kafka waits for those too (up to the rebalance timeout),
+//!   so here the newcomer's join starts a second rebalance;
+//! - no `group.initial.rebalance.delay.ms`: the first member's join completes at once;
+//! - an empty group accepts an empty protocol type or protocol list (Kafka:
+//!   INCONSISTENT_GROUP_PROTOCOL);
+//! - OffsetCommit with generation -1 and no member id while the group has members gets
+//!   ILLEGAL_GENERATION (Kafka: UNKNOWN_MEMBER_ID), and one with generation -1 and a member id
+//!   on an empty group UNKNOWN_MEMBER_ID (Kafka stores it);
+//! - a member parked in SyncGroup can be evicted by its session timeout (Kafka keeps members
+//!   awaiting sync alive), and there is no timeout on the sync phase itself;
+//! - no static membership: `group.instance.id` is recorded and reported, never used to fence.
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
