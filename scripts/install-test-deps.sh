@@ -12,9 +12,10 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get update -q
   DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
-for tool in java mvn python3 node npm go cargo; do
+for tool in java mvn python3 node npm go cargo rustup; do
   command -v "$tool" >/dev/null || { echo "install-test-deps: $tool is required but missing" >&2; exit 1; }
 done
+rustup component add rustfmt clippy
 python3 -m pip install -q -r tests/clients/python/requirements.txt -r tests/api/requirements.txt
 (cd tests/clients/node && npm ci --silent --no-audit --no-fund)
 (cd tests/console && npm ci --silent --no-audit --no-fund)

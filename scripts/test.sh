@@ -8,8 +8,13 @@ export CARGO_TERM_COLOR=never
 
 scripts/install-test-deps.sh
 
+echo "== formatting and lints"
+cargo fmt --all --check
+(cd fuzz && cargo fmt --check)
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
 echo "== build"
-cargo build --workspace --all-targets
+cargo build --workspace --all-targets --locked
 
 echo "== start a real Apache Kafka"
 fixtures/kafka/kafka.sh start
@@ -20,7 +25,7 @@ real_kafka=127.0.0.1:${KAFKA_PORT:-19092}
 echo "== tests on the embedded broker"
 timeout 1200 cargo test --workspace
 echo "== the same tests on Apache Kafka ($real_kafka)"
-KAFKA_BROKERS=$real_kafka KAFKA_CONTROL=fixtures/kafka/kafka.sh timeout 1200 cargo test --workspace --test "*"
+KAFKA_BROKERS=$real_kafka KAFKA_CONTROL=fixtures/kafka/kafka.sh timeout 1200 cargo test --test integration
 
 echo "== the console in headless Chromium, on the embedded broker and on Apache Kafka"
 node --test tests/console/

@@ -57,7 +57,7 @@ async fn create_topic(bootstrap: &str, name: &str, partitions: i32) {
         .await
         .expect("create_topics");
     assert_eq!(
-        again[0].as_ref().unwrap_err().1,
+        again[0].as_ref().expect_err("it exists").1,
         RDKafkaErrorCode::TopicAlreadyExists
     );
 }
