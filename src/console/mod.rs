@@ -2,7 +2,6 @@
 //! broker, in server-rendered pages that need no script except for live follow. It talks to
 //! Kafka through the Kafka protocol only, so it works the same on a real cluster.
 
-mod html;
 mod kafka;
 mod log_dirs;
 mod pages;

@@ -1,0 +1,70 @@
+//! Live follow: a topic's new messages as Server-Sent Events, for the script on its page.
+
+use std::convert::Infallible;
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use futures::Stream;
+use rdkafka::consumer::{BaseConsumer, Consumer, StreamConsumer};
+use rdkafka::message::{Headers, Message};
+use rdkafka::{Offset, TopicPartitionList};
+use serde_json::json;
+
+use super::{blocking, error_page, messages, C};
+use crate::console::kafka;
+
+/// Server-Sent Events: every new message of the topic, as JSON, until the page goes away.
+pub async fn live(State(console): C, Path(name): Path<String>) -> Response {
+    let consumer: StreamConsumer = match kafka::client(&console.brokers, None) {
+        Ok(c) => c,
+        Err(e) => return error_page("Live", StatusCode::BAD_GATEWAY, &e),
+    };
+    let brokers = console.brokers.clone();
+    let topic = name.clone();
+    let info = match blocking(move || {
+        kafka::topic(&kafka::client::<BaseConsumer>(&brokers, None)?, &topic)
+    })
+    .await
+    {
+        Ok(i) => i,
+        Err(e) => return error_page("Live", StatusCode::NOT_FOUND, &e),
+    };
+    let mut tpl = TopicPartitionList::new();
+    for p in &info.partitions {
+        let _ = tpl.add_partition_offset(&name, p.id, Offset::Offset(p.high));
+    }
+    if let Err(e) = consumer.assign(&tpl) {
+        return error_page("Live", StatusCode::BAD_GATEWAY, &e.to_string());
+    }
+    Sse::new(follow(consumer))
+        .keep_alive(KeepAlive::default())
+        .into_response()
+}
+
+fn follow(consumer: StreamConsumer) -> impl Stream<Item = Result<Event, Infallible>> {
+    futures::stream::unfold(consumer, |consumer| async move {
+        loop {
+            let Ok(m) = consumer.recv().await else {
+                continue;
+            };
+            let text = |b: Option<&[u8]>| b.map(|b| String::from_utf8_lossy(b).into_owned());
+            let headers: Vec<(String, String)> = m
+                .headers()
+                .map(|h| {
+                    h.iter()
+                        .map(|h| (h.key.to_string(), text(h.value).unwrap_or_default()))
+                        .collect()
+                })
+                .unwrap_or_default();
+            let value = text(m.payload()).map(|v| messages::pretty(&v).1);
+            let data = json!({
+                "partition": m.partition(), "offset": m.offset(), "timestamp": messages::time(m.timestamp().to_millis()),
+                "key": text(m.key()), "headers": headers, "value": value,
+            });
+            drop(m);
+            return Some((Ok(Event::default().data(data.to_string())), consumer));
+        }
+    })
+}

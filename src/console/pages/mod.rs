@@ -1,0 +1,95 @@
+//! The console's pages and form actions, one file per page. Kafka calls block (rdkafka), so
+//! they run on the blocking pool; every failure becomes a message on the page, never a blank
+//! page or a 500. Pages are maud templates, which escape every value they are given.
+
+mod groups;
+mod layout;
+mod live;
+mod messages;
+mod orders;
+mod overview;
+mod produce;
+mod topic;
+mod topics;
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::HashMap;
+use std::fmt::Write;
+use std::sync::Arc;
+
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use maud::html;
+use rdkafka::consumer::BaseConsumer;
+
+use super::kafka::{self, GroupInfo, TopicInfo};
+use super::Console;
+
+pub use groups::groups;
+pub use live::live;
+pub use orders::orders;
+pub use overview::overview;
+pub use produce::produce;
+pub use topic::topic;
+pub use topics::{create_topic, delete_topic, topics};
+
+type C = State<Arc<Console>>;
+type Params = Query<HashMap<String, String>>;
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, String> + Send + 'static,
+) -> Result<T, String> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| e.to_string())?
+}
+
+/// The notice and error a form action sent back in the query string.
+fn flash(params: &HashMap<String, String>) -> (Option<&str>, Option<&str>) {
+    (
+        params.get("notice").map(String::as_str),
+        params.get("error").map(String::as_str),
+    )
+}
+
+fn back(to: &str, key: &str, message: &str) -> Redirect {
+    Redirect::to(&format!("{to}?{key}={}", url(message)))
+}
+
+/// Percent-encodes a path segment or query value. maud escapes attributes for HTML, which
+/// does not make a value safe inside a URL.
+fn url(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(b as char);
+        } else {
+            let _ = write!(out, "%{b:02X}");
+        }
+    }
+    out
+}
+
+fn error_page(title: &str, status: StatusCode, message: &str) -> Response {
+    (status, layout::page(title, None, Some(message), html! {})).into_response()
+}
+
+async fn snapshot(
+    console: &Console,
+) -> Result<(Vec<String>, Vec<TopicInfo>, Vec<GroupInfo>), String> {
+    let brokers = console.brokers.clone();
+    blocking(move || {
+        let client: BaseConsumer = kafka::client(&brokers, None)?;
+        let topics = kafka::topics(&client)?;
+        let groups = kafka::groups(&client, &brokers, &topics)?;
+        Ok((kafka::brokers(&client)?, topics, groups))
+    })
+    .await
+}
+
+pub async fn not_found() -> Response {
+    error_page("Not found", StatusCode::NOT_FOUND, "There is no such page.")
+}

@@ -1,0 +1,110 @@
+//! Values from Kafka, the Orders API or the query string are never markup: every page part that
+//! shows one is rendered here with a hostile value, which must come out escaped.
+
+use serde_json::json;
+
+use super::{groups, layout, messages, orders, topics};
+use crate::console::kafka::{
+    GroupInfo, LagInfo, MemberInfo, MessageInfo, PartitionInfo, TopicInfo,
+};
+
+const HOSTILE: &str = r#"<script>alert("x")</script>'"#;
+const ESCAPED: &str = "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;'";
+
+/// No tag and no bare double quote (every attribute is double-quoted) got through, and the
+/// value is shown, escaped, exactly `times` times.
+fn assert_escaped(html: &str, times: usize) {
+    assert!(
+        !html.contains("<script>"),
+        "a script tag got through: {html}"
+    );
+    assert!(!html.contains(r#""x""#), "a quote got through: {html}");
+    assert_eq!(html.matches(ESCAPED).count(), times, "{html}");
+}
+
+#[test]
+fn the_page_frame_escapes_title_notice_and_error() {
+    let html = layout::page(HOSTILE, Some(HOSTILE), Some(HOSTILE), maud::html! {}).into_string();
+    assert_escaped(&html, 4);
+}
+
+#[test]
+fn the_topics_table_escapes_names_in_text_attributes_links_and_script() {
+    let topic = TopicInfo {
+        name: HOSTILE.into(),
+        partitions: vec![PartitionInfo {
+            id: 0,
+            low: 0,
+            high: 1,
+        }],
+        size: None,
+    };
+    let html = topics::table(&[topic]).into_string();
+    assert_escaped(&html, 2);
+    assert!(html.contains(r#"href="/topics/%3Cscript%3Ealert%28%22x%22%29%3C%2Fscript%3E%27""#));
+    // JSON string rules inside the handler, then HTML escaping of the attribute.
+    assert!(html.contains(
+        r#"onsubmit="return confirm(&quot;Delete topic &lt;script&gt;alert(\&quot;x\&quot;)&lt;/script&gt;'?&quot;)""#
+    ));
+}
+
+#[test]
+fn the_groups_section_escapes_every_field() {
+    let group = GroupInfo {
+        name: HOSTILE.into(),
+        state: HOSTILE.into(),
+        protocol: HOSTILE.into(),
+        members: vec![MemberInfo {
+            client_id: HOSTILE.into(),
+            host: HOSTILE.into(),
+            assigned: vec![(HOSTILE.into(), 0)],
+        }],
+        lag: vec![LagInfo {
+            topic: HOSTILE.into(),
+            partition: 0,
+            committed: 0,
+            high: 0,
+        }],
+    };
+    let html = groups::section(&[group]).into_string();
+    assert_escaped(&html, 7);
+    assert!(html.contains(r#"id="group-%3Cscript%3E"#));
+}
+
+#[test]
+fn message_rows_escape_key_headers_and_values() {
+    let text = MessageInfo {
+        partition: 0,
+        offset: 0,
+        timestamp: None,
+        key: Some(HOSTILE.into()),
+        headers: vec![(HOSTILE.into(), HOSTILE.into())],
+        value: Some(HOSTILE.into()),
+    };
+    let json = MessageInfo {
+        key: None,
+        headers: vec![],
+        value: Some(json!({ "v": HOSTILE }).to_string()),
+        ..text
+    };
+    let html = messages::rows(&[text, json]).into_string();
+    assert_escaped(&html, 4);
+    assert!(html.contains(
+        r#"<pre class="json">{
+  &quot;v&quot;: &quot;&lt;script&gt;alert(\&quot;x\&quot;)&lt;/script&gt;'&quot;
+}</pre>"#
+    ));
+}
+
+#[test]
+fn the_orders_table_and_charts_escape_what_the_orders_api_says() {
+    let order = json!({
+        "id": HOSTILE, "userId": HOSTILE, "status": HOSTILE, "createdAt": HOSTILE,
+        "totalAmount": HOSTILE,
+    });
+    let html = orders::table(&[order]).into_string();
+    assert_escaped(&html, 4);
+    assert!(html.contains(r#"<td class="num">&quot;&lt;script&gt;alert(\&quot;x\&quot;)"#));
+    let chart = orders::bars(&[(HOSTILE.into(), 3)]).into_string();
+    assert_escaped(&chart, 1);
+}
