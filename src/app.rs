@@ -9,6 +9,7 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use crate::config::Settings;
+use crate::kafka::{Kafka, TopicError, Wanted};
 use crate::producer::ProducerService;
 use crate::{console, consumer, http_server, kafka, orders_api, producer};
 
@@ -66,6 +67,41 @@ fn broker_config(settings: &Settings) -> broker::BrokerConfig {
     }
 }
 
+/// Makes sure of the orders, reply and dead-letter topics. Settings librdkafka refuses stop
+/// the start; an unreachable or refusing cluster is said plainly, and the services start anyway
+/// (Kafka may come up, or the topic be created, later; `/readyz` tells until then).
+async fn ensure_topics(kafka: &Kafka, settings: &Settings) -> anyhow::Result<()> {
+    let (topic, partitions) = (&settings.kafka.topic, settings.kafka.partitions);
+    let (reply, dlq) = (kafka::reply_topic(topic), kafka::dlq_topic(topic));
+    let wanted = [
+        Wanted {
+            name: topic,
+            partitions,
+        },
+        Wanted {
+            name: &reply,
+            partitions: 1,
+        },
+        Wanted {
+            name: &dlq,
+            partitions,
+        },
+    ];
+    match kafka::ensure_topics(kafka, &wanted, settings.kafka.replication_factor).await {
+        Ok(warnings) => {
+            for warning in warnings {
+                tracing::warn!("{warning}");
+            }
+            Ok(())
+        }
+        Err(err @ TopicError::Settings(_)) => Err(err.into()),
+        Err(err) => {
+            tracing::error!("{err}");
+            Ok(())
+        }
+    }
+}
+
 pub async fn start(mut settings: Settings, services: Services) -> anyhow::Result<Running> {
     crate::metrics::init();
     let broker = if settings.broker.embedded || services == Services::Broker {
@@ -77,9 +113,13 @@ pub async fn start(mut settings: Settings, services: Services) -> anyhow::Result
     } else {
         None
     };
+    if broker.is_some() && settings.kafka.properties.get("security.protocol").is_some() {
+        anyhow::bail!("the built-in broker speaks PLAINTEXT only: leave security.protocol out with --embedded, or point --brokers at a Kafka that speaks it");
+    }
     let brokers = broker
         .as_ref()
         .map_or_else(|| settings.kafka.brokers.clone(), |b| b.bootstrap());
+    let kafka = Kafka::new(brokers.clone(), settings.kafka.properties.clone());
     let (stop, stop_rx) = watch::channel(false);
     let limits = settings.http;
     let mut running = Running {
@@ -97,11 +137,7 @@ pub async fn start(mut settings: Settings, services: Services) -> anyhow::Result
         return Ok(running);
     }
     if services.has(Services::Producer) || services.has(Services::Consumer) {
-        if let Err(err) =
-            kafka::ensure_topic(&brokers, &settings.kafka.topic, settings.kafka.partitions).await
-        {
-            tracing::warn!(%err, brokers, "could not make sure the orders topic exists; continuing (Kafka may be starting)");
-        }
+        ensure_topics(&kafka, &settings).await?;
     }
     if services.has(Services::OrdersApi) {
         let listener = bind(settings.orders_api.listen, "Orders API").await?;
@@ -112,7 +148,7 @@ pub async fn start(mut settings: Settings, services: Services) -> anyhow::Result
         running.orders_api_addr = Some(addr);
     }
     if services.has(Services::Producer) {
-        let service = ProducerService::start(&settings, &brokers, stop_rx.clone())?;
+        let service = ProducerService::start(&settings, &kafka, stop_rx.clone())?;
         let listener = bind(settings.producer.listen, "producer").await?;
         running.producer_addr =
             Some(running.serve(listener, producer::router(service.clone()), limits)?);
@@ -125,14 +161,19 @@ pub async fn start(mut settings: Settings, services: Services) -> anyhow::Result
             Some(running.serve(listener, consumer::router(state.clone()), limits)?);
         running.tasks.spawn(consumer::run(
             settings.clone(),
-            brokers.clone(),
+            kafka.clone(),
             state,
             stop_rx.clone(),
         ));
     }
     if services.has(Services::Console) {
         let stats = running.broker.as_ref().map(|b| b.stats_source());
-        let console = console::Console::new(&brokers, Some(settings.orders_api_base()), stats)?;
+        let console = console::Console::new(
+            &kafka,
+            settings.kafka.replication_factor,
+            Some(settings.orders_api_base()),
+            stats,
+        )?;
         let listener = bind(settings.console.listen, "console").await?;
         running.console_addr = Some(running.serve(listener, console::router(console), limits)?);
     }

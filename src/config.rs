@@ -6,7 +6,7 @@
 //! names its key and the layer it came from; a key that no group knows is refused. Every value
 //! is parsed into its type here, once, at start.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -35,6 +35,11 @@ pub struct KafkaSettings {
     /// Partitions of the orders topic when this program creates it (and of topics the
     /// built-in broker creates).
     pub partitions: i32,
+    /// Replicas of the topics this program creates; -1: the cluster's default.
+    pub replication_factor: i32,
+    /// librdkafka properties for every client (`-X`, `[kafka]`, `KAFKA_ORDERS_KAFKA_*`).
+    #[serde(rename = "kafka")]
+    pub properties: crate::kafka::Properties,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -142,6 +147,8 @@ impl Default for Settings {
                 topic: "orders-topic".into(),
                 group: "orders-consumer".into(),
                 partitions: 3,
+                replication_factor: -1,
+                properties: crate::kafka::Properties::default(),
             },
             producer: ProducerSettings {
                 listen: local(3001),
@@ -200,9 +207,16 @@ impl Settings {
     pub fn load(file: &Path, flags: &[Dict]) -> anyhow::Result<Self> {
         let defaults = Self::default().layer();
         let known: BTreeSet<String> = defaults.extract::<Dict>()?.into_keys().collect();
+        // `KAFKA_ORDERS_KAFKA_*` are client properties, whose names have dots: a layer of
+        // their own, right above the other variables.
+        let properties = BTreeMap::from([(
+            "kafka",
+            crate::kafka::Properties::from_env(std::env::vars()),
+        )]);
         let mut figment = defaults
             .merge(Toml::file(file))
-            .merge(Env::prefixed("KAFKA_ORDERS_"));
+            .merge(Env::prefixed("KAFKA_ORDERS_").filter(|key| !key.as_str().starts_with("kafka_")))
+            .merge(Serialized::defaults(properties));
         for layer in flags {
             figment = figment.merge(Serialized::defaults(layer));
         }
@@ -231,6 +245,9 @@ impl Settings {
             };
         }
         groups!(extract);
+        settings.kafka.properties = std::mem::take(&mut settings.kafka.properties)
+            .read_files()
+            .map_err(|err| anyhow::anyhow!("invalid configuration: {err}"))?;
         settings.check()?;
         Ok(settings)
     }
@@ -253,6 +270,12 @@ impl Settings {
     fn check(&self) -> anyhow::Result<()> {
         if self.http.max_connections < 1 || self.http.max_header_bytes < 8192 {
             anyhow::bail!("invalid configuration: http_max_connections must be at least 1 and http_max_header_bytes at least 8192");
+        }
+        if self.kafka.replication_factor == 0 || self.kafka.replication_factor < -1 {
+            anyhow::bail!(
+                "invalid configuration: replication_factor must be -1 (the cluster's default) or at least 1, not {}",
+                self.kafka.replication_factor
+            );
         }
         if self.kafka.partitions < 1 {
             anyhow::bail!(
@@ -385,6 +408,33 @@ mod tests {
             broker::FsyncPolicy::Interval(Duration::from_millis(250))
         );
         assert_eq!(s.producer.publish_timeout, Duration::from_millis(1500));
+    }
+
+    #[test]
+    fn kafka_properties_come_from_the_file_the_environment_and_flags() {
+        #[derive(Serialize)]
+        struct Flags {
+            kafka: BTreeMap<String, String>,
+        }
+        let flags = given(&Flags {
+            kafka: BTreeMap::from([("sasl.username".to_string(), "from-flag".to_string())]),
+        })
+        .expect("flags");
+        let s = load(
+            "[kafka]\nsecurity.protocol = \"SASL_SSL\"\n\"sasl.mechanism\" = \"PLAIN\"\nsasl.username = \"from-file\"\n",
+            &[flags],
+        )
+        .expect("loads");
+        let p = &s.kafka.properties;
+        assert_eq!(p.get("security.protocol"), Some("SASL_SSL"));
+        assert_eq!(p.get("sasl.mechanism"), Some("PLAIN"));
+        assert_eq!(p.get("sasl.username"), Some("from-flag"));
+        assert_eq!(s.kafka.replication_factor, -1);
+        let err = load("replication_factor = 0\n", &[]).expect_err("zero replicas");
+        assert!(err.to_string().contains("replication_factor"), "{err}");
+        let err = load("[kafka]\n\"sasl.password.file\" = \"/no/such/file\"\n", &[])
+            .expect_err("missing secret file");
+        assert!(err.to_string().contains("sasl.password.file"), "{err}");
     }
 
     #[test]

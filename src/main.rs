@@ -7,6 +7,7 @@ use clap::{Args, Parser, Subcommand};
 use figment::value::Dict;
 use kafka_orders::app::{self, Services};
 use kafka_orders::config::{given, LogFormat, Settings};
+use kafka_orders::kafka;
 use serde::Serialize;
 
 /// mimalloc instead of glibc malloc: a profile of the orders pipeline spent about 13 % of its
@@ -41,6 +42,18 @@ struct GlobalFlags {
     /// Kafka bootstrap servers (default localhost:9092).
     #[arg(long, global = true, value_name = "HOST:PORT[,...]")]
     brokers: Option<String>,
+    /// A librdkafka property for every Kafka client, as kcat takes it (repeatable), e.g.
+    /// -X security.protocol=SASL_SSL -X sasl.mechanism=SCRAM-SHA-512. KEY.file=PATH reads
+    /// KEY's value from a file.
+    #[arg(
+        short = 'X',
+        long = "kafka-property",
+        global = true,
+        value_name = "KEY=VALUE",
+        value_parser = kafka::parse_flag
+    )]
+    #[serde(rename = "kafka", serialize_with = "as_map")]
+    kafka_properties: Vec<(String, String)>,
     /// Log format.
     #[arg(long, global = true, value_enum)]
     log_format: Option<LogFormat>,
@@ -58,6 +71,11 @@ struct GlobalFlags {
     /// process, not of the machine), always (before each answer), or an interval like 1000ms.
     #[arg(long, global = true, value_name = "POLICY")]
     fsync: Option<String>,
+}
+
+/// `-X` flags as the `[kafka]` table they override.
+fn as_map<S: serde::Serializer>(pairs: &[(String, String)], s: S) -> Result<S::Ok, S::Error> {
+    s.collect_map(pairs.iter().map(|(k, v)| (k, v)))
 }
 
 #[derive(Subcommand)]

@@ -5,10 +5,16 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use bytes::Buf;
-use rdkafka::config::FromClientConfig;
+use rdkafka::config::FromClientConfigAndContext;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::{Headers, Message};
-use rdkafka::{ClientConfig, Offset, TopicPartitionList};
+use rdkafka::{Offset, TopicPartitionList};
+
+use super::error::ConsoleError;
+use crate::kafka::{Context, Kafka};
+
+/// The console's reading client.
+pub type Reader = BaseConsumer<Context>;
 
 const TIMEOUT: Duration = Duration::from_secs(3);
 
@@ -29,6 +35,12 @@ impl TopicInfo {
     pub fn messages(&self) -> i64 {
         self.partitions.iter().map(|p| p.high - p.low).sum()
     }
+}
+
+pub struct Topics {
+    pub list: Vec<TopicInfo>,
+    /// Why sizes are missing, when they are.
+    pub sizes_unknown: Option<String>,
 }
 
 pub struct MemberInfo {
@@ -68,22 +80,21 @@ pub struct MessageInfo {
 }
 
 /// A consumer (base or stream) for reading: it never commits, and it never joins the group.
-pub fn client<T: FromClientConfig>(brokers: &str, group: Option<&str>) -> Result<T, String> {
-    let mut config = ClientConfig::new();
+pub fn client<T: FromClientConfigAndContext<Context>>(
+    kafka: &Kafka,
+    group: Option<&str>,
+) -> Result<T, ConsoleError> {
+    let mut config = kafka.config("kafka-orders-console");
     // librdkafka wants a group id even to assign partitions by hand; this one never joins
     // (no subscribe) and never commits, so it does not show up as a group.
     config
-        .set("bootstrap.servers", brokers)
-        .set("client.id", "kafka-orders-console")
         .set("enable.auto.commit", "false")
         .set("group.id", group.unwrap_or("kafka-orders-console"));
-    config.create().map_err(|e| e.to_string())
+    Ok(kafka.create(&config)?)
 }
 
-pub fn brokers(client: &BaseConsumer) -> Result<Vec<String>, String> {
-    let md = client
-        .fetch_metadata(None, TIMEOUT)
-        .map_err(|e| e.to_string())?;
+pub fn brokers(client: &Reader) -> Result<Vec<String>, ConsoleError> {
+    let md = client.fetch_metadata(None, TIMEOUT)?;
     Ok(md
         .brokers()
         .iter()
@@ -91,11 +102,9 @@ pub fn brokers(client: &BaseConsumer) -> Result<Vec<String>, String> {
         .collect())
 }
 
-/// Every topic with its partitions' offsets; Kafka's internal topics are left out.
-pub fn topics(client: &BaseConsumer) -> Result<Vec<TopicInfo>, String> {
-    let md = client
-        .fetch_metadata(None, TIMEOUT)
-        .map_err(|e| e.to_string())?;
+/// Every topic with its partitions' offsets and sizes; Kafka's internal topics are left out.
+pub fn topics(kafka: &Kafka, client: &Reader) -> Result<Topics, ConsoleError> {
+    let md = client.fetch_metadata(None, TIMEOUT)?;
     let mut topics = Vec::new();
     for t in md.topics().iter().filter(|t| !t.name().starts_with("__")) {
         topics.push(topic_info(
@@ -110,23 +119,35 @@ pub fn topics(client: &BaseConsumer) -> Result<Vec<TopicInfo>, String> {
         .iter()
         .map(|b| (b.host().to_string(), b.port()))
         .collect();
-    let sizes = super::log_dirs::topic_sizes(&addrs);
-    for t in &mut topics {
-        t.size = sizes.get(&t.name).copied();
-    }
-    Ok(topics)
+    let sizes_unknown = match super::log_dirs::topic_sizes(kafka, &addrs) {
+        Ok(sizes) => {
+            for t in &mut topics {
+                t.size = sizes.get(&t.name).copied();
+            }
+            None
+        }
+        Err(err) => Some(format!("Sizes are not shown: {err}.")),
+    };
+    Ok(Topics {
+        list: topics,
+        sizes_unknown,
+    })
 }
 
 fn topic_info(
-    client: &BaseConsumer,
+    client: &Reader,
     name: &str,
     partitions: impl Iterator<Item = i32>,
-) -> Result<TopicInfo, String> {
+) -> Result<TopicInfo, ConsoleError> {
     let mut out = Vec::new();
     for id in partitions {
         let (low, high) = client
             .fetch_watermarks(name, id, TIMEOUT)
-            .map_err(|e| format!("{name}/{id}: {e}"))?;
+            .map_err(|source| ConsoleError::Partition {
+                topic: name.to_string(),
+                partition: id,
+                source,
+            })?;
         out.push(PartitionInfo { id, low, high });
     }
     out.sort_by_key(|p| p.id);
@@ -138,13 +159,12 @@ fn topic_info(
 }
 
 /// One topic, or an error that says it does not exist.
-pub fn topic(client: &BaseConsumer, name: &str) -> Result<TopicInfo, String> {
-    let md = client
-        .fetch_metadata(Some(name), TIMEOUT)
-        .map_err(|e| e.to_string())?;
-    let t = md.topics().first().ok_or("no such topic")?;
+pub fn topic(client: &Reader, name: &str) -> Result<TopicInfo, ConsoleError> {
+    let md = client.fetch_metadata(Some(name), TIMEOUT)?;
+    let missing = || ConsoleError::NoSuchTopic(name.to_string());
+    let t = md.topics().first().ok_or_else(missing)?;
     if t.error().is_some() || t.partitions().is_empty() {
-        return Err(format!("topic {name:?} does not exist"));
+        return Err(missing());
     }
     topic_info(client, name, t.partitions().iter().map(|p| p.id()))
 }
@@ -185,13 +205,11 @@ fn parse_assignment(mut bytes: &[u8]) -> Vec<(String, i32)> {
 }
 
 pub fn groups(
-    client: &BaseConsumer,
-    brokers: &str,
+    client: &Reader,
+    kafka: &Kafka,
     topics: &[TopicInfo],
-) -> Result<Vec<GroupInfo>, String> {
-    let list = client
-        .fetch_group_list(None, TIMEOUT)
-        .map_err(|e| e.to_string())?;
+) -> Result<Vec<GroupInfo>, ConsoleError> {
+    let list = client.fetch_group_list(None, TIMEOUT)?;
     let mut out = Vec::new();
     for g in list.groups() {
         let members = g
@@ -208,7 +226,7 @@ pub fn groups(
             state: g.state().to_string(),
             protocol: g.protocol().to_string(),
             members,
-            lag: lag(brokers, g.name(), topics)?,
+            lag: lag(kafka, g.name(), topics)?,
         });
     }
     out.sort_by(|a, b| a.name.cmp(&b.name));
@@ -216,8 +234,8 @@ pub fn groups(
 }
 
 /// Committed offsets (OffsetFetch, without joining the group) against each partition's end.
-fn lag(brokers: &str, group: &str, topics: &[TopicInfo]) -> Result<Vec<LagInfo>, String> {
-    let consumer: BaseConsumer = client(brokers, Some(group))?;
+fn lag(kafka: &Kafka, group: &str, topics: &[TopicInfo]) -> Result<Vec<LagInfo>, ConsoleError> {
+    let consumer: Reader = client(kafka, Some(group))?;
     let mut tpl = TopicPartitionList::new();
     let mut high = BTreeMap::new();
     for t in topics {
@@ -229,9 +247,7 @@ fn lag(brokers: &str, group: &str, topics: &[TopicInfo]) -> Result<Vec<LagInfo>,
     if tpl.count() == 0 {
         return Ok(Vec::new());
     }
-    let committed = consumer
-        .committed_offsets(tpl, TIMEOUT)
-        .map_err(|e| e.to_string())?;
+    let committed = consumer.committed_offsets(tpl, TIMEOUT)?;
     Ok(committed
         .elements()
         .iter()
@@ -256,27 +272,26 @@ fn text(bytes: Option<&[u8]>) -> Option<String> {
 
 /// Messages of one partition in `[from, to)`, read with a consumer assigned at `from`.
 pub fn read(
-    brokers: &str,
+    kafka: &Kafka,
     topic: &str,
     partition: i32,
     from: i64,
     to: i64,
-) -> Result<Vec<MessageInfo>, String> {
+) -> Result<Vec<MessageInfo>, ConsoleError> {
     let mut out = Vec::new();
     if from >= to {
         return Ok(out);
     }
-    let consumer: BaseConsumer = client(brokers, None)?;
+    let consumer: Reader = client(kafka, None)?;
     let mut tpl = TopicPartitionList::new();
-    tpl.add_partition_offset(topic, partition, Offset::Offset(from))
-        .map_err(|e| e.to_string())?;
-    consumer.assign(&tpl).map_err(|e| e.to_string())?;
+    tpl.add_partition_offset(topic, partition, Offset::Offset(from))?;
+    consumer.assign(&tpl)?;
     let deadline = std::time::Instant::now() + TIMEOUT;
     while (out.len() as i64) < to - from && std::time::Instant::now() < deadline {
         let Some(result) = consumer.poll(Duration::from_millis(200)) else {
             continue;
         };
-        let m = result.map_err(|e| e.to_string())?;
+        let m = result?;
         if m.offset() >= to {
             break;
         }

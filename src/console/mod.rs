@@ -2,6 +2,7 @@
 //! broker, in server-rendered pages that need no script except for live follow. It talks to
 //! Kafka through the Kafka protocol only, so it works the same on a real cluster.
 
+mod error;
 mod kafka;
 mod log_dirs;
 mod pages;
@@ -13,15 +14,16 @@ use axum::http::header;
 use axum::routing::{get, post};
 use axum::Router;
 use rdkafka::admin::AdminClient;
-use rdkafka::client::DefaultClientContext;
 use rdkafka::producer::FutureProducer;
 
-use crate::kafka as client;
+use crate::kafka::{Context, Kafka};
 
 pub struct Console {
-    brokers: String,
-    admin: AdminClient<DefaultClientContext>,
-    producer: FutureProducer,
+    kafka: Kafka,
+    /// Replicas of the topics it creates (-1: the cluster's default).
+    replication_factor: i32,
+    admin: AdminClient<Context>,
+    producer: FutureProducer<Context>,
     orders_api: Option<String>,
     /// The built-in broker's counters, when it runs in this process.
     embedded: Option<broker::StatsSource>,
@@ -31,16 +33,20 @@ pub struct Console {
 
 impl Console {
     pub fn new(
-        brokers: &str,
+        kafka: &Kafka,
+        replication_factor: i32,
         orders_api: Option<String>,
         embedded: Option<broker::StatsSource>,
     ) -> anyhow::Result<Arc<Self>> {
         Ok(Arc::new(Self {
-            brokers: brokers.to_string(),
-            admin: client::client_config(brokers, "kafka-orders-console").create()?,
-            producer: client::client_config(brokers, "kafka-orders-console")
-                .set("message.timeout.ms", "5000")
-                .create()?,
+            kafka: kafka.clone(),
+            replication_factor,
+            admin: kafka.create(&kafka.config("kafka-orders-console"))?,
+            producer: kafka.create(
+                kafka
+                    .config("kafka-orders-console")
+                    .set("message.timeout.ms", "5000"),
+            )?,
             orders_api,
             embedded,
             started: Instant::now(),

@@ -27,7 +27,7 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 
 use crate::config::Settings;
-use crate::kafka;
+use crate::kafka::{self, Context, Kafka};
 use crate::order::{FieldError, Order};
 use forward::{ApiError, Forwarded, OrdersApi};
 use observe::Observed;
@@ -71,33 +71,38 @@ type Step = Result<(), Retry>;
 
 struct Worker {
     consumer: StreamConsumer<Observed>,
-    producer: FutureProducer,
+    producer: FutureProducer<Context>,
     api: OrdersApi,
     dlq: String,
 }
 
 pub async fn run(
     settings: Settings,
-    brokers: String,
+    kafka: Kafka,
     state: Arc<ConsumerState>,
     mut shutdown: watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
-    let consumer: StreamConsumer<Observed> =
-        kafka::client_config(&brokers, "kafka-orders-consumer")
-            .set("group.id", &settings.kafka.group)
-            .set("enable.auto.commit", "true")
-            .set("auto.commit.interval.ms", "1000")
-            .set("enable.auto.offset.store", "false")
-            .set("auto.offset.reset", "earliest")
-            .set("session.timeout.ms", "10000")
-            .set("fetch.wait.max.ms", "100")
-            .set("statistics.interval.ms", "5000")
-            .create_with_context(Observed(state))?;
+    let consumer: StreamConsumer<Observed> = kafka
+        .config("kafka-orders-consumer")
+        .set("group.id", &settings.kafka.group)
+        .set("enable.auto.commit", "true")
+        .set("auto.commit.interval.ms", "1000")
+        .set("enable.auto.offset.store", "false")
+        .set("auto.offset.reset", "earliest")
+        .set("session.timeout.ms", "10000")
+        .set("fetch.wait.max.ms", "100")
+        .set("statistics.interval.ms", "5000")
+        .create_with_context(Observed {
+            state,
+            errors: kafka.errors.clone(),
+        })?;
     consumer.subscribe(&[&settings.kafka.topic])?;
-    let producer: FutureProducer = kafka::client_config(&brokers, "kafka-orders-consumer-dlq")
-        .set("acks", "all")
-        .set("enable.idempotence", "true")
-        .create()?;
+    let producer: FutureProducer<Context> = kafka.create(
+        kafka
+            .config("kafka-orders-consumer-dlq")
+            .set("acks", "all")
+            .set("enable.idempotence", "true"),
+    )?;
     let worker = Worker {
         consumer,
         producer,

@@ -9,10 +9,12 @@ use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
 use rdkafka::consumer::{BaseConsumer, ConsumerContext, Rebalance};
+use rdkafka::error::KafkaError;
 use rdkafka::{ClientContext, Statistics};
 use serde_json::json;
 
 use crate::http;
+use crate::kafka::Errors;
 
 #[derive(Default)]
 pub struct ConsumerState {
@@ -28,10 +30,18 @@ impl ConsumerState {
     }
 }
 
-/// The librdkafka context of the consumer.
-pub struct Observed(pub Arc<ConsumerState>);
+/// The librdkafka context of the consumer: partitions held, lag, and errors.
+pub struct Observed {
+    pub state: Arc<ConsumerState>,
+    pub errors: Errors,
+}
 
 impl ClientContext for Observed {
+    fn error(&self, error: KafkaError, reason: &str) {
+        tracing::warn!(%error, reason, "Kafka client error");
+        self.errors.record(&error, reason);
+    }
+
     fn stats(&self, statistics: Statistics) {
         for (topic, t) in &statistics.topics {
             // Partition -1 is librdkafka's internal "unassigned" queue; -1 lag means unknown.
@@ -48,7 +58,11 @@ impl ClientContext for Observed {
 
 impl ConsumerContext for Observed {
     fn post_rebalance(&self, _: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
-        let mut assigned = self.0.assigned.lock().unwrap_or_else(|p| p.into_inner());
+        let mut assigned = self
+            .state
+            .assigned
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
         match rebalance {
             Rebalance::Assign(list) => {
                 *assigned = list

@@ -6,7 +6,7 @@ use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::util::Timeout;
 use serde_json::Value;
 
-use crate::kafka::headers;
+use crate::kafka::{headers, Context};
 
 /// A header's value as text.
 pub fn header(message: &OwnedMessage, name: &str) -> Option<String> {
@@ -16,7 +16,7 @@ pub fn header(message: &OwnedMessage, name: &str) -> Option<String> {
 
 /// Copies the message to the dead-letter topic with the error and where it came from.
 pub async fn dead_letter(
-    producer: &FutureProducer,
+    producer: &FutureProducer<Context>,
     dlq: &str,
     message: &OwnedMessage,
     error: &str,
@@ -66,7 +66,7 @@ pub async fn dead_letter(
 }
 
 /// Answers a request-response message on its reply topic, if it asked for an answer.
-pub async fn reply(producer: &FutureProducer, message: &OwnedMessage, answer: &Value) {
+pub async fn reply(producer: &FutureProducer<Context>, message: &OwnedMessage, answer: &Value) {
     let (Some(topic), Some(correlation)) = (
         header(message, headers::REPLY_TOPIC),
         header(message, headers::CORRELATION_ID),

@@ -11,7 +11,7 @@ use rdkafka::producer::{FutureProducer, Producer as _};
 use tokio::sync::watch;
 
 use crate::config::Settings;
-use crate::kafka;
+use crate::kafka::{self, Context, Errors, Kafka};
 use idempotency::Idempotency;
 use replies::Replies;
 
@@ -20,8 +20,11 @@ pub use routes::router;
 /// Why the producer is not ready.
 #[derive(Debug, thiserror::Error)]
 pub enum NotReady {
-    #[error("Kafka did not answer: {0}")]
-    Kafka(#[from] rdkafka::error::KafkaError),
+    #[error("Kafka did not answer: {error}{}", .reason.as_ref().map_or_else(String::new, |r| format!(" ({r})")))]
+    Kafka {
+        error: rdkafka::error::KafkaError,
+        reason: Option<String>,
+    },
     #[error("Kafka has no partitions for topic {0}")]
     NoPartitions(String),
     #[error("the check was interrupted: {0}")]
@@ -29,7 +32,9 @@ pub enum NotReady {
 }
 
 pub struct ProducerService {
-    kafka: FutureProducer,
+    kafka: FutureProducer<Context>,
+    /// What librdkafka last complained of, for `/readyz`.
+    errors: Errors,
     topic: String,
     reply_topic: String,
     replies: Arc<Replies>,
@@ -46,27 +51,30 @@ impl ProducerService {
     /// starts the reply router.
     pub fn start(
         settings: &Settings,
-        brokers: &str,
+        cluster: &Kafka,
         shutdown: watch::Receiver<bool>,
     ) -> anyhow::Result<Arc<Self>> {
-        let kafka: FutureProducer = kafka::client_config(brokers, "kafka-orders-producer")
-            .set("acks", "all")
-            .set("enable.idempotence", "true")
-            .set("linger.ms", "2")
-            .set(
-                "message.timeout.ms",
-                settings.producer.publish_timeout.as_millis().to_string(),
-            )
-            .create()?;
+        let kafka: FutureProducer<Context> = cluster.create(
+            cluster
+                .config("kafka-orders-producer")
+                .set("acks", "all")
+                .set("enable.idempotence", "true")
+                .set("linger.ms", "2")
+                .set(
+                    "message.timeout.ms",
+                    settings.producer.publish_timeout.as_millis().to_string(),
+                ),
+        )?;
         let replies = Arc::new(Replies::default());
         let reply_topic = kafka::reply_topic(&settings.kafka.topic);
         tokio::spawn(
             replies
                 .clone()
-                .run(brokers.to_string(), reply_topic.clone(), shutdown),
+                .run(cluster.clone(), reply_topic.clone(), shutdown),
         );
         Ok(Arc::new(Self {
             kafka,
+            errors: cluster.errors.clone(),
             topic: settings.kafka.topic.clone(),
             reply_topic,
             replies,
@@ -87,7 +95,11 @@ impl ProducerService {
                 .client()
                 .fetch_metadata(Some(&topic), Duration::from_secs(2))
         })
-        .await??;
+        .await?
+        .map_err(|error| NotReady::Kafka {
+            error,
+            reason: self.errors.last(),
+        })?;
         let partitions = metadata
             .topics()
             .first()

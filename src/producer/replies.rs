@@ -17,7 +17,7 @@ use rdkafka::{Offset, TopicPartitionList};
 use serde_json::Value;
 use tokio::sync::{oneshot, watch};
 
-use crate::kafka::{self, headers};
+use crate::kafka::{headers, Context, Kafka};
 
 #[derive(Default)]
 pub struct Replies {
@@ -60,12 +60,12 @@ impl Replies {
     /// Keeps trying to attach to the reply topic until it works, then routes replies.
     pub async fn run(
         self: Arc<Self>,
-        brokers: String,
+        kafka: Kafka,
         topic: String,
         mut shutdown: watch::Receiver<bool>,
     ) {
         let consumer = loop {
-            match attach(&brokers, &topic).await {
+            match attach(&kafka, &topic).await {
                 Ok(consumer) => break consumer,
                 Err(err) => {
                     tracing::warn!(%err, topic, "reply topic not ready yet; retrying");
@@ -99,17 +99,18 @@ impl Replies {
     }
 }
 
-/// Creates the reply topic if needed and assigns every partition at its current end.
-async fn attach(brokers: &str, topic: &str) -> anyhow::Result<StreamConsumer> {
-    kafka::ensure_topic(brokers, topic, 1).await?;
-    let consumer: StreamConsumer = kafka::client_config(brokers, "kafka-orders-replies")
-        .set(
-            "group.id",
-            format!("kafka-orders-replies-{}", uuid::Uuid::new_v4()),
-        )
-        .set("enable.auto.commit", "false")
-        .set("fetch.wait.max.ms", "50")
-        .create()?;
+/// Assigns every partition of the reply topic (made at start) at its current end.
+async fn attach(kafka: &Kafka, topic: &str) -> anyhow::Result<StreamConsumer<Context>> {
+    let consumer: StreamConsumer<Context> = kafka.create(
+        kafka
+            .config("kafka-orders-replies")
+            .set(
+                "group.id",
+                format!("kafka-orders-replies-{}", uuid::Uuid::new_v4()),
+            )
+            .set("enable.auto.commit", "false")
+            .set("fetch.wait.max.ms", "50"),
+    )?;
     let topic = topic.to_string();
     tokio::task::spawn_blocking(move || {
         let timeout = Duration::from_secs(5);

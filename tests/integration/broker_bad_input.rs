@@ -5,7 +5,6 @@ use std::time::Duration;
 
 use broker::BrokerConfig;
 use rdkafka::producer::{FutureProducer, FutureRecord};
-use rdkafka::ClientConfig;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -39,8 +38,7 @@ async fn bad_frames_close_only_their_connection() {
     };
     let broker = TestBroker::embedded(config).await;
     let addr = broker.bootstrap();
-    let producer: FutureProducer = ClientConfig::new()
-        .set("bootstrap.servers", &addr)
+    let producer: FutureProducer = crate::common::client_config(&addr)
         .set("acks", "all")
         .create()
         .expect("producer");

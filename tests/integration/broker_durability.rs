@@ -8,7 +8,6 @@ use broker::BrokerConfig;
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
 use rdkafka::message::Message;
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
-use rdkafka::ClientConfig;
 
 use crate::common::TestBroker;
 
@@ -21,8 +20,7 @@ fn config(dir: &std::path::Path) -> BrokerConfig {
 }
 
 async fn consume(bootstrap: &str, n: usize) -> Vec<String> {
-    let consumer: StreamConsumer = ClientConfig::new()
-        .set("bootstrap.servers", bootstrap)
+    let consumer: StreamConsumer = crate::common::client_config(bootstrap)
         .set("group.id", "durable")
         .set("auto.offset.reset", "earliest")
         .set("enable.auto.commit", "false")
@@ -48,8 +46,7 @@ async fn restart_keeps_every_message_and_committed_offset() {
     crate::common::init_logs();
     let dir = tempfile::tempdir().expect("tempdir");
     let first = TestBroker::embedded(config(dir.path())).await;
-    let producer: FutureProducer = ClientConfig::new()
-        .set("bootstrap.servers", first.bootstrap())
+    let producer: FutureProducer = crate::common::client_config(first.bootstrap())
         .set("enable.idempotence", "true")
         .create()
         .expect("producer");
@@ -87,8 +84,7 @@ async fn restart_keeps_every_message_and_committed_offset() {
     );
 
     // Appends continue after the recovered offsets.
-    let producer: FutureProducer = ClientConfig::new()
-        .set("bootstrap.servers", second.bootstrap())
+    let producer: FutureProducer = crate::common::client_config(second.bootstrap())
         .create()
         .expect("producer");
     let delivery = producer

@@ -8,13 +8,11 @@ use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
 use rdkafka::message::{Header, Headers, Message, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::types::RDKafkaErrorCode;
-use rdkafka::ClientConfig;
 
 use crate::common::TestBroker;
 
 fn producer(bootstrap: &str) -> FutureProducer {
-    ClientConfig::new()
-        .set("bootstrap.servers", bootstrap)
+    crate::common::client_config(bootstrap)
         .set("enable.idempotence", "true")
         .set("acks", "all")
         .create()
@@ -22,12 +20,11 @@ fn producer(bootstrap: &str) -> FutureProducer {
 }
 
 fn consumer(bootstrap: &str, group: &str) -> StreamConsumer {
-    let mut config = ClientConfig::new();
+    let mut config = crate::common::client_config(bootstrap);
     if let Ok(debug) = std::env::var("RDKAFKA_DEBUG") {
         config.set("debug", debug);
     }
     config
-        .set("bootstrap.servers", bootstrap)
         .set("group.id", group)
         .set("auto.offset.reset", "earliest")
         .set("enable.auto.commit", "false")
@@ -37,13 +34,12 @@ fn consumer(bootstrap: &str, group: &str) -> StreamConsumer {
 }
 
 async fn create_topic(bootstrap: &str, name: &str, partitions: i32) {
-    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
-        .set("bootstrap.servers", bootstrap)
+    let admin: AdminClient<DefaultClientContext> = crate::common::client_config(bootstrap)
         .create()
         .expect("admin");
     let result = admin
         .create_topics(
-            &[NewTopic::new(name, partitions, TopicReplication::Fixed(1))],
+            &[NewTopic::new(name, partitions, TopicReplication::Fixed(-1))],
             &AdminOptions::new(),
         )
         .await
@@ -51,7 +47,7 @@ async fn create_topic(bootstrap: &str, name: &str, partitions: i32) {
     assert!(result[0].is_ok(), "{result:?}");
     let again = admin
         .create_topics(
-            &[NewTopic::new(name, partitions, TopicReplication::Fixed(1))],
+            &[NewTopic::new(name, partitions, TopicReplication::Fixed(-1))],
             &AdminOptions::new(),
         )
         .await
@@ -152,8 +148,7 @@ async fn compressed_batches_pass_through_untouched() {
     create_topic(&bootstrap, &topic, 1).await;
     let codecs = ["gzip", "snappy", "lz4", "zstd", "none"];
     for codec in codecs {
-        let producer: FutureProducer = ClientConfig::new()
-            .set("bootstrap.servers", &bootstrap)
+        let producer: FutureProducer = crate::common::client_config(&bootstrap)
             .set("compression.codec", codec)
             .set("linger.ms", "20")
             .create()
@@ -206,8 +201,7 @@ async fn acks_zero_and_acks_one_messages_are_stored() {
     let topic = format!("t-acks-{}", uuid::Uuid::new_v4().simple());
     create_topic(&bootstrap, &topic, 1).await;
     for acks in ["0", "1"] {
-        let producer: FutureProducer = ClientConfig::new()
-            .set("bootstrap.servers", &bootstrap)
+        let producer: FutureProducer = crate::common::client_config(&bootstrap)
             .set("acks", acks)
             .create()
             .expect("producer");

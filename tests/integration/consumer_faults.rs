@@ -12,9 +12,15 @@ use kafka_orders::app::Services;
 use kafka_orders::config::Settings;
 
 fn consumer_process(s: &Settings, api: &str) -> Process {
+    // The Kafka client properties go in as variables, the way a container is configured.
+    let properties = s.kafka.properties.iter().map(|(k, v)| {
+        let name = format!("KAFKA_ORDERS_KAFKA_{}", k.replace('.', "_").to_uppercase());
+        (name, v.to_string())
+    });
     Process::spawn(
         Command::new(env!("CARGO_BIN_EXE_kafka-orders"))
             .arg("consumer")
+            .envs(properties)
             .env("KAFKA_ORDERS_BROKERS", &s.kafka.brokers)
             .env("KAFKA_ORDERS_TOPIC", &s.kafka.topic)
             .env("KAFKA_ORDERS_GROUP", &s.kafka.group)

@@ -8,7 +8,6 @@ use kafka_orders::app::Services;
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::message::{Headers, Message};
 use rdkafka::producer::{FutureProducer, FutureRecord};
-use rdkafka::ClientConfig;
 use serde_json::json;
 
 use crate::common::stream::OrderStream;
@@ -24,8 +23,7 @@ async fn poison_messages_in_the_middle_of_a_stream_go_to_the_dlq_and_the_rest_fl
     let app = TestApp::start(s.clone(), Services::All).await;
     let stream = OrderStream::start(&app.producer, 50);
     stream.until_acknowledged(50, 30).await;
-    let kafka: FutureProducer = ClientConfig::new()
-        .set("bootstrap.servers", &app.brokers)
+    let kafka: FutureProducer = crate::common::client_config(&app.brokers)
         .create()
         .expect("producer");
     kafka
@@ -53,8 +51,7 @@ async fn poison_messages_in_the_middle_of_a_stream_go_to_the_dlq_and_the_rest_fl
     stream.until_acknowledged(50, 30).await;
     stream.finish(&app.api, injected, 30).await;
 
-    let dlq: StreamConsumer = ClientConfig::new()
-        .set("bootstrap.servers", &app.brokers)
+    let dlq: StreamConsumer = crate::common::client_config(&app.brokers)
         .set("group.id", format!("dlq-reader-{}", s.kafka.group))
         .set("auto.offset.reset", "earliest")
         .create()

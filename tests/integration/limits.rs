@@ -142,8 +142,7 @@ async fn broker_connection_cap_idle_and_slow_clients() {
 
     // The slots are free again: a real client works.
     use rdkafka::producer::{FutureProducer, FutureRecord};
-    let producer: FutureProducer = rdkafka::ClientConfig::new()
-        .set("bootstrap.servers", broker.bootstrap())
+    let producer: FutureProducer = crate::common::client_config(broker.bootstrap())
         .create()
         .expect("producer");
     producer

@@ -7,30 +7,30 @@ use axum::http::StatusCode;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use futures::Stream;
-use rdkafka::consumer::{BaseConsumer, Consumer, StreamConsumer};
+use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::message::{Headers, Message};
 use rdkafka::{Offset, TopicPartitionList};
 use serde_json::json;
 
 use super::{blocking, error_page, messages, C};
-use crate::console::kafka;
+use crate::console::kafka::{self, Reader};
+use crate::kafka::Context;
 
 /// Server-Sent Events: every new message of the topic, as JSON, until the page goes away.
 pub async fn live(State(console): C, Path(name): Path<String>) -> Response {
-    let consumer: StreamConsumer = match kafka::client(&console.brokers, None) {
+    let consumer: StreamConsumer<Context> = match kafka::client(&console.kafka, None) {
         Ok(c) => c,
-        Err(e) => return error_page("Live", StatusCode::BAD_GATEWAY, &e),
+        Err(e) => return error_page("Live", StatusCode::BAD_GATEWAY, &e.to_string()),
     };
-    let brokers = console.brokers.clone();
+    let cluster = console.kafka.clone();
     let topic = name.clone();
-    let info = match blocking(move || {
-        kafka::topic(&kafka::client::<BaseConsumer>(&brokers, None)?, &topic)
-    })
-    .await
-    {
-        Ok(i) => i,
-        Err(e) => return error_page("Live", StatusCode::NOT_FOUND, &e),
-    };
+    let info =
+        match blocking(move || kafka::topic(&kafka::client::<Reader>(&cluster, None)?, &topic))
+            .await
+        {
+            Ok(i) => i,
+            Err(e) => return error_page("Live", StatusCode::NOT_FOUND, &e.to_string()),
+        };
     let mut tpl = TopicPartitionList::new();
     for p in &info.partitions {
         let _ = tpl.add_partition_offset(&name, p.id, Offset::Offset(p.high));
@@ -43,7 +43,7 @@ pub async fn live(State(console): C, Path(name): Path<String>) -> Response {
         .into_response()
 }
 
-fn follow(consumer: StreamConsumer) -> impl Stream<Item = Result<Event, Infallible>> {
+fn follow(consumer: StreamConsumer<Context>) -> impl Stream<Item = Result<Event, Infallible>> {
     futures::stream::unfold(consumer, |consumer| async move {
         loop {
             let Ok(m) = consumer.recv().await else {

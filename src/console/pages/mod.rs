@@ -23,9 +23,9 @@ use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::html;
-use rdkafka::consumer::BaseConsumer;
 
-use super::kafka::{self, GroupInfo, TopicInfo};
+use super::error::ConsoleError;
+use super::kafka::{self, GroupInfo, Reader, Topics};
 use super::Console;
 
 pub use groups::groups;
@@ -40,11 +40,9 @@ type C = State<Arc<Console>>;
 type Params = Query<HashMap<String, String>>;
 
 async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, String> + Send + 'static,
-) -> Result<T, String> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| e.to_string())?
+    f: impl FnOnce() -> Result<T, ConsoleError> + Send + 'static,
+) -> Result<T, ConsoleError> {
+    tokio::task::spawn_blocking(f).await?
 }
 
 /// The notice and error a form action sent back in the query string.
@@ -79,12 +77,12 @@ fn error_page(title: &str, status: StatusCode, message: &str) -> Response {
 
 async fn snapshot(
     console: &Console,
-) -> Result<(Vec<String>, Vec<TopicInfo>, Vec<GroupInfo>), String> {
-    let brokers = console.brokers.clone();
+) -> Result<(Vec<String>, Topics, Vec<GroupInfo>), ConsoleError> {
+    let cluster = console.kafka.clone();
     blocking(move || {
-        let client: BaseConsumer = kafka::client(&brokers, None)?;
-        let topics = kafka::topics(&client)?;
-        let groups = kafka::groups(&client, &brokers, &topics)?;
+        let client: Reader = kafka::client(&cluster, None)?;
+        let topics = kafka::topics(&cluster, &client)?;
+        let groups = kafka::groups(&client, &cluster, &topics.list)?;
         Ok((kafka::brokers(&client)?, topics, groups))
     })
     .await

@@ -7,6 +7,7 @@ use maud::{html, Markup};
 use serde_json::Value;
 
 use super::{error_page, layout, C};
+use crate::console::error::ConsoleError;
 use crate::console::Console;
 
 pub async fn orders(State(console): C) -> Response {
@@ -15,7 +16,9 @@ pub async fn orders(State(console): C) -> Response {
         get_json(&console, "/orders?limit=1000").await,
     ) {
         (Ok(s), Ok(l)) => (s, l.as_array().cloned().unwrap_or_default()),
-        (Err(e), _) | (_, Err(e)) => return error_page("Orders", StatusCode::BAD_GATEWAY, &e),
+        (Err(e), _) | (_, Err(e)) => {
+            return error_page("Orders", StatusCode::BAD_GATEWAY, &e.to_string())
+        }
     };
     let by_status: Vec<(String, u64)> = stats["ordersByStatus"]
         .as_object()
@@ -73,19 +76,29 @@ fn field<'a>(order: &'a Value, name: &str) -> &'a str {
     order[name].as_str().unwrap_or("")
 }
 
-async fn get_json(console: &Console, path: &str) -> Result<Value, String> {
+async fn get_json(console: &Console, path: &str) -> Result<Value, ConsoleError> {
     let base = console
         .orders_api
         .as_deref()
-        .ok_or("no Orders API is configured for this console (orders_api_url)")?;
+        .ok_or(ConsoleError::NoOrdersApi)?;
     let url = format!("{}{path}", base.trim_end_matches('/'));
-    let response = console
-        .http
-        .get(&url)
-        .send()
+    let response =
+        console
+            .http
+            .get(&url)
+            .send()
+            .await
+            .map_err(|source| ConsoleError::OrdersApi {
+                base: base.to_string(),
+                source,
+            })?;
+    response
+        .json()
         .await
-        .map_err(|e| format!("the Orders API at {base} is not reachable: {e}"))?;
-    response.json().await.map_err(|e| e.to_string())
+        .map_err(|source| ConsoleError::OrdersApi {
+            base: base.to_string(),
+            source,
+        })
 }
 
 /// Orders per minute over the last 15 minutes, from the orders' creation times.

@@ -17,15 +17,15 @@ pub async fn overview(State(console): C, Query(params): Params) -> Response {
             return error_page(
                 "Overview",
                 StatusCode::BAD_GATEWAY,
-                &format!("Kafka at {} is not reachable: {e}", console.brokers),
+                &format!("Kafka at {} is not reachable: {e}", console.kafka.bootstrap),
             )
         }
     };
-    let dlq = dlq_count(&topics);
+    let dlq = dlq_count(&topics.list);
     let body = html! {
         div.cards {
-            div.card { b { (topics.len()) } span { "topics" } }
-            div.card { b { (topics.iter().map(TopicInfo::messages).sum::<i64>()) } span { "messages" } }
+            div.card { b { (topics.list.len()) } span { "topics" } }
+            div.card { b { (topics.list.iter().map(TopicInfo::messages).sum::<i64>()) } span { "messages" } }
             div.card { b { (groups.len()) } span { "consumer groups" } }
             div.card { b { (groups.iter().map(GroupInfo::total_lag).sum::<i64>()) } span { "total lag" } }
             div.card { b class=[(dlq > 0).then_some("alert")] { (dlq) } span { "dead letters" } }
@@ -56,7 +56,7 @@ fn broker(console: &Console, brokers: &[String]) -> Markup {
                         @let st = stats.stats();
                         @let secs = (st.uptime_ms as f64 / 1000.0).max(0.001);
                         tr { th { "Kind" } td { "kafka-orders built-in broker " (env!("CARGO_PKG_VERSION")) } }
-                        tr { th { "Advertised" } td { (console.brokers) } }
+                        tr { th { "Advertised" } td { (console.kafka.bootstrap) } }
                         tr { th { "Uptime" } td { (format!("{secs:.0} s")) } }
                         tr {
                             th { "Requests" }
@@ -66,7 +66,7 @@ fn broker(console: &Console, brokers: &[String]) -> Markup {
                     }
                     None => {
                         tr { th { "Kind" } td { "Kafka cluster" } }
-                        tr { th { "Bootstrap" } td { (console.brokers) } }
+                        tr { th { "Bootstrap" } td { (console.kafka.bootstrap) } }
                     }
                 }
                 tr { th { "Brokers (id, address)" } td { (brokers.join(", ")) } }

@@ -5,7 +5,7 @@ use serde_json::json;
 
 use super::{groups, layout, messages, orders, topics};
 use crate::console::kafka::{
-    GroupInfo, LagInfo, MemberInfo, MessageInfo, PartitionInfo, TopicInfo,
+    GroupInfo, LagInfo, MemberInfo, MessageInfo, PartitionInfo, TopicInfo, Topics,
 };
 
 const HOSTILE: &str = r#"<script>alert("x")</script>'"#;
@@ -39,8 +39,13 @@ fn the_topics_table_escapes_names_in_text_attributes_links_and_script() {
         }],
         size: None,
     };
-    let html = topics::table(&[topic]).into_string();
-    assert_escaped(&html, 2);
+    let html = topics::table(&Topics {
+        list: vec![topic],
+        sizes_unknown: Some(HOSTILE.to_string()),
+    })
+    .into_string();
+    // The name (once as text, once as data-topic) and the note on sizes.
+    assert_escaped(&html, 3);
     assert!(html.contains(r#"href="/topics/%3Cscript%3Ealert%28%22x%22%29%3C%2Fscript%3E%27""#));
     // JSON string rules inside the handler, then HTML escaping of the attribute.
     assert!(html.contains(

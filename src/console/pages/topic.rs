@@ -7,10 +7,11 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use maud::{html, Markup};
-use rdkafka::consumer::BaseConsumer;
 
 use super::{blocking, error_page, flash, layout, messages, url, Params, C};
-use crate::console::kafka::{self, MessageInfo, TopicInfo};
+use crate::console::error::ConsoleError;
+use crate::console::kafka::{self, MessageInfo, Reader, TopicInfo};
+use crate::kafka::Kafka;
 
 /// Most messages a page shows, and how far back a search looks per partition.
 const PAGE_MAX: i64 = 200;
@@ -39,24 +40,26 @@ pub async fn topic(State(console): C, Path(name): Path<String>, Query(params): P
     let title = format!("Topic {name}");
     let wanted = match wanted(&params) {
         Ok(w) => w,
-        Err(e) => return error_page(&title, StatusCode::BAD_REQUEST, &e),
+        Err(e) => return error_page(&title, StatusCode::BAD_REQUEST, &e.to_string()),
     };
-    let brokers = console.brokers.clone();
+    let cluster = console.kafka.clone();
     let (topic_name, w) = (name.clone(), wanted.clone());
-    let loaded = blocking(move || load(&brokers, &topic_name, &w)).await;
+    let loaded = blocking(move || load(&cluster, &topic_name, &w)).await;
     match loaded {
         Ok(loaded) => {
             layout::page(&title, notice, error, body(&name, &wanted, &loaded)).into_response()
         }
-        Err(e) => error_page(&title, StatusCode::NOT_FOUND, &e),
+        Err(e) => error_page(&title, StatusCode::NOT_FOUND, &e.to_string()),
     }
 }
 
-fn load(brokers: &str, name: &str, wanted: &Wanted) -> Result<Loaded, String> {
-    let info = kafka::topic(&kafka::client::<BaseConsumer>(brokers, None)?, name)?;
+fn load(cluster: &Kafka, name: &str, wanted: &Wanted) -> Result<Loaded, ConsoleError> {
+    let info = kafka::topic(&kafka::client::<Reader>(cluster, None)?, name)?;
     if let Some(p) = wanted.partition {
         if !info.partitions.iter().any(|x| i64::from(x.id) == p) {
-            return Err(format!("topic {name} has no partition {p}"));
+            return Err(ConsoleError::Input(format!(
+                "topic {name} has no partition {p}"
+            )));
         }
     }
     let mut messages = Vec::new();
@@ -75,7 +78,7 @@ fn load(brokers: &str, name: &str, wanted: &Wanted) -> Result<Loaded, String> {
             Some(_) => SEARCH_WINDOW,
             None => wanted.limit,
         };
-        let mut read = kafka::read(brokers, name, p.id, (end - span).max(p.low), end)?;
+        let mut read = kafka::read(cluster, name, p.id, (end - span).max(p.low), end)?;
         if let Some(q) = &wanted.query {
             let has =
                 |text: &Option<String>| text.as_deref().is_some_and(|t| t.contains(q.as_str()));
@@ -92,7 +95,7 @@ fn load(brokers: &str, name: &str, wanted: &Wanted) -> Result<Loaded, String> {
     })
 }
 
-fn wanted(params: &HashMap<String, String>) -> Result<Wanted, String> {
+fn wanted(params: &HashMap<String, String>) -> Result<Wanted, ConsoleError> {
     Ok(Wanted {
         partition: number(params, "partition")?,
         before: number(params, "before")?,
@@ -104,13 +107,13 @@ fn wanted(params: &HashMap<String, String>) -> Result<Wanted, String> {
     })
 }
 
-fn number(params: &HashMap<String, String>, key: &str) -> Result<Option<i64>, String> {
+fn number(params: &HashMap<String, String>, key: &str) -> Result<Option<i64>, ConsoleError> {
     match params.get(key).map(|v| v.trim()).filter(|v| !v.is_empty()) {
         None => Ok(None),
         Some(v) => v
             .parse()
             .map(Some)
-            .map_err(|_| format!("{key} must be a whole number, not {v:?}")),
+            .map_err(|_| ConsoleError::Input(format!("{key} must be a whole number, not {v:?}"))),
     }
 }
 

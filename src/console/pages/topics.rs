@@ -8,29 +8,27 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::{html, Markup};
 use rdkafka::admin::{AdminOptions, NewTopic, TopicReplication};
-use rdkafka::consumer::BaseConsumer;
 use serde::Deserialize;
 
 use super::{back, blocking, error_page, flash, layout, url, Params, C};
-use crate::console::kafka::{self, TopicInfo};
+use crate::console::kafka::{self, Reader, Topics};
 
 pub async fn topics(State(console): C, Query(params): Params) -> Response {
     let (notice, error) = flash(&params);
-    let brokers = console.brokers.clone();
-    let topics = match blocking(move || {
-        kafka::topics(&kafka::client::<BaseConsumer>(&brokers, None)?)
-    })
-    .await
-    {
-        Ok(t) => t,
-        Err(e) => {
-            return error_page(
-                "Topics",
-                StatusCode::BAD_GATEWAY,
-                &format!("cannot list topics: {e}"),
-            )
-        }
-    };
+    let cluster = console.kafka.clone();
+    let topics =
+        match blocking(move || kafka::topics(&cluster, &kafka::client::<Reader>(&cluster, None)?))
+            .await
+        {
+            Ok(t) => t,
+            Err(e) => {
+                return error_page(
+                    "Topics",
+                    StatusCode::BAD_GATEWAY,
+                    &format!("cannot list topics: {e}"),
+                )
+            }
+        };
     let body = html! {
         form.inline method="post" action="/topics" {
             label { "New topic" input name="name" required pattern=r"[A-Za-z0-9._\-]{1,249}"; }
@@ -42,8 +40,11 @@ pub async fn topics(State(console): C, Query(params): Params) -> Response {
     layout::page("Topics", notice, error, body).into_response()
 }
 
-pub fn table(topics: &[TopicInfo]) -> Markup {
+pub fn table(topics: &Topics) -> Markup {
     html! {
+        @if let Some(why) = &topics.sizes_unknown {
+            p.note #sizes-unknown { (why) }
+        }
         table #topics {
             thead {
                 tr {
@@ -57,7 +58,7 @@ pub fn table(topics: &[TopicInfo]) -> Markup {
                 }
             }
             tbody {
-                @for t in topics {
+                @for t in &topics.list {
                     @let u = url(&t.name);
                     @let dead_letters = t.name.ends_with(".dlq") && t.messages() > 0;
                     tr data-topic=(t.name) {
@@ -123,7 +124,11 @@ pub async fn create_topic(State(console): C, Form(form): Form<NewTopicForm>) -> 
     match console
         .admin
         .create_topics(
-            &[NewTopic::new(&name, partitions, TopicReplication::Fixed(1))],
+            &[NewTopic::new(
+                &name,
+                partitions,
+                TopicReplication::Fixed(console.replication_factor),
+            )],
             &options,
         )
         .await

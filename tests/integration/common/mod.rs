@@ -57,21 +57,23 @@ impl TestBroker {
         }
     }
 
-    fn control(action: &str) {
+    /// Runs the script in `KAFKA_CONTROL` (fixtures/kafka/kafka.sh, or the cluster's
+    /// cluster.sh, which also takes `kill N` and `resume N`) with `args`.
+    pub fn control(args: &[&str]) {
         let script = std::env::var("KAFKA_CONTROL")
             .expect("KAFKA_CONTROL names the script that stops and resumes KAFKA_BROKERS");
         let status = std::process::Command::new(script)
-            .arg(action)
+            .args(args)
             .status()
             .expect("run KAFKA_CONTROL");
-        assert!(status.success(), "KAFKA_CONTROL {action} failed");
+        assert!(status.success(), "KAFKA_CONTROL {args:?} failed");
     }
 
     /// Stops the broker, keeping its data, until `resume`.
     pub async fn pause(&mut self) {
         match self.embedded.take() {
             Some(handle) => handle.shutdown().await,
-            None => Self::control("stop"),
+            None => Self::control(&["stop"]),
         }
     }
 
@@ -84,7 +86,7 @@ impl TestBroker {
                         .expect("embedded broker restarts"),
                 )
             }
-            None => Self::control("resume"),
+            None => Self::control(&["resume"]),
         }
     }
 
@@ -97,6 +99,37 @@ impl TestBroker {
             handle.shutdown().await;
         }
     }
+}
+
+/// The client properties of the real Kafka (`KAFKA_PROPERTIES`: a file of `key=value`
+/// lines, e.g. SASL_SSL settings), or none.
+pub fn kafka_properties() -> Vec<(String, String)> {
+    let Ok(path) = std::env::var("KAFKA_PROPERTIES") else {
+        return Vec::new();
+    };
+    let text = std::fs::read_to_string(&path).expect("KAFKA_PROPERTIES names a readable file");
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(|l| {
+            let (k, v) = l.split_once('=').expect("key=value");
+            (k.trim().to_string(), v.trim().to_string())
+        })
+        .collect()
+}
+
+/// A librdkafka configuration for `bootstrap`, with the real Kafka's client properties when
+/// that is the Kafka it points at.
+pub fn client_config(bootstrap: impl AsRef<str>) -> rdkafka::ClientConfig {
+    let bootstrap = bootstrap.as_ref();
+    let mut config = rdkafka::ClientConfig::new();
+    config.set("bootstrap.servers", bootstrap);
+    if real_kafka().as_deref() == Some(bootstrap) {
+        for (k, v) in kafka_properties() {
+            config.set(k, v);
+        }
+    }
+    config
 }
 
 /// The real Kafka to test against, if `KAFKA_BROKERS` names one.
@@ -128,6 +161,9 @@ pub fn settings(bootstrap: &str, name: &str) -> Settings {
     let any_port: SocketAddr = "127.0.0.1:0".parse().expect("addr");
     let mut s = Settings::default();
     s.kafka.brokers = bootstrap.to_string();
+    if real_kafka().as_deref() == Some(bootstrap) {
+        s.kafka.properties = kafka_properties().into_iter().collect();
+    }
     s.kafka.topic = format!("orders-{unique}");
     s.kafka.group = format!("group-{unique}");
     s.producer.listen = any_port;
@@ -227,8 +263,7 @@ pub async fn exactly_once(api: &str, n: usize) {
 /// Waits (at most 60 s) until the consumer group is Stable with `n` members.
 pub async fn group_members(bootstrap: &str, group: &str, n: usize) {
     use rdkafka::consumer::{BaseConsumer, Consumer};
-    let probe: BaseConsumer = rdkafka::ClientConfig::new()
-        .set("bootstrap.servers", bootstrap)
+    let probe: BaseConsumer = crate::common::client_config(bootstrap)
         .create()
         .expect("client");
     eventually(60, || {

@@ -5,7 +5,7 @@ use std::ffi::OsString;
 use std::net::SocketAddr;
 use std::process::{Child, Command};
 
-use super::{eventually, real_kafka};
+use super::{eventually, kafka_properties, real_kafka};
 
 /// A child process, killed if the test ends early (a failed assertion must not leave it running).
 pub struct Process(pub Child);
@@ -46,12 +46,17 @@ fn free_port() -> SocketAddr {
         .expect("addr")
 }
 
-/// `--brokers KAFKA_BROKERS` when a real Kafka is named, else `--embedded`.
+/// `--brokers KAFKA_BROKERS` and its client properties as `-X` when a real Kafka is named,
+/// else `--embedded`.
 pub fn kafka_args() -> Vec<OsString> {
-    match real_kafka() {
-        Some(brokers) => vec!["--brokers".into(), brokers.into()],
-        None => vec!["--embedded".into()],
+    let Some(brokers) = real_kafka() else {
+        return vec!["--embedded".into()];
+    };
+    let mut args: Vec<OsString> = vec!["--brokers".into(), brokers.into()];
+    for (k, v) in kafka_properties() {
+        args.extend(["-X".into(), format!("{k}={v}").into()]);
     }
+    args
 }
 
 /// Every service of `kafka-orders` in one child process, on free ports of its own, with a

@@ -29,7 +29,10 @@ pub struct OrderStream {
 
 /// What a fault test reports (and the README's reliability table shows).
 #[derive(Debug)]
-#[allow(dead_code, reason = "every field is printed with the report, through Debug")]
+#[allow(
+    dead_code,
+    reason = "every field is printed with the report, through Debug"
+)]
 pub struct Report {
     pub sent: usize,
     pub acknowledged: usize,
