@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Runs every test, on a fresh machine too: installs what the tests need, starts a real
-# Apache Kafka (from Maven Central jars), and runs the suite against the embedded broker
-# and against that Kafka, then the real-client compatibility tests against both.
+# Runs every test, on a fresh machine too: installs what the tests need, checks formatting and
+# lints, starts a real Apache Kafka (from Maven Central jars), and runs the suite against the
+# embedded broker and against that Kafka, then the real-client compatibility tests against
+# both, and at last the suite and the console on a 3-broker SASL_SSL Apache Kafka cluster.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR=never
@@ -18,7 +19,7 @@ cargo build --workspace --all-targets --locked
 
 echo "== start a real Apache Kafka"
 fixtures/kafka/kafka.sh start
-trap 'fixtures/kafka/kafka.sh stop' EXIT
+trap 'fixtures/kafka/kafka.sh stop; fixtures/kafka-cluster/cluster.sh stop' EXIT
 real_kafka=127.0.0.1:${KAFKA_PORT:-19092}
 
 # Bounded, so that a test stuck after a failure cannot hold the run for long.
@@ -39,6 +40,17 @@ tests/api/schemathesis.sh
 
 echo "== docker-compose.yml and Dockerfile against the code (no Docker engine here)"
 python3 tests/compose/check.py "$real_kafka"
+
+echo "== a 3-broker Apache Kafka cluster with SASL_SSL (SCRAM-SHA-512, TLS from its own CA)"
+fixtures/kafka/kafka.sh stop
+fixtures/kafka-cluster/cluster.sh start
+cluster=(KAFKA_BROKERS="$(fixtures/kafka-cluster/cluster.sh bootstrap)"
+  KAFKA_PROPERTIES=.cache/kafka-cluster/client.properties KAFKA_CONTROL=fixtures/kafka-cluster/cluster.sh)
+echo "== the integration tests on the cluster, through SASL_SSL, with its fault tests"
+env "${cluster[@]}" timeout 1200 cargo test --test integration -- --include-ignored
+echo "== the console in headless Chromium, on the cluster"
+env "${cluster[@]}" node --test tests/console/
+fixtures/kafka-cluster/cluster.sh stop
 
 echo "== fuzz the broker's request decoding and handling (bounded time)"
 # cargo-fuzz needs a nightly toolchain (the machine image has one; it cannot be downloaded here).

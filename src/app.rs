@@ -155,7 +155,7 @@ pub async fn start(mut settings: Settings, services: Services) -> anyhow::Result
         running.producer = Some(service);
     }
     if services.has(Services::Consumer) {
-        let state = Arc::new(consumer::ConsumerState::default());
+        let state = Arc::new(consumer::ConsumerState::new(kafka.errors.clone()));
         let listener = bind(settings.consumer.listen, "consumer").await?;
         running.consumer_addr =
             Some(running.serve(listener, consumer::router(state.clone()), limits)?);

@@ -215,7 +215,10 @@ impl Settings {
         )]);
         let mut figment = defaults
             .merge(Toml::file(file))
-            .merge(Env::prefixed("KAFKA_ORDERS_").filter(|key| !key.as_str().starts_with("kafka_")))
+            .merge(
+                Env::prefixed("KAFKA_ORDERS_")
+                    .filter(|key| !key.as_str().to_ascii_lowercase().starts_with("kafka_")),
+            )
             .merge(Serialized::defaults(properties));
         for layer in flags {
             figment = figment.merge(Serialized::defaults(layer));

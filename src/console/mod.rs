@@ -39,7 +39,7 @@ impl Console {
         embedded: Option<broker::StatsSource>,
     ) -> anyhow::Result<Arc<Self>> {
         Ok(Arc::new(Self {
-            kafka: kafka.clone(),
+            kafka: kafka.quiet(),
             replication_factor,
             admin: kafka.create(&kafka.config("kafka-orders-console"))?,
             producer: kafka.create(

@@ -92,10 +92,7 @@ pub async fn run(
         .set("session.timeout.ms", "10000")
         .set("fetch.wait.max.ms", "100")
         .set("statistics.interval.ms", "5000")
-        .create_with_context(Observed {
-            state,
-            errors: kafka.errors.clone(),
-        })?;
+        .create_with_context(Observed(state))?;
     consumer.subscribe(&[&settings.kafka.topic])?;
     let producer: FutureProducer<Context> = kafka.create(
         kafka

@@ -19,9 +19,18 @@ use crate::kafka::Errors;
 #[derive(Default)]
 pub struct ConsumerState {
     assigned: Mutex<BTreeSet<(String, i32)>>,
+    /// librdkafka's latest complaint, shared with the process's other Kafka clients.
+    errors: Errors,
 }
 
 impl ConsumerState {
+    pub fn new(errors: Errors) -> Self {
+        Self {
+            assigned: Mutex::default(),
+            errors,
+        }
+    }
+
     fn assigned(&self) -> BTreeSet<(String, i32)> {
         self.assigned
             .lock()
@@ -31,15 +40,12 @@ impl ConsumerState {
 }
 
 /// The librdkafka context of the consumer: partitions held, lag, and errors.
-pub struct Observed {
-    pub state: Arc<ConsumerState>,
-    pub errors: Errors,
-}
+pub struct Observed(pub Arc<ConsumerState>);
 
 impl ClientContext for Observed {
     fn error(&self, error: KafkaError, reason: &str) {
         tracing::warn!(%error, reason, "Kafka client error");
-        self.errors.record(&error, reason);
+        self.0.errors.record(&error, reason);
     }
 
     fn stats(&self, statistics: Statistics) {
@@ -58,11 +64,7 @@ impl ClientContext for Observed {
 
 impl ConsumerContext for Observed {
     fn post_rebalance(&self, _: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
-        let mut assigned = self
-            .state
-            .assigned
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
+        let mut assigned = self.0.assigned.lock().unwrap_or_else(|p| p.into_inner());
         match rebalance {
             Rebalance::Assign(list) => {
                 *assigned = list
@@ -107,7 +109,11 @@ pub fn router(state: Arc<ConsumerState>) -> Router {
 async fn readyz(State(state): State<Arc<ConsumerState>>) -> Response {
     let assigned = state.assigned();
     http::readiness(if assigned.is_empty() {
-        Err("no partitions assigned yet (joining the consumer group, or more consumers than partitions)")
+        let why = "no partitions assigned yet (joining the consumer group, or more consumers than partitions)";
+        Err(match state.errors.last() {
+            Some(kafka) => format!("{why}; Kafka client: {kafka}"),
+            None => why.to_string(),
+        })
     } else {
         Ok(
             json!({"partitions": assigned.iter().map(|(t, p)| format!("{t}-{p}")).collect::<Vec<_>>()}),

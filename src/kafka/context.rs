@@ -5,6 +5,7 @@
 use std::sync::{Arc, Mutex};
 
 use rdkafka::client::ClientContext;
+use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::consumer::ConsumerContext;
 use rdkafka::error::KafkaError;
 
@@ -26,12 +27,45 @@ impl Errors {
     }
 }
 
-pub struct Context(pub Errors);
+pub struct Context {
+    pub errors: Errors,
+    /// For short-lived clients (the console makes one per page): their complaints while being
+    /// torn down mid-connection are noise, so they are logged at debug level only.
+    pub quiet: bool,
+}
 
 impl ClientContext for Context {
+    fn log(&self, level: RDKafkaLogLevel, fac: &str, log_message: &str) {
+        if self.quiet {
+            tracing::debug!(target: "librdkafka", "{fac}: {log_message}");
+        } else {
+            match level {
+                RDKafkaLogLevel::Emerg
+                | RDKafkaLogLevel::Alert
+                | RDKafkaLogLevel::Critical
+                | RDKafkaLogLevel::Error => {
+                    tracing::error!(target: "librdkafka", "{fac}: {log_message}")
+                }
+                RDKafkaLogLevel::Warning => {
+                    tracing::warn!(target: "librdkafka", "{fac}: {log_message}")
+                }
+                RDKafkaLogLevel::Notice | RDKafkaLogLevel::Info => {
+                    tracing::info!(target: "librdkafka", "{fac}: {log_message}")
+                }
+                RDKafkaLogLevel::Debug => {
+                    tracing::debug!(target: "librdkafka", "{fac}: {log_message}")
+                }
+            }
+        }
+    }
+
     fn error(&self, error: KafkaError, reason: &str) {
-        tracing::warn!(%error, reason, "Kafka client error");
-        self.0.record(&error, reason);
+        if self.quiet {
+            tracing::debug!(%error, reason, "Kafka client error");
+        } else {
+            tracing::warn!(%error, reason, "Kafka client error");
+        }
+        self.errors.record(&error, reason);
     }
 }
 

@@ -44,6 +44,7 @@ pub struct Kafka {
     pub properties: Properties,
     /// librdkafka's latest complaint (authentication, TLS, transport), shared by the clients.
     pub errors: Errors,
+    quiet: bool,
 }
 
 impl Kafka {
@@ -52,6 +53,17 @@ impl Kafka {
             bootstrap,
             properties,
             errors: Errors::default(),
+            quiet: false,
+        }
+    }
+
+    /// The same configuration for short-lived clients (the console's): their errors are kept
+    /// apart from the services' and logged at debug level only.
+    pub fn quiet(&self) -> Self {
+        Self {
+            errors: Errors::default(),
+            quiet: true,
+            ..self.clone()
         }
     }
 
@@ -83,7 +95,10 @@ impl Kafka {
         &self,
         config: &ClientConfig,
     ) -> Result<T, KafkaError> {
-        config.create_with_context(Context(self.errors.clone()))
+        config.create_with_context(Context {
+            errors: self.errors.clone(),
+            quiet: self.quiet,
+        })
     }
 
     /// Why Kafka cannot be reached, as librdkafka last said, if it said anything.

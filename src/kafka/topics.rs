@@ -8,6 +8,7 @@
 use std::time::Duration;
 
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::KafkaError;
 use rdkafka::types::RDKafkaErrorCode;
 
@@ -36,10 +37,19 @@ pub enum TopicError {
     },
 }
 
+/// librdkafka's reason, and which settings to look at for it.
 fn cause(reason: &Option<String>) -> String {
-    reason
-        .as_ref()
-        .map_or_else(String::new, |r| format!(": {r}"))
+    let Some(reason) = reason else {
+        return String::new();
+    };
+    let settings = if reason.contains("SASL authentication") {
+        " (check sasl.mechanism, sasl.username and sasl.password)"
+    } else if reason.contains("SSL handshake") {
+        " (check ssl.ca.location, and ssl.certificate.location and ssl.key.location for mutual TLS)"
+    } else {
+        ""
+    };
+    format!(": {reason}{settings}")
 }
 
 fn replication(factor: i32) -> String {
@@ -47,6 +57,36 @@ fn replication(factor: i32) -> String {
         format!(" --replication-factor {factor}")
     } else {
         String::new()
+    }
+}
+
+/// Asks for the cluster's metadata. On failure, the client's queued events are served first,
+/// so that librdkafka's reason (a refused password, an untrusted certificate) is recorded in
+/// [`Kafka::errors`] for the caller to tell.
+async fn reachable(kafka: &Kafka) -> Result<(), TopicError> {
+    let probe: BaseConsumer<Context> = kafka
+        .create(&kafka.config("kafka-orders-admin"))
+        .map_err(TopicError::Settings)?;
+    let result = tokio::task::spawn_blocking(move || {
+        let result = probe.fetch_metadata(None, TIMEOUT).map(drop);
+        if result.is_err() {
+            probe.poll(Duration::from_millis(100));
+        }
+        result
+    })
+    .await;
+    match result {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(error)) => Err(TopicError::Unreachable {
+            bootstrap: kafka.bootstrap.clone(),
+            error,
+            reason: kafka.last_error(),
+        }),
+        Err(_) => Err(TopicError::Unreachable {
+            bootstrap: kafka.bootstrap.clone(),
+            error: KafkaError::Canceled,
+            reason: None,
+        }),
     }
 }
 
@@ -63,14 +103,15 @@ pub async fn ensure_topics(
     topics: &[Wanted<'_>],
     replication_factor: i32,
 ) -> Result<Vec<String>, TopicError> {
-    let admin: AdminClient<Context> = kafka
-        .create(&kafka.config("kafka-orders-admin"))
-        .map_err(TopicError::Settings)?;
     let unreachable = |error: KafkaError| TopicError::Unreachable {
         bootstrap: kafka.bootstrap.clone(),
         error,
         reason: kafka.last_error(),
     };
+    reachable(kafka).await?;
+    let admin: AdminClient<Context> = kafka
+        .create(&kafka.config("kafka-orders-admin"))
+        .map_err(TopicError::Settings)?;
     let options = AdminOptions::new()
         .operation_timeout(Some(TIMEOUT))
         .request_timeout(Some(TIMEOUT));

@@ -4,7 +4,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { mkdirSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
 import net from "node:net";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -43,7 +43,12 @@ before(async () => {
     KAFKA_ORDERS_ORDERS_API_URL: `http://127.0.0.1:${ports.api}`, KAFKA_ORDERS_CONSOLE_LISTEN: `127.0.0.1:${ports.console}`,
     KAFKA_ORDERS_BROKER_LISTEN: `127.0.0.1:${ports.broker}`,
   };
-  app = spawn(path.join(root, "target/debug/kafka-orders"), kafka ? ["--brokers", kafka] : ["--embedded"], { env, stdio: "inherit" });
+  // A secured cluster's client properties (KAFKA_PROPERTIES: key=value lines) go in as -X flags.
+  const properties = process.env.KAFKA_PROPERTIES
+    ? readFileSync(process.env.KAFKA_PROPERTIES, "utf8").split("\n").map((l) => l.trim()).filter((l) => l && !l.startsWith("#"))
+    : [];
+  const args = kafka ? ["--brokers", kafka, ...properties.flatMap((p) => ["-X", p])] : ["--embedded"];
+  app = spawn(path.join(root, "target/debug/kafka-orders"), args, { env, stdio: "inherit" });
   await eventually(async () => (await fetch(`http://127.0.0.1:${ports.console}/healthz`)).ok);
   browser = await chromium.launch({
     executablePath: "/usr/bin/chromium",

@@ -19,6 +19,80 @@ fn run(args: &[&str], env: &[(&str, &str)]) -> (Option<i32>, String) {
     )
 }
 
+/// Exit code and everything the process wrote (its logs go to standard output).
+fn run_all(args: &[&str], env: &[(&str, &str)]) -> (Option<i32>, String) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_kafka-orders"));
+    cmd.args(args).env("RUST_LOG", "error");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().expect("run kafka-orders");
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    (out.status.code(), text)
+}
+
+#[test]
+fn a_kafka_property_librdkafka_does_not_know_stops_the_start_naming_it() {
+    let producer = [
+        "producer",
+        "--brokers",
+        "127.0.0.1:1",
+        "--listen",
+        "127.0.0.1:0",
+    ];
+    let (code, out) = run_all(
+        &[&producer[..], &["-X", "no.such.property=1"]].concat(),
+        &[],
+    );
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        out.contains("no.such.property") && out.contains("-X"),
+        "{out}"
+    );
+    // The same from a variable: SASL_TYPO is sasl.typo.
+    let (code, out) = run_all(&producer, &[("KAFKA_ORDERS_KAFKA_SASL_TYPO", "x")]);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("sasl.typo"), "{out}");
+    // A flag that is not KEY=VALUE is refused by the parser.
+    let (code, out) = run_all(&["-X", "novalue", "producer"], &[]);
+    assert_eq!(code, Some(2), "{out}");
+}
+
+#[test]
+fn a_secret_file_that_cannot_be_read_is_named_and_its_value_never_shown() {
+    let (code, err) = run(
+        &["producer", "-X", "sasl.password.file=/no/such/secret"],
+        &[],
+    );
+    assert_eq!(code, Some(2));
+    assert!(
+        err.contains("sasl.password.file") && err.contains("/no/such/secret"),
+        "{err}"
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let secret = dir.path().join("password");
+    std::fs::write(&secret, "hunter2\n").expect("write");
+    let flag = format!("sasl.password.file={}", secret.display());
+    // librdkafka refuses the typo; the message must not carry the password read from the file.
+    let (code, out) = run_all(
+        &[
+            "producer",
+            "--brokers",
+            "127.0.0.1:1",
+            "--listen",
+            "127.0.0.1:0",
+            "-X",
+            &flag,
+            "-X",
+            "sasl.typo=1",
+        ],
+        &[],
+    );
+    assert_eq!(code, Some(1), "{out}");
+    assert!(!out.contains("hunter2"), "{out}");
+}
+
 #[test]
 fn a_bad_environment_value_names_its_key() {
     let (code, err) = run(&["orders-api"], &[("KAFKA_ORDERS_PARTITIONS", "many")]);

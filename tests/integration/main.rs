@@ -10,7 +10,7 @@ mod broker_durability;
 mod broker_rdkafka;
 mod broker_restart;
 mod cli;
-mod cluster_failover;
+mod cluster;
 mod consumer_faults;
 mod consumer_reliability;
 mod crash_recovery;
