@@ -12,7 +12,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get update -q
   DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
-for tool in java mvn python3 node npm go cargo rustup; do
+for tool in java mvn python3 node npm go cargo rustup openssl perl make; do
   command -v "$tool" >/dev/null || { echo "install-test-deps: $tool is required but missing" >&2; exit 1; }
 done
 rustup component add rustfmt clippy
