@@ -6,6 +6,7 @@ mod error;
 mod kafka;
 mod log_dirs;
 mod pages;
+mod wire;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
