@@ -38,6 +38,8 @@ pub enum PropertyError {
     },
     #[error("Kafka property {0} is given twice: directly and as {0}.file; keep one")]
     Twice(String),
+    #[error("Kafka property {0}: {1} is not a single value (text, number or true/false)")]
+    NotAValue(String, String),
 }
 
 pub fn is_secret(key: &str) -> bool {
@@ -128,7 +130,7 @@ fn flatten(
     value: Value,
     nested: bool,
     out: &mut Vec<(bool, String, String)>,
-) -> Result<(), String> {
+) -> Result<(), PropertyError> {
     let text = match value {
         Value::Object(map) => {
             for (k, v) in map {
@@ -139,11 +141,7 @@ fn flatten(
         Value::String(s) => s,
         Value::Number(n) => n.to_string(),
         Value::Bool(b) => b.to_string(),
-        other => {
-            return Err(format!(
-                "Kafka property {key}: {other} is not a single value"
-            ))
-        }
+        other => return Err(PropertyError::NotAValue(key, other.to_string())),
     };
     out.push((nested, key, text));
     Ok(())
