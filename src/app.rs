@@ -9,6 +9,7 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use crate::config::Settings;
+use crate::hosts::AllowedHosts;
 use crate::kafka::{Kafka, TopicError, Wanted};
 use crate::producer::ProducerService;
 use crate::{console, consumer, http_server, kafka, orders_api, producer};
@@ -39,6 +40,8 @@ pub struct Running {
     pub consumer_addr: Option<SocketAddr>,
     pub console_addr: Option<SocketAddr>,
     producer: Option<Arc<ProducerService>>,
+    limits: http_server::Limits,
+    hosts: AllowedHosts,
     stop: watch::Sender<bool>,
     tasks: JoinSet<anyhow::Result<()>>,
     /// Last, so that when `Running` is dropped without `stop` (a failed test), the services'
@@ -121,7 +124,6 @@ pub async fn start(mut settings: Settings, services: Services) -> anyhow::Result
         .map_or_else(|| settings.kafka.brokers.clone(), |b| b.bootstrap());
     let kafka = Kafka::new(brokers.clone(), settings.kafka.properties.clone());
     let (stop, stop_rx) = watch::channel(false);
-    let limits = settings.http;
     let mut running = Running {
         broker,
         brokers: brokers.clone(),
@@ -130,6 +132,8 @@ pub async fn start(mut settings: Settings, services: Services) -> anyhow::Result
         consumer_addr: None,
         console_addr: None,
         producer: None,
+        limits: settings.http,
+        hosts: settings.allowed_hosts(),
         stop,
         tasks: JoinSet::new(),
     };
@@ -141,7 +145,7 @@ pub async fn start(mut settings: Settings, services: Services) -> anyhow::Result
     }
     if services.has(Services::OrdersApi) {
         let listener = bind(settings.orders_api.listen, "Orders API").await?;
-        let addr = running.serve(listener, orders_api::app(&settings.storage)?, limits)?;
+        let addr = running.serve(listener, orders_api::app(&settings.storage)?)?;
         if services == Services::All && settings.orders_api.listen.port() == 0 {
             settings.orders_api.url = url::Url::parse(&format!("http://{addr}"))?;
         }
@@ -150,15 +154,13 @@ pub async fn start(mut settings: Settings, services: Services) -> anyhow::Result
     if services.has(Services::Producer) {
         let service = ProducerService::start(&settings, &kafka, stop_rx.clone())?;
         let listener = bind(settings.producer.listen, "producer").await?;
-        running.producer_addr =
-            Some(running.serve(listener, producer::router(service.clone()), limits)?);
+        running.producer_addr = Some(running.serve(listener, producer::router(service.clone()))?);
         running.producer = Some(service);
     }
     if services.has(Services::Consumer) {
         let state = Arc::new(consumer::ConsumerState::new(kafka.errors.clone()));
         let listener = bind(settings.consumer.listen, "consumer").await?;
-        running.consumer_addr =
-            Some(running.serve(listener, consumer::router(state.clone()), limits)?);
+        running.consumer_addr = Some(running.serve(listener, consumer::router(state.clone()))?);
         running.tasks.spawn(consumer::run(
             settings.clone(),
             kafka.clone(),
@@ -171,25 +173,27 @@ pub async fn start(mut settings: Settings, services: Services) -> anyhow::Result
         let console = console::Console::new(
             &kafka,
             settings.kafka.replication_factor,
+            settings.console.read_only,
             Some(settings.orders_api_base()),
             stats,
         )?;
         let listener = bind(settings.console.listen, "console").await?;
-        running.console_addr = Some(running.serve(listener, console::router(console), limits)?);
+        running.console_addr = Some(running.serve(listener, console::router(console))?);
     }
     Ok(running)
 }
 
 impl Running {
     /// Serves `router` on `listener` until the stop signal; returns the address.
-    fn serve(
-        &mut self,
-        listener: TcpListener,
-        router: axum::Router,
-        limits: http_server::Limits,
-    ) -> anyhow::Result<SocketAddr> {
+    /// Every service answers only to the host names of [`crate::hosts`].
+    fn serve(&mut self, listener: TcpListener, router: axum::Router) -> anyhow::Result<SocketAddr> {
         let addr = listener.local_addr()?;
         let stop = self.stop.subscribe();
+        let limits = self.limits;
+        let router = router.layer(axum::middleware::from_fn_with_state(
+            self.hosts.clone(),
+            crate::hosts::check,
+        ));
         self.tasks
             .spawn(async move { Ok(http_server::serve(listener, router, limits, stop).await?) });
         Ok(addr)

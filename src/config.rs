@@ -76,6 +76,9 @@ pub struct ConsoleSettings {
     /// The console (topics, messages, groups, orders); served with the other services.
     #[serde(rename = "console_listen")]
     pub listen: SocketAddr,
+    /// Shows Kafka without letting anyone change it: no forms, every change refused.
+    #[serde(rename = "console_read_only")]
+    pub read_only: bool,
 }
 
 /// The built-in broker.
@@ -116,6 +119,32 @@ impl StorageSettings {
     }
 }
 
+/// Host names the HTTP services answer to besides `localhost`, IP addresses and the host of
+/// `orders_api_url` (see [`crate::hosts`]): a list, or one string with commas; `*` for any.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct HostSettings {
+    #[serde(deserialize_with = "names")]
+    pub allowed_hosts: Vec<String>,
+}
+
+fn names<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Names {
+        One(String),
+        Many(Vec<String>),
+    }
+    let names = match Names::deserialize(d)? {
+        Names::One(text) => text.split(',').map(str::to_string).collect(),
+        Names::Many(names) => names,
+    };
+    Ok(names
+        .into_iter()
+        .map(|n| n.trim().to_string())
+        .filter(|n| !n.is_empty())
+        .collect())
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct LogSettings {
     log_format: LogFormat,
@@ -132,6 +161,7 @@ pub struct Settings {
     pub storage: StorageSettings,
     /// Limits of every HTTP service.
     pub http: Limits,
+    pub hosts: HostSettings,
     pub log_format: LogFormat,
 }
 
@@ -164,6 +194,7 @@ impl Default for Settings {
             },
             console: ConsoleSettings {
                 listen: local(8080),
+                read_only: false,
             },
             broker: BrokerSettings {
                 embedded: false,
@@ -183,6 +214,7 @@ impl Default for Settings {
                 max_header_bytes: 64 * 1024,
                 max_body_bytes: 1024 * 1024,
             },
+            hosts: HostSettings::default(),
             log_format: LogFormat::Human,
         }
     }
@@ -199,6 +231,7 @@ macro_rules! groups {
         $each!(broker);
         $each!(storage);
         $each!(http);
+        $each!(hosts);
     };
 }
 
@@ -293,6 +326,12 @@ impl Settings {
             );
         }
         Ok(())
+    }
+
+    /// The host names every HTTP service answers to.
+    pub fn allowed_hosts(&self) -> crate::hosts::AllowedHosts {
+        let orders_api = self.orders_api.url.host_str().map(str::to_string);
+        crate::hosts::AllowedHosts::new(self.hosts.allowed_hosts.iter().cloned().chain(orders_api))
     }
 
     /// The Orders API's base URL without a trailing slash.

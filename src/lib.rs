@@ -5,6 +5,7 @@ pub mod app;
 pub mod config;
 pub mod console;
 pub mod consumer;
+pub mod hosts;
 pub mod http;
 pub mod http_server;
 pub mod kafka;

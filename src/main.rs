@@ -135,6 +135,10 @@ struct ConsoleFlags {
     /// Orders API base URL for the orders page (default http://localhost:3003).
     #[arg(long)]
     orders_api_url: Option<String>,
+    /// Show Kafka without letting anyone change it (no forms; every change refused).
+    #[arg(long)]
+    #[serde(rename = "console_read_only")]
+    read_only: bool,
 }
 
 #[derive(Args, Serialize)]

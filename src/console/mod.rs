@@ -3,6 +3,7 @@
 //! Kafka through the Kafka protocol only, so it works the same on a real cluster.
 
 mod error;
+mod guard;
 mod kafka;
 mod log_dirs;
 mod pages;
@@ -26,6 +27,10 @@ pub struct Console {
     admin: AdminClient<Context>,
     producer: FutureProducer<Context>,
     orders_api: Option<String>,
+    /// Refuses and hides every change.
+    read_only: bool,
+    /// Put in every form and required back (see [`guard`]).
+    csrf_token: String,
     /// The built-in broker's counters, when it runs in this process.
     embedded: Option<broker::StatsSource>,
     started: Instant,
@@ -36,6 +41,7 @@ impl Console {
     pub fn new(
         kafka: &Kafka,
         replication_factor: i32,
+        read_only: bool,
         orders_api: Option<String>,
         embedded: Option<broker::StatsSource>,
     ) -> anyhow::Result<Arc<Self>> {
@@ -49,6 +55,8 @@ impl Console {
                     .set("message.timeout.ms", "5000"),
             )?,
             orders_api,
+            read_only,
+            csrf_token: uuid::Uuid::new_v4().simple().to_string(),
             embedded,
             started: Instant::now(),
             http: reqwest::Client::builder()
@@ -88,5 +96,9 @@ pub fn router(console: Arc<Console>) -> Router {
         )
         .route("/healthz", get(crate::http::healthz))
         .fallback(pages::not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            console.clone(),
+            guard::guard,
+        ))
         .with_state(console)
 }

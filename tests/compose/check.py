@@ -19,6 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
 import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -46,6 +47,9 @@ project = json.loads(subprocess.run(["go", "run", ".", os.path.join(ROOT, "docke
 services = project["services"]
 ports = {name: sorted(int(p["published"]) for p in s.get("ports", [])) for name, s in services.items()}
 check(ports == {"kafka": [9092], "kafka-ui": [8080], "orders-api": [3003], "producer": [3001], "consumer": []}, f"ports {ports}")
+# Published on the host's loopback only: nothing here is for the network without authentication.
+exposed = [(name, p.get("host_ip")) for name, s in services.items() for p in s.get("ports", [])]
+check(all(ip == "127.0.0.1" for _, ip in exposed), f"every published port is on 127.0.0.1: {exposed}")
 check(services["kafka"]["image"].startswith("apache/kafka:"), "kafka uses the official apache/kafka image")
 check(services["kafka-ui"]["environment"]["KAFKA_CLUSTERS_0_BOOTSTRAPSERVERS"] == "kafka:29092", "Kafka UI points at kafka:29092")
 for name in ("orders-api", "producer", "consumer"):
@@ -58,6 +62,10 @@ for name in ("orders-api", "producer", "consumer"):
     test = services[name].get("healthcheck", {}).get("test", [])
     check(test[-1:] and test[-1].endswith("/readyz"), f"{name} is health-checked on /readyz")
 api = services["orders-api"]
+# The name the consumer calls the Orders API by must be one the Orders API answers to.
+api_host = urllib.parse.urlparse(services["consumer"]["environment"]["KAFKA_ORDERS_ORDERS_API_URL"]).hostname
+allowed = (api.get("environment") or {}).get("KAFKA_ORDERS_ALLOWED_HOSTS", "").split(",")
+check(api_host in [a.strip() for a in allowed], f"the Orders API answers to {api_host!r}, the name the consumer uses")
 check(api["command"][-2:] == ["--data-dir", "/data"], "orders-api keeps its orders in /data")
 check(any(v.get("target") == "/data" and v.get("type") == "volume" for v in api.get("volumes", [])), "/data is a named volume")
 

@@ -5,6 +5,7 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { mkdirSync, readFileSync } from "node:fs";
+import http from "node:http";
 import net from "node:net";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -122,6 +123,33 @@ test("a topic is created and the produce form puts a message on it", async () =>
   await page.click("text=Send");
   assert.match(await page.locator(".error").innerText(), /not valid JSON/);
   await page.screenshot({ path: path.join(shots, "produce.png"), fullPage: true });
+});
+
+test("a page on another site cannot delete a topic through the user's browser", async () => {
+  // The attacker's page: another origin (another port), a form that posts itself to the
+  // console's delete action as soon as it loads, the way a cross-site request forgery works.
+  const evil = http.createServer((req, res) => {
+    res.writeHead(200, { "content-type": "text/html" });
+    res.end(`<form id="f" method="post" action="http://127.0.0.1:${ports.console}/topics/orders-topic/delete">
+      <input name="csrf" value="guessed"></form><script>document.getElementById("f").submit()</script>`);
+  });
+  await new Promise((resolve) => evil.listen(0, "127.0.0.1", resolve));
+  try {
+    const answer = page.waitForResponse((r) => r.url().endsWith("/topics/orders-topic/delete"));
+    await page.goto(`http://127.0.0.1:${evil.address().port}/`);
+    const response = await answer;
+    assert.equal(response.status(), 403);
+    assert.match(await page.locator(".error").innerText(), /another (site|origin)/);
+  } finally {
+    evil.close();
+  }
+  await open("/topics");
+  assert.equal(await page.locator('#topics tr[data-topic="orders-topic"]').count(), 1, "orders-topic is still there");
+  // Deleting from the console's own page asks first; answering no keeps the topic.
+  page.once("dialog", (dialog) => dialog.dismiss());
+  await page.locator('#topics tr[data-topic="orders-topic"] button.danger').click();
+  await open("/topics");
+  assert.equal(await page.locator('#topics tr[data-topic="orders-topic"]').count(), 1);
 });
 
 test("live follow shows a new order without reloading", async () => {

@@ -14,6 +14,7 @@ mod cluster;
 mod consumer_faults;
 mod consumer_reliability;
 mod crash_recovery;
+mod cross_site;
 mod limits;
 mod operations;
 mod orders_flow;

@@ -1,3 +1,11 @@
+// Forms that ask first (deleting a topic): the question is in data-confirm, since the
+// Content-Security-Policy allows no inline script.
+document.querySelectorAll("form[data-confirm]").forEach((form) => {
+  form.addEventListener("submit", (event) => {
+    if (!window.confirm(form.dataset.confirm)) event.preventDefault();
+  });
+});
+
 // Live follow on a topic page: new messages arrive over Server-Sent Events and are added to
 // the top of the table. Everything else in the console works without script.
 (function () {

@@ -22,7 +22,7 @@ use std::sync::Arc;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use maud::html;
+use maud::{html, Markup};
 
 use super::error::ConsoleError;
 use super::kafka::{self, GroupInfo, Reader, Topics};
@@ -71,7 +71,16 @@ fn url(s: &str) -> String {
     out
 }
 
-fn error_page(title: &str, status: StatusCode, message: &str) -> Response {
+/// The CSRF token for a page's forms, or `None` when the console is read-only (no forms).
+fn forms(console: &Console) -> Option<&str> {
+    (!console.read_only).then_some(console.csrf_token.as_str())
+}
+
+fn token_field(token: &str) -> Markup {
+    html! { input type="hidden" name=(super::guard::FIELD) value=(token); }
+}
+
+pub(super) fn error_page(title: &str, status: StatusCode, message: &str) -> Response {
     (status, layout::page(title, None, Some(message), html! {})).into_response()
 }
 

@@ -5,7 +5,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use maud::{html, Markup};
 
-use super::{error_page, flash, groups, layout, snapshot, topics, Params, C};
+use super::{error_page, flash, forms, groups, layout, snapshot, topics, Params, C};
 use crate::console::kafka::{GroupInfo, TopicInfo};
 use crate::console::Console;
 
@@ -32,7 +32,7 @@ pub async fn overview(State(console): C, Query(params): Params) -> Response {
         }
         (broker(&console, &brokers))
         h2 { "Topics" }
-        (topics::table(&topics))
+        (topics::table(&topics, forms(&console)))
         (groups::section(&groups))
     };
     layout::page("Overview", notice, error, body).into_response()

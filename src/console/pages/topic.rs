@@ -8,7 +8,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use maud::{html, Markup};
 
-use super::{blocking, error_page, flash, layout, messages, url, Params, C};
+use super::{blocking, error_page, flash, forms, layout, messages, token_field, url, Params, C};
 use crate::console::error::ConsoleError;
 use crate::console::kafka::{self, MessageInfo, Reader, TopicInfo};
 use crate::kafka::Kafka;
@@ -47,7 +47,8 @@ pub async fn topic(State(console): C, Path(name): Path<String>, Query(params): P
     let loaded = blocking(move || load(&cluster, &topic_name, &w)).await;
     match loaded {
         Ok(loaded) => {
-            layout::page(&title, notice, error, body(&name, &wanted, &loaded)).into_response()
+            let page = body(&name, &wanted, &loaded, forms(&console));
+            layout::page(&title, notice, error, page).into_response()
         }
         Err(e) => error_page(&title, StatusCode::NOT_FOUND, &e.to_string()),
     }
@@ -117,7 +118,7 @@ fn number(params: &HashMap<String, String>, key: &str) -> Result<Option<i64>, Co
     }
 }
 
-fn body(name: &str, wanted: &Wanted, loaded: &Loaded) -> Markup {
+fn body(name: &str, wanted: &Wanted, loaded: &Loaded, token: Option<&str>) -> Markup {
     let u = url(name);
     let Loaded {
         info,
@@ -175,13 +176,16 @@ fn body(name: &str, wanted: &Wanted, loaded: &Loaded) -> Markup {
                 a href={ "/topics/" (u) "?partition=" (p) "&before=" (oldest.offset) "&limit=" (wanted.limit) } { "Older →" }
             }
         }
-        h2 { "Produce a message" }
-        form.inline method="post" action={ "/topics/" (u) "/produce" } {
-            label { "Key" input name="key"; }
-            label { "Partition (blank: by key)" input name="partition" type="number" min="0"; }
-            label { "Headers (one \"name: value\" a line)" textarea name="headers" {} }
-            label { "Value (JSON)" textarea name="value" required { "{}" } }
-            button { "Send" }
+        @if let Some(token) = token {
+            h2 { "Produce a message" }
+            form.inline method="post" action={ "/topics/" (u) "/produce" } {
+                (token_field(token))
+                label { "Key" input name="key"; }
+                label { "Partition (blank: by key)" input name="partition" type="number" min="0"; }
+                label { "Headers (one \"name: value\" a line)" textarea name="headers" {} }
+                label { "Value (JSON)" textarea name="value" required { "{}" } }
+                button { "Send" }
+            }
         }
     }
 }

@@ -10,7 +10,7 @@ use maud::{html, Markup};
 use rdkafka::admin::{AdminOptions, NewTopic, TopicReplication};
 use serde::Deserialize;
 
-use super::{back, blocking, error_page, flash, layout, url, Params, C};
+use super::{back, blocking, error_page, flash, forms, layout, token_field, url, Params, C};
 use crate::console::kafka::{self, Reader, Topics};
 
 pub async fn topics(State(console): C, Query(params): Params) -> Response {
@@ -29,18 +29,23 @@ pub async fn topics(State(console): C, Query(params): Params) -> Response {
                 )
             }
         };
+    let token = forms(&console);
     let body = html! {
-        form.inline method="post" action="/topics" {
-            label { "New topic" input name="name" required pattern=r"[A-Za-z0-9._\-]{1,249}"; }
-            label { "Partitions" input name="partitions" type="number" min="1" max="1000" value="3"; }
-            button { "Create topic" }
+        @if let Some(token) = token {
+            form.inline method="post" action="/topics" {
+                (token_field(token))
+                label { "New topic" input name="name" required pattern=r"[A-Za-z0-9._\-]{1,249}"; }
+                label { "Partitions" input name="partitions" type="number" min="1" max="1000" value="3"; }
+                button { "Create topic" }
+            }
         }
-        (table(&topics))
+        (table(&topics, token))
     };
     layout::page("Topics", notice, error, body).into_response()
 }
 
-pub fn table(topics: &Topics) -> Markup {
+/// The topics; with a CSRF token (not read-only), each with its delete button.
+pub fn table(topics: &Topics, token: Option<&str>) -> Markup {
     html! {
         @if let Some(why) = &topics.sizes_unknown {
             p.note #sizes-unknown { (why) }
@@ -69,9 +74,12 @@ pub fn table(topics: &Topics) -> Markup {
                         td.num { (t.messages()) }
                         td.num { (t.size.map_or("—".to_string(), human_bytes)) }
                         td {
-                            form method="post" action={ "/topics/" (u) "/delete" }
-                                onsubmit={ "return confirm(" (js_string(&format!("Delete topic {}?", t.name))) ")" } {
-                                button.danger { "Delete" }
+                            @if let Some(token) = token {
+                                form method="post" action={ "/topics/" (u) "/delete" }
+                                    data-confirm={ "Delete topic " (t.name) "?" } {
+                                    (token_field(token))
+                                    button.danger { "Delete" }
+                                }
                             }
                         }
                     }
@@ -79,12 +87,6 @@ pub fn table(topics: &Topics) -> Markup {
             }
         }
     }
-}
-
-/// A JavaScript string literal (JSON's rules), for text that goes into an event handler:
-/// HTML escaping alone does not keep a quote from ending the string.
-fn js_string(s: &str) -> String {
-    serde_json::Value::from(s).to_string()
 }
 
 fn human_bytes(n: i64) -> String {

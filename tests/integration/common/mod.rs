@@ -180,6 +180,7 @@ pub struct TestApp {
     pub producer: String,
     pub api: String,
     pub consumer: String,
+    pub console: String,
     /// The Kafka bootstrap address the services use.
     pub brokers: String,
     running: Running,
@@ -197,6 +198,7 @@ impl TestApp {
             producer: base(running.producer_addr),
             api: base(running.orders_api_addr),
             consumer: base(running.consumer_addr),
+            console: base(running.console_addr),
             brokers: running.brokers.clone(),
             running,
         }
