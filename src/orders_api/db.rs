@@ -14,11 +14,19 @@ use crate::order::Order;
 
 pub struct Db(Connection);
 
-/// One row read back at start: `order` is `None` for a deleted order.
+/// One row read back at start.
 pub struct Row {
     pub seq: i64,
     pub id: String,
-    pub order: Option<Order>,
+    pub state: RowState,
+}
+
+pub enum RowState {
+    Stored(Order),
+    Deleted,
+    /// The row does not hold a valid order (written by another version, or edited by hand):
+    /// it stays in the database untouched, and why is said.
+    Invalid(String),
 }
 
 const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS orders (
@@ -53,17 +61,21 @@ impl Db {
         while let Some(row) = cursor.next()? {
             let (seq, id, body): (i64, String, Option<String>) =
                 (row.get(0)?, row.get(1)?, row.get(2)?);
-            let order = match body {
-                None => None,
-                Some(body) => {
-                    let value: serde_json::Value = serde_json::from_str(&body)
-                        .with_context(|| format!("order {id} is not JSON"))?;
-                    let order = Order::from_json(&value)
-                        .map_err(|errors| anyhow::anyhow!("order {id} is not valid: {errors:?}"))?;
-                    Some(order)
-                }
+            let state = match body {
+                None => RowState::Deleted,
+                Some(body) => match serde_json::from_str::<serde_json::Value>(&body) {
+                    Err(err) => RowState::Invalid(format!("not JSON: {err}")),
+                    Ok(value) => match Order::from_json(&value) {
+                        Ok(order) => RowState::Stored(order),
+                        Err(errors) => {
+                            let fields: Vec<&str> =
+                                errors.iter().map(|e| e.field.as_str()).collect();
+                            RowState::Invalid(format!("invalid field(s): {}", fields.join(", ")))
+                        }
+                    },
+                },
             };
-            rows.push(Row { seq, id, order });
+            rows.push(Row { seq, id, state });
         }
         Ok(rows)
     }

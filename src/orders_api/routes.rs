@@ -101,6 +101,7 @@ fn location(order: &Order) -> [(header::HeaderName, String); 1] {
         (status = 201, description = "Stored", body = Order, headers(("Location" = String))),
         (status = 200, description = "Already stored (a redelivery): nothing changed", body = Order, headers(("Location" = String))),
         (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "A stored row with this id failed validation at start and is kept aside", body = Problem, content_type = "application/problem+json"),
         (status = 410, description = "This order was deleted; a redelivery does not bring it back", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "The body is over the limit (http_max_body_bytes, 1 MiB by default)", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "The body is not JSON", body = Problem, content_type = "application/problem+json"),
@@ -125,6 +126,11 @@ async fn ingest(
         Ingested::Deleted => Problem::new(
             StatusCode::GONE,
             "this order was deleted; delivering it again does not bring it back",
+        )
+        .into_response(),
+        Ingested::KeptAside => Problem::new(
+            StatusCode::CONFLICT,
+            "the database holds a row with this id that is not a valid order; it is kept aside (see the Orders API's log at start) and not replaced",
         )
         .into_response(),
     })

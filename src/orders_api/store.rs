@@ -22,7 +22,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use super::db::Db;
+use super::db::{Db, RowState};
 use super::stats::{Stats, StatsView};
 use crate::order::{Order, Status};
 
@@ -32,6 +32,9 @@ pub enum Ingested {
     Existing(Order),
     /// An order with this id was stored and then deleted: a redelivery does not bring it back.
     Deleted,
+    /// The database holds a row with this id that failed validation at start: it is kept
+    /// aside, not replaced.
+    KeptAside,
 }
 
 /// The store could not carry out a change; nothing changed.
@@ -70,6 +73,8 @@ struct Memory {
     arrival: BTreeMap<i64, String>,
     /// Ids of deleted orders, so a redelivered message does not bring one back.
     deleted: HashSet<String>,
+    /// Ids of rows that failed validation at start.
+    kept_aside: HashSet<String>,
     next: i64,
     stats: Stats,
 }
@@ -95,16 +100,21 @@ impl OrderStore {
         let mut memory = Memory::default();
         for row in rows {
             memory.next = memory.next.max(row.seq + 1);
-            match row.order {
-                None => {
+            match row.state {
+                RowState::Deleted => {
                     memory.deleted.insert(row.id);
                 }
-                Some(order) => memory.insert(row.seq, order),
+                RowState::Stored(order) => memory.insert(row.seq, order),
+                RowState::Invalid(why) => {
+                    tracing::warn!(id = row.id, seq = row.seq, %why, "a stored order is not valid; it is kept aside in the database and not served");
+                    memory.kept_aside.insert(row.id);
+                }
             }
         }
         tracing::info!(
             orders = memory.orders.len(),
             deleted = memory.deleted.len(),
+            kept_aside = memory.kept_aside.len(),
             "orders read back from the database"
         );
         Ok(Self {
@@ -141,6 +151,9 @@ impl OrderStore {
             }
             if memory.deleted.contains(&order.id) {
                 return Ok(Ingested::Deleted);
+            }
+            if memory.kept_aside.contains(&order.id) {
+                return Ok(Ingested::KeptAside);
             }
             memory.next
         };
@@ -320,5 +333,31 @@ mod tests {
             ..ListQuery::default()
         });
         assert_eq!(newest[0].id, "d", "arrival order continues after a restart");
+    }
+
+    #[tokio::test]
+    async fn a_row_that_is_not_a_valid_order_is_kept_aside_and_the_store_opens() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Arc::new(OrderStore::open(dir.path(), false).expect("open"));
+        store.ingest(order("good")).await.expect("stored");
+        drop(store);
+        let conn = rusqlite::Connection::open(dir.path().join("orders.db")).expect("sqlite");
+        conn.execute(
+            "INSERT INTO orders (seq, id, body) VALUES (10, 'bad', '{\"id\": \"bad\"}'), (11, 'junk', 'not json')",
+            [],
+        )
+        .expect("insert");
+        drop(conn);
+        let store = Arc::new(OrderStore::open(dir.path(), false).expect("opens anyway"));
+        assert!(store.get("good").is_some());
+        assert!(store.get("bad").is_none());
+        assert!(matches!(
+            store.ingest(order("bad")).await,
+            Ok(Ingested::KeptAside)
+        ));
+        assert!(matches!(
+            store.ingest(order("new")).await,
+            Ok(Ingested::Created(_))
+        ));
     }
 }

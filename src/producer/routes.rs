@@ -162,11 +162,36 @@ async fn create(
     let result = publish_order(&service, new.into_order(new_order_id()), wait).await;
     if let Some((key, print)) = &key {
         match &result {
-            Ok(saved) => service.idempotency.finish(key, *print, saved.clone()),
-            Err(_) => service.idempotency.abort(key),
+            Ok(saved) | Err(Failed::AfterPublishing(_, saved)) => {
+                service.idempotency.finish(key, *print, saved.clone())
+            }
+            Err(Failed::NotPublished(_)) => service.idempotency.abort(key),
         }
     }
-    result.map(render)
+    result.map(render).map_err(Failed::into_problem)
+}
+
+/// A `POST /orders` that did not end in its answer.
+enum Failed {
+    /// Nothing was published: a retry with the same Idempotency-Key really tries again.
+    NotPublished(Problem),
+    /// The order was published (no reply came in time, a 504): a retry with the same key
+    /// must not publish it again, and gets the order as accepted.
+    AfterPublishing(Problem, Saved),
+}
+
+impl Failed {
+    fn into_problem(self) -> Problem {
+        match self {
+            Failed::NotPublished(p) | Failed::AfterPublishing(p, _) => p,
+        }
+    }
+}
+
+impl From<Problem> for Failed {
+    fn from(problem: Problem) -> Self {
+        Failed::NotPublished(problem)
+    }
 }
 
 fn render(saved: Saved) -> Response {
@@ -182,7 +207,7 @@ async fn publish_order(
     service: &ProducerService,
     order: Order,
     wait: Option<Duration>,
-) -> Result<Saved, Problem> {
+) -> Result<Saved, Failed> {
     let location = format!("{}/{}", service.orders_url, order.id);
     let correlation_id = uuid::Uuid::new_v4().to_string();
     if wait.is_some() && !service.replies.is_ready() {
@@ -190,7 +215,8 @@ async fn publish_order(
             StatusCode::SERVICE_UNAVAILABLE,
             "the reply topic is not ready yet; try again shortly",
         )
-        .with_retry_after(1));
+        .with_retry_after(1)
+        .into());
     }
     let reply = wait.map(|_| service.replies.register(&correlation_id));
     let published = send(service, &order, &correlation_id, wait.is_some()).await;
@@ -202,25 +228,27 @@ async fn publish_order(
             StatusCode::SERVICE_UNAVAILABLE,
             format!("Kafka did not accept the order: {detail}"),
         )
-        .with_retry_after(5));
+        .with_retry_after(5)
+        .into());
     }
     metrics::counter!("orders_published_total").increment(1);
+    let accepted = Saved {
+        status: StatusCode::ACCEPTED,
+        location: location.clone(),
+        body: serde_json::to_value(&order).unwrap_or_default(),
+    };
     let (Some(reply), Some(wait)) = (reply, wait) else {
-        let body = serde_json::to_value(&order).unwrap_or_default();
-        return Ok(Saved {
-            status: StatusCode::ACCEPTED,
-            location,
-            body,
-        });
+        return Ok(accepted);
     };
     match tokio::time::timeout(wait, reply).await {
-        Ok(Ok(reply)) => reply_to_answer(reply, location),
+        Ok(Ok(reply)) => reply_to_answer(reply, location).map_err(Failed::from),
         _ => {
             service.replies.forget(&correlation_id);
-            Err(Problem::new(
+            let problem = Problem::new(
                 StatusCode::GATEWAY_TIMEOUT,
                 format!("order {} was published, but no reply came within {} s; it will still be processed", order.id, wait.as_secs_f32()),
-            ))
+            );
+            Err(Failed::AfterPublishing(problem, accepted))
         }
     }
 }

@@ -321,6 +321,54 @@ async fn idempotency_key_replays_the_first_answer() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_504_is_remembered_as_published_so_a_retry_publishes_nothing() {
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    let broker = TestBroker::start().await;
+    let s = settings(&broker.bootstrap(), "timeout");
+    let topic = s.kafka.topic.clone();
+    // A producer with no consumer behind it: a wait for the reply always runs out.
+    let app = TestApp::start(s, Services::Producer).await;
+    let send = || {
+        client()
+            .post(format!("{}/orders", app.producer))
+            .header("idempotency-key", "slow-1")
+            .header("prefer", "wait=1")
+            .json(&seed_order())
+            .send()
+    };
+    let first = eventually(20, || async {
+        let r = send().await.expect("post");
+        // 503 while the reply topic is being attached.
+        (r.status() != StatusCode::SERVICE_UNAVAILABLE).then_some(r)
+    })
+    .await;
+    assert_eq!(first.status(), StatusCode::GATEWAY_TIMEOUT);
+    let again = send().await.expect("post");
+    assert_eq!(
+        again.status(),
+        StatusCode::ACCEPTED,
+        "the retry learns it was published"
+    );
+    let again: Value = again.json().await.expect("json");
+    assert!(again["id"]
+        .as_str()
+        .is_some_and(|id| id.starts_with("order-")));
+    let kafka: BaseConsumer = crate::common::client_config(broker.bootstrap())
+        .create()
+        .expect("client");
+    let mut published = 0;
+    for partition in 0..3 {
+        let (low, high) = kafka
+            .fetch_watermarks(&topic, partition, Duration::from_secs(5))
+            .expect("watermarks");
+        published += high - low;
+    }
+    assert_eq!(published, 1, "the retry published nothing more");
+    app.stop().await;
+    broker.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn request_response_with_two_producer_instances() {
     let broker = TestBroker::start().await;
     let base = settings(&broker.bootstrap(), "rr");
