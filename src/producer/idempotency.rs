@@ -10,9 +10,10 @@ use std::time::{Duration, Instant};
 use axum::http::StatusCode;
 use serde_json::Value;
 
-/// How long and how many keys are remembered.
+/// How long, how many keys and how many bytes of answers are remembered.
 const TTL: Duration = Duration::from_secs(24 * 3600);
 const CAPACITY: usize = 100_000;
+const MAX_BYTES: usize = 64 * 1024 * 1024;
 
 #[derive(Debug, Clone)]
 pub struct Saved {
@@ -36,11 +37,21 @@ pub enum Begin {
     Mismatch,
 }
 
-/// The remembered keys, and when each was first used (oldest first), for expiry.
+/// A remembered key: when it was first used, the bytes it holds, and its state.
+struct Kept {
+    since: Instant,
+    bytes: usize,
+    entry: Entry,
+}
+
+/// The remembered keys, and when each was first used (oldest first), for expiry. Every key
+/// ever begun stays in `by_age` until it expires, aborted ones too, so the queue is bounded
+/// by the same capacity as the keys.
 #[derive(Default)]
 struct Keys {
-    entries: HashMap<String, (Instant, Entry)>,
+    entries: HashMap<String, Kept>,
     by_age: VecDeque<(Instant, String)>,
+    bytes: usize,
 }
 
 #[derive(Default)]
@@ -55,22 +66,26 @@ pub fn fingerprint(body: &Value) -> u64 {
 }
 
 impl Keys {
-    /// Forgets keys older than the TTL, and the oldest ones beyond the capacity.
+    /// Forgets keys older than the TTL, and the oldest ones beyond the capacity in keys or
+    /// bytes.
     fn expire(&mut self, now: Instant) {
         while let Some((at, _)) = self.by_age.front() {
-            if now.duration_since(*at) < TTL && self.entries.len() < CAPACITY {
+            let full = self.by_age.len() >= CAPACITY || self.bytes > MAX_BYTES;
+            if now.duration_since(*at) < TTL && !full {
                 break;
             }
             if let Some((at, key)) = self.by_age.pop_front() {
                 // The key may have been aborted and used again since: that newer use stays.
-                if self
-                    .entries
-                    .get(&key)
-                    .is_some_and(|(since, _)| *since == at)
-                {
-                    self.entries.remove(&key);
+                if self.entries.get(&key).is_some_and(|kept| kept.since == at) {
+                    self.remove(&key);
                 }
             }
+        }
+    }
+
+    fn remove(&mut self, key: &str) {
+        if let Some(kept) = self.entries.remove(key) {
+            self.bytes -= kept.bytes;
         }
     }
 }
@@ -87,17 +102,22 @@ impl Idempotency {
     fn begin_at(&self, key: &str, fingerprint: u64, now: Instant) -> Begin {
         let mut keys = self.keys();
         keys.expire(now);
-        match keys.entries.get(key) {
-            Some((_, Entry::InFlight { fingerprint: f } | Entry::Done { fingerprint: f, .. }))
+        match keys.entries.get(key).map(|kept| &kept.entry) {
+            Some(Entry::InFlight { fingerprint: f } | Entry::Done { fingerprint: f, .. })
                 if *f != fingerprint =>
             {
                 Begin::Mismatch
             }
-            Some((_, Entry::InFlight { .. })) => Begin::InFlight,
-            Some((_, Entry::Done { saved, .. })) => Begin::Replay(saved.clone()),
+            Some(Entry::InFlight { .. }) => Begin::InFlight,
+            Some(Entry::Done { saved, .. }) => Begin::Replay(saved.clone()),
             None => {
-                keys.entries
-                    .insert(key.to_string(), (now, Entry::InFlight { fingerprint }));
+                let kept = Kept {
+                    since: now,
+                    bytes: key.len(),
+                    entry: Entry::InFlight { fingerprint },
+                };
+                keys.bytes += kept.bytes;
+                keys.entries.insert(key.to_string(), kept);
                 keys.by_age.push_back((now, key.to_string()));
                 Begin::New
             }
@@ -105,13 +125,19 @@ impl Idempotency {
     }
 
     pub fn finish(&self, key: &str, fingerprint: u64, saved: Saved) {
-        if let Some((_, entry)) = self.keys().entries.get_mut(key) {
-            *entry = Entry::Done { fingerprint, saved };
-        }
+        let size = key.len() + saved.location.len() + saved.body.to_string().len();
+        let mut keys = self.keys();
+        let Some(kept) = keys.entries.get_mut(key) else {
+            return;
+        };
+        let before = kept.bytes;
+        kept.bytes = size;
+        kept.entry = Entry::Done { fingerprint, saved };
+        keys.bytes = keys.bytes - before + size;
     }
 
     pub fn abort(&self, key: &str) {
-        self.keys().entries.remove(key);
+        self.keys().remove(key);
     }
 }
 
@@ -159,6 +185,24 @@ mod tests {
     }
 
     #[test]
+    fn answers_are_forgotten_oldest_first_beyond_the_byte_budget() {
+        let cache = Idempotency::default();
+        let big = |n: u64| Saved {
+            body: serde_json::json!("x".repeat(MAX_BYTES / 2)),
+            ..saved(n)
+        };
+        for key in ["a", "b", "c"] {
+            assert!(matches!(cache.begin(key, 1), Begin::New));
+            cache.finish(key, 1, big(1));
+        }
+        // Three halves of the budget: the next use makes room by forgetting the oldest.
+        assert!(matches!(cache.begin("d", 1), Begin::New));
+        assert!(cache.keys().bytes <= MAX_BYTES);
+        assert!(matches!(cache.begin("a", 1), Begin::New), "a was forgotten");
+        assert!(matches!(cache.begin("c", 1), Begin::Replay(_)), "c is kept");
+    }
+
+    #[test]
     fn keys_expire_after_the_ttl_and_beyond_the_capacity() {
         let cache = Idempotency::default();
         let start = Instant::now();
@@ -183,5 +227,15 @@ mod tests {
             cache.begin_at(&CAPACITY.to_string(), 1, start),
             Begin::InFlight
         ));
+
+        // Aborted keys leave the queue too: it never grows past the capacity.
+        let cache = Idempotency::default();
+        for n in 0..CAPACITY + 10 {
+            let key = format!("failed-{n}");
+            cache.begin_at(&key, 1, start);
+            cache.abort(&key);
+        }
+        assert!(cache.keys().by_age.len() <= CAPACITY);
+        assert_eq!(cache.keys().bytes, 0);
     }
 }
