@@ -8,6 +8,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
+use crate::auth::{Guarded, Tokens};
 use crate::config::Settings;
 use crate::hosts::AllowedHosts;
 use crate::kafka::{Kafka, TopicError, Wanted};
@@ -42,6 +43,7 @@ pub struct Running {
     producer: Option<Arc<ProducerService>>,
     limits: http_server::Limits,
     hosts: AllowedHosts,
+    tokens: Tokens,
     stop: watch::Sender<bool>,
     tasks: JoinSet<anyhow::Result<()>>,
     /// Last, so that when `Running` is dropped without `stop` (a failed test), the services'
@@ -134,6 +136,7 @@ pub async fn start(mut settings: Settings, services: Services) -> anyhow::Result
         producer: None,
         limits: settings.http,
         hosts: settings.allowed_hosts(),
+        tokens: settings.tokens.clone(),
         stop,
         tasks: JoinSet::new(),
     };
@@ -145,7 +148,11 @@ pub async fn start(mut settings: Settings, services: Services) -> anyhow::Result
     }
     if services.has(Services::OrdersApi) {
         let listener = bind(settings.orders_api.listen, "Orders API").await?;
-        let addr = running.serve(listener, orders_api::app(&settings.storage)?)?;
+        let addr = running.serve(
+            listener,
+            orders_api::app(&settings.storage)?,
+            ("Orders API", Some(Guarded::Changes)),
+        )?;
         if services == Services::All && settings.orders_api.listen.port() == 0 {
             settings.orders_api.url = url::Url::parse(&format!("http://{addr}"))?;
         }
@@ -154,13 +161,21 @@ pub async fn start(mut settings: Settings, services: Services) -> anyhow::Result
     if services.has(Services::Producer) {
         let service = ProducerService::start(&settings, &kafka, stop_rx.clone())?;
         let listener = bind(settings.producer.listen, "producer").await?;
-        running.producer_addr = Some(running.serve(listener, producer::router(service.clone()))?);
+        running.producer_addr = Some(running.serve(
+            listener,
+            producer::router(service.clone()),
+            ("producer", Some(Guarded::Changes)),
+        )?);
         running.producer = Some(service);
     }
     if services.has(Services::Consumer) {
         let state = Arc::new(consumer::ConsumerState::new(kafka.errors.clone()));
         let listener = bind(settings.consumer.listen, "consumer").await?;
-        running.consumer_addr = Some(running.serve(listener, consumer::router(state.clone()))?);
+        running.consumer_addr = Some(running.serve(
+            listener,
+            consumer::router(state.clone()),
+            ("consumer's probe port", None),
+        )?);
         running.tasks.spawn(consumer::run(
             settings.clone(),
             kafka.clone(),
@@ -178,18 +193,38 @@ pub async fn start(mut settings: Settings, services: Services) -> anyhow::Result
             stats,
         )?;
         let listener = bind(settings.console.listen, "console").await?;
-        running.console_addr = Some(running.serve(listener, console::router(console))?);
+        running.console_addr = Some(running.serve(
+            listener,
+            console::router(console),
+            ("console", Some(Guarded::Everything)),
+        )?);
     }
     Ok(running)
 }
 
 impl Running {
     /// Serves `router` on `listener` until the stop signal; returns the address.
-    /// Every service answers only to the host names of [`crate::hosts`].
-    fn serve(&mut self, listener: TcpListener, router: axum::Router) -> anyhow::Result<SocketAddr> {
+    /// Every service answers only to the host names of [`crate::hosts`]; `guarded` says what
+    /// it asks a token for ([`crate::auth`]).
+    fn serve(
+        &mut self,
+        listener: TcpListener,
+        router: axum::Router,
+        (name, guarded): (&str, Option<Guarded>),
+    ) -> anyhow::Result<SocketAddr> {
         let addr = listener.local_addr()?;
         let stop = self.stop.subscribe();
         let limits = self.limits;
+        let router = match guarded {
+            Some(guarded) => {
+                self.tokens.warn_if_open(name, addr);
+                router.layer(axum::middleware::from_fn_with_state(
+                    (self.tokens.clone(), guarded),
+                    crate::auth::require,
+                ))
+            }
+            None => router,
+        };
         let router = router.layer(axum::middleware::from_fn_with_state(
             self.hosts.clone(),
             crate::hosts::check,

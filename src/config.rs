@@ -16,6 +16,7 @@ use figment::value::{Dict, Value};
 use figment::Figment;
 use serde::{Deserialize, Serialize};
 
+use crate::auth::Tokens;
 pub use crate::http_server::Limits;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
@@ -145,6 +146,51 @@ fn names<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error
         .collect())
 }
 
+/// Bearer tokens (see [`crate::auth`]): `api_tokens` (a list, or one string with commas) and
+/// `api_tokens_file` (one token a line). Read once, into [`Settings::tokens`].
+#[derive(Clone, Default, Serialize, Deserialize)]
+pub struct AuthSettings {
+    #[serde(deserialize_with = "names")]
+    api_tokens: Vec<String>,
+    api_tokens_file: Option<PathBuf>,
+}
+
+impl std::fmt::Debug for AuthSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthSettings")
+            .field("api_tokens", &format!("{} set", self.api_tokens.len()))
+            .field("api_tokens_file", &self.api_tokens_file)
+            .finish()
+    }
+}
+
+impl AuthSettings {
+    fn tokens(&self) -> anyhow::Result<Tokens> {
+        let mut tokens = self.api_tokens.clone();
+        if let Some(path) = &self.api_tokens_file {
+            let text = std::fs::read_to_string(path).map_err(|err| {
+                anyhow::anyhow!(
+                    "invalid configuration: api_tokens_file: cannot read {}: {err}",
+                    path.display()
+                )
+            })?;
+            tokens.extend(
+                text.lines()
+                    .map(str::trim)
+                    .filter(|l| !l.is_empty())
+                    .map(str::to_string),
+            );
+        }
+        if let Some(short) = tokens.iter().find(|t| t.len() < 16) {
+            anyhow::bail!(
+                "invalid configuration: api tokens must be at least 16 characters long; one is {}",
+                short.len()
+            );
+        }
+        Ok(Tokens::new(tokens))
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct LogSettings {
     log_format: LogFormat,
@@ -162,6 +208,9 @@ pub struct Settings {
     /// Limits of every HTTP service.
     pub http: Limits,
     pub hosts: HostSettings,
+    pub auth: AuthSettings,
+    /// The tokens of `auth`, read at start.
+    pub tokens: Tokens,
     pub log_format: LogFormat,
 }
 
@@ -215,6 +264,8 @@ impl Default for Settings {
                 max_body_bytes: 1024 * 1024,
             },
             hosts: HostSettings::default(),
+            auth: AuthSettings::default(),
+            tokens: Tokens::default(),
             log_format: LogFormat::Human,
         }
     }
@@ -232,6 +283,7 @@ macro_rules! groups {
         $each!(storage);
         $each!(http);
         $each!(hosts);
+        $each!(auth);
     };
 }
 
@@ -281,6 +333,7 @@ impl Settings {
             };
         }
         groups!(extract);
+        settings.tokens = settings.auth.tokens()?;
         settings.kafka.properties = std::mem::take(&mut settings.kafka.properties)
             .read_files()
             .map_err(|err| anyhow::anyhow!("invalid configuration: {err}"))?;
@@ -487,6 +540,13 @@ mod tests {
         assert!(err.to_string().contains("orders_api_url"), "{err}");
         let err = load("orders_api_url = \"ftp://x\"\n", &[]).expect_err("not http");
         assert!(err.to_string().contains("orders_api_url"), "{err}");
+        let err = load("api_tokens = \"short\"\n", &[]).expect_err("short token");
+        assert!(err.to_string().contains("at least 16"), "{err}");
+        let err = load("api_tokens_file = \"/no/tokens\"\n", &[]).expect_err("no file");
+        assert!(err.to_string().contains("api_tokens_file"), "{err}");
+        let s = load("api_tokens = \"aaaaaaaaaaaaaaaa, bbbbbbbbbbbbbbbb\"\n", &[]).expect("two tokens");
+        assert_eq!(s.tokens.first(), Some("aaaaaaaaaaaaaaaa"));
+        assert!(!format!("{s:?}").contains("aaaaaaaaaaaaaaaa"), "tokens never show");
         let err = load("partitons = 3\n", &[]).expect_err("typo");
         assert!(
             err.to_string().contains("\"partitons\"") && err.to_string().contains("TOML"),

@@ -2,6 +2,7 @@
 //! runnable on a real Kafka cluster or on the built-in broker of the `broker` crate.
 
 pub mod app;
+pub mod auth;
 pub mod config;
 pub mod console;
 pub mod consumer;

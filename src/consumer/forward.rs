@@ -46,10 +46,18 @@ fn worth_retrying(status: StatusCode) -> bool {
 }
 
 impl OrdersApi {
-    pub fn new(url: String) -> anyhow::Result<Self> {
+    /// `token`: sent as a bearer token, when the Orders API asks for one.
+    pub fn new(url: String, token: Option<&str>) -> anyhow::Result<Self> {
+        let mut headers = reqwest::header::HeaderMap::new();
+        if let Some(token) = token {
+            let mut value = reqwest::header::HeaderValue::from_str(&format!("Bearer {token}"))?;
+            value.set_sensitive(true);
+            headers.insert(reqwest::header::AUTHORIZATION, value);
+        }
         let client = reqwest::Client::builder()
             .timeout(Duration::from_secs(5))
             .connect_timeout(Duration::from_secs(2))
+            .default_headers(headers)
             .build()?;
         Ok(Self { client, url })
     }

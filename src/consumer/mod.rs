@@ -103,7 +103,7 @@ pub async fn run(
     let worker = Worker {
         consumer,
         producer,
-        api: OrdersApi::new(settings.orders_url())?,
+        api: OrdersApi::new(settings.orders_url(), settings.tokens.first())?,
         dlq: kafka::dlq_topic(&settings.kafka.topic),
     };
     let mut rewinds = Rewinds::default();

@@ -5,6 +5,7 @@
 
 mod common;
 
+mod auth;
 mod broker_bad_input;
 mod broker_durability;
 mod broker_rdkafka;
