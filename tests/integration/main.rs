@@ -7,6 +7,7 @@ mod common;
 
 mod broker_bad_input;
 mod broker_durability;
+mod broker_hostile;
 mod broker_rdkafka;
 mod broker_restart;
 mod cli;
