@@ -55,6 +55,9 @@ pub struct BrokerConfig {
     pub fsync: FsyncPolicy,
     /// A request frame larger than this closes the connection (Kafka: `socket.request.max.bytes`).
     pub max_frame_bytes: usize,
+    /// A record batch larger than this (whole, with its 12-byte log overhead) is refused with
+    /// MESSAGE_TOO_LARGE and not stored (Kafka: `message.max.bytes`, default 1048588).
+    pub max_message_bytes: usize,
     /// A segment file is closed and a new one started once it reaches this size.
     pub segment_bytes: u64,
     /// Open client connections at most; one more is closed at once (Kafka: `max.connections`).
@@ -78,6 +81,7 @@ impl Default for BrokerConfig {
             data_dir: None,
             fsync: FsyncPolicy::Never,
             max_frame_bytes: 100 * 1024 * 1024,
+            max_message_bytes: 1_048_588,
             segment_bytes: 64 * 1024 * 1024,
             max_connections: 1000,
             idle_timeout: Duration::from_secs(600),

@@ -8,6 +8,7 @@ mod common;
 mod auth;
 mod broker_bad_input;
 mod broker_durability;
+mod broker_hostile;
 mod broker_rdkafka;
 mod broker_restart;
 mod cli;

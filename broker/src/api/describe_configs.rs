@@ -24,7 +24,7 @@ fn entries(ctx: &Ctx<'_>, resource_type: i8) -> Vec<(&'static str, String, i8)> 
         TOPIC => vec![
             ("cleanup.policy", "delete".into(), STRING),
             ("compression.type", "producer".into(), STRING),
-            ("max.message.bytes", c.max_frame_bytes.to_string(), INT),
+            ("max.message.bytes", c.max_message_bytes.to_string(), INT),
             ("message.timestamp.type", "CreateTime".into(), STRING),
             ("min.insync.replicas", "1".into(), INT),
             ("retention.bytes", "-1".into(), LONG),
@@ -54,6 +54,7 @@ fn entries(ctx: &Ctx<'_>, resource_type: i8) -> Vec<(&'static str, String, i8)> 
                     .map_or("(in memory)".into(), |d| d.display().to_string()),
                 STRING,
             ),
+            ("message.max.bytes", c.max_message_bytes.to_string(), INT),
             ("num.partitions", c.default_partitions.to_string(), INT),
             (
                 "socket.request.max.bytes",

@@ -73,6 +73,13 @@ fn append(
         BatchError::Corrupt => ResponseError::CorruptMessage,
         BatchError::UnsupportedMagic => ResponseError::UnsupportedForMessageFormat,
     })?;
+    // Kafka checks each batch against `message.max.bytes`; one too large refuses the partition.
+    if batches
+        .iter()
+        .any(|b| b.len() > ctx.cluster.config.max_message_bytes)
+    {
+        return Err(ResponseError::MessageTooLarge);
+    }
     let write = || {
         let mut log = partition.log();
         let mut first = None;
@@ -113,6 +120,10 @@ mod tests {
     use crate::config::BrokerConfig;
 
     fn records(key: &str) -> Bytes {
+        batch_of(key, b"v")
+    }
+
+    fn batch_of(key: &str, value: &[u8]) -> Bytes {
         let record = Record {
             transactional: false,
             control: false,
@@ -125,7 +136,7 @@ mod tests {
             sequence: -1,
             timestamp: 1_000,
             key: Some(Bytes::from(key.to_string())),
-            value: Some(Bytes::from_static(b"v")),
+            value: Some(Bytes::copy_from_slice(value)),
             headers: Default::default(),
         };
         let mut buf = BytesMut::new();
@@ -159,6 +170,58 @@ mod tests {
         let partition = &response.responses[0].partition_responses[0];
         assert_eq!(partition.error_code, 0);
         partition.base_offset
+    }
+
+    /// A batch over `max_message_bytes` gets MESSAGE_TOO_LARGE and is not stored; one of
+    /// exactly that size, and the other partitions of the same request, are appended.
+    #[tokio::test]
+    async fn a_batch_over_max_message_bytes_is_refused_and_not_stored() {
+        let exact = batch_of("k", &[7; 1000]).len();
+        let config = BrokerConfig {
+            max_message_bytes: exact,
+            ..BrokerConfig::ephemeral()
+        };
+        let cluster = Arc::new(Cluster::open(config, "127.0.0.1".into(), 9092).expect("open"));
+        cluster.create_topic("t", 2).expect("create topic");
+        let data = |index, records| {
+            PartitionProduceData::default()
+                .with_index(index)
+                .with_records(Some(records))
+        };
+        let request = ProduceRequest::default().with_acks(1).with_topic_data(vec![
+            TopicProduceData::default()
+                .with_name(topic_name("t"))
+                .with_partition_data(vec![
+                    data(0, batch_of("k", &[7; 1001])),
+                    data(1, batch_of("k", &[7; 1000])),
+                ]),
+        ]);
+        let ctx = Ctx {
+            cluster: &cluster,
+            version: 9,
+            client_id: "tester",
+            client_host: "127.0.0.1",
+        };
+        let Some(ResponseKind::Produce(response)) =
+            api::handle(&ctx, RequestKind::Produce(request)).await
+        else {
+            panic!("acks=1 gets a produce answer");
+        };
+        let codes: Vec<i16> = response.responses[0]
+            .partition_responses
+            .iter()
+            .map(|p| p.error_code)
+            .collect();
+        assert_eq!(codes, [ResponseError::MessageTooLarge.code(), 0]);
+        let topic = cluster.topic("t").expect("topic");
+        let stored = |p| {
+            topic
+                .partition(p)
+                .expect("partition")
+                .log()
+                .high_watermark()
+        };
+        assert_eq!((stored(0), stored(1)), (0, 1));
     }
 
     /// `FsyncPolicy::Always` on a multi-thread runtime, where appends go through
