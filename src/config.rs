@@ -544,9 +544,13 @@ mod tests {
         assert!(err.to_string().contains("at least 16"), "{err}");
         let err = load("api_tokens_file = \"/no/tokens\"\n", &[]).expect_err("no file");
         assert!(err.to_string().contains("api_tokens_file"), "{err}");
-        let s = load("api_tokens = \"aaaaaaaaaaaaaaaa, bbbbbbbbbbbbbbbb\"\n", &[]).expect("two tokens");
+        let s =
+            load("api_tokens = \"aaaaaaaaaaaaaaaa, bbbbbbbbbbbbbbbb\"\n", &[]).expect("two tokens");
         assert_eq!(s.tokens.first(), Some("aaaaaaaaaaaaaaaa"));
-        assert!(!format!("{s:?}").contains("aaaaaaaaaaaaaaaa"), "tokens never show");
+        assert!(
+            !format!("{s:?}").contains("aaaaaaaaaaaaaaaa"),
+            "tokens never show"
+        );
         let err = load("partitons = 3\n", &[]).expect_err("typo");
         assert!(
             err.to_string().contains("\"partitons\"") && err.to_string().contains("TOML"),
