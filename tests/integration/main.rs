@@ -20,3 +20,4 @@ mod cross_site;
 mod limits;
 mod operations;
 mod orders_flow;
+mod topics;
