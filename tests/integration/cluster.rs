@@ -29,7 +29,7 @@ async fn leader(bootstrap: &str, topic: &str) -> i32 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs the 3-broker cluster: KAFKA_BROKERS, KAFKA_PROPERTIES and KAFKA_CONTROL=fixtures/kafka-cluster/cluster.sh"]
 async fn the_leader_is_killed_mid_stream_and_nothing_is_lost() {
-    let broker = TestBroker::start().await;
+    let broker = TestBroker::alone().await;
     let s = settings(&broker.bootstrap(), "failover");
     let app = TestApp::start(s.clone(), Services::All).await;
     let stream = OrderStream::start(&app.producer, 50);

@@ -11,31 +11,60 @@ pub struct TestBroker {
     /// How to start the embedded broker again (same port, same data) after `stop_for_restart`.
     config: Option<BrokerConfig>,
     bootstrap: String,
+    /// The share of the real Kafka this test holds (see [`RealKafka`]).
+    _real: Option<RealKafka>,
+}
+
+/// The tests of one binary run side by side on one real Kafka, and some stop or kill it: those
+/// hold it alone, the others share it, so a restart never hits another test's stream.
+static REAL_KAFKA: std::sync::RwLock<()> = std::sync::RwLock::new(());
+
+pub enum RealKafka {
+    Shared(#[allow(dead_code)] std::sync::RwLockReadGuard<'static, ()>),
+    Alone(#[allow(dead_code)] std::sync::RwLockWriteGuard<'static, ()>),
+}
+
+impl RealKafka {
+    /// A share of the real Kafka, waiting while a test holds it alone.
+    pub fn shared() -> Self {
+        Self::Shared(REAL_KAFKA.read().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    fn alone() -> Self {
+        Self::Alone(REAL_KAFKA.write().unwrap_or_else(|p| p.into_inner()))
+    }
 }
 
 impl TestBroker {
     /// The Kafka in `KAFKA_BROKERS` if set, else an in-memory embedded broker on a free port.
     pub async fn start() -> Self {
-        Self::real_or_embedded(BrokerConfig::ephemeral()).await
+        Self::real_or_embedded(BrokerConfig::ephemeral(), RealKafka::shared).await
     }
 
-    /// The broker of `KAFKA_BROKERS` (restarted with `KAFKA_CONTROL stop|resume`), or an
-    /// embedded one keeping its data in `dir`, so a restart finds it again.
+    /// As [`Self::start`], for a test that stops or kills (part of) the real Kafka: no other
+    /// test runs on it meanwhile.
+    pub async fn alone() -> Self {
+        Self::real_or_embedded(BrokerConfig::ephemeral(), RealKafka::alone).await
+    }
+
+    /// The broker of `KAFKA_BROKERS` (restarted with `KAFKA_CONTROL stop|resume`, alone), or
+    /// an embedded one keeping its data in `dir`, so a restart finds it again.
     pub async fn restartable(dir: &std::path::Path) -> Self {
-        Self::real_or_embedded(BrokerConfig {
+        let config = BrokerConfig {
             data_dir: Some(dir.to_path_buf()),
             ..BrokerConfig::ephemeral()
-        })
-        .await
+        };
+        Self::real_or_embedded(config, RealKafka::alone).await
     }
 
-    async fn real_or_embedded(config: BrokerConfig) -> Self {
+    async fn real_or_embedded(config: BrokerConfig, hold: fn() -> RealKafka) -> Self {
         init_logs();
         match real_kafka() {
             Some(bootstrap) => Self {
                 embedded: None,
                 config: None,
                 bootstrap,
+                _real: Some(tokio::task::block_in_place(hold)),
             },
             None => Self::embedded(config).await,
         }
@@ -54,6 +83,7 @@ impl TestBroker {
             bootstrap: handle.bootstrap(),
             embedded: Some(handle),
             config: Some(config),
+            _real: None,
         }
     }
 

@@ -5,7 +5,7 @@ use std::ffi::OsString;
 use std::net::SocketAddr;
 use std::process::{Child, Command};
 
-use super::{eventually, kafka_properties, real_kafka};
+use super::{eventually, kafka_properties, real_kafka, RealKafka};
 
 /// A child process, killed if the test ends early (a failed assertion must not leave it running).
 pub struct Process(pub Child);
@@ -69,6 +69,8 @@ pub struct AppProcess {
     env: Vec<(&'static str, String)>,
     args: Vec<OsString>,
     pub process: Process,
+    /// A share of the real Kafka, when it runs on one.
+    _real: Option<RealKafka>,
 }
 
 impl AppProcess {
@@ -86,8 +88,10 @@ impl AppProcess {
             ("KAFKA_ORDERS_CONSUMER_LISTEN", consumer.to_string()),
             ("RUST_LOG", "warn".to_string()),
         ];
+        let real = real_kafka().map(|_| tokio::task::block_in_place(RealKafka::shared));
         let process = Self::spawn(&args, &env);
         Self {
+            _real: real,
             producer: format!("http://{producer}"),
             api: format!("http://{api}"),
             consumer: format!("http://{consumer}"),
