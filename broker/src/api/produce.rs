@@ -148,6 +148,20 @@ mod tests {
         buf.freeze()
     }
 
+    /// The broker's answer to `request`, through the API table as a connection sends it.
+    async fn answer(cluster: &Arc<Cluster>, request: ProduceRequest) -> ProduceResponse {
+        let ctx = Ctx {
+            cluster,
+            version: 9,
+            client_id: "tester",
+            client_host: "127.0.0.1",
+        };
+        match api::handle(&ctx, RequestKind::Produce(request)).await {
+            Some(ResponseKind::Produce(response)) => response,
+            _ => panic!("acks other than 0 get a produce answer"),
+        }
+    }
+
     async fn produce(cluster: &Arc<Cluster>, key: &str) -> i64 {
         let request = ProduceRequest::default()
             .with_acks(-1)
@@ -156,17 +170,7 @@ mod tests {
                 .with_partition_data(vec![PartitionProduceData::default()
                     .with_index(0)
                     .with_records(Some(records(key)))])]);
-        let ctx = Ctx {
-            cluster,
-            version: 9,
-            client_id: "tester",
-            client_host: "127.0.0.1",
-        };
-        let Some(ResponseKind::Produce(response)) =
-            api::handle(&ctx, RequestKind::Produce(request)).await
-        else {
-            panic!("acks=-1 gets a produce answer");
-        };
+        let response = answer(cluster, request).await;
         let partition = &response.responses[0].partition_responses[0];
         assert_eq!(partition.error_code, 0);
         partition.base_offset
@@ -196,17 +200,7 @@ mod tests {
                     data(1, batch_of("k", &[7; 1000])),
                 ]),
         ]);
-        let ctx = Ctx {
-            cluster: &cluster,
-            version: 9,
-            client_id: "tester",
-            client_host: "127.0.0.1",
-        };
-        let Some(ResponseKind::Produce(response)) =
-            api::handle(&ctx, RequestKind::Produce(request)).await
-        else {
-            panic!("acks=1 gets a produce answer");
-        };
+        let response = answer(&cluster, request).await;
         let codes: Vec<i16> = response.responses[0]
             .partition_responses
             .iter()
