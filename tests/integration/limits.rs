@@ -32,7 +32,7 @@ async fn http_connection_cap_slow_clients_and_big_headers() {
     let mut stalled = Vec::new();
     for _ in 0..4 {
         let mut c = TcpStream::connect(addr).await.expect("connect");
-        c.write_all(b"GET /orders HTTP/1.1\r\nHost: x\r\n")
+        c.write_all(b"GET /orders HTTP/1.1\r\nHost: localhost\r\n")
             .await
             .expect("write");
         stalled.push(c);
@@ -91,7 +91,7 @@ async fn http_connection_cap_slow_clients_and_big_headers() {
 
     // A body that stops arriving gets 408 after 10 s, as problem+json.
     let mut slow = TcpStream::connect(addr).await.expect("connect");
-    slow.write_all(b"POST /orders HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"id\":").await.expect("write");
+    slow.write_all(b"POST /orders HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"id\":").await.expect("write");
     let answer = read_until_closed(&mut slow, 20).await.unwrap_or_default();
     assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
     assert!(answer.contains("application/problem+json"), "{answer}");

@@ -162,6 +162,20 @@ pub fn client_config(bootstrap: impl AsRef<str>) -> rdkafka::ClientConfig {
     config
 }
 
+/// Creates `topic` with `partitions` and the cluster's default replication factor (clusters
+/// that do not create topics on first use, like the SASL_SSL one, need this).
+pub async fn create_topic(bootstrap: &str, topic: &str, partitions: i32) {
+    use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+    let admin: AdminClient<rdkafka::client::DefaultClientContext> =
+        client_config(bootstrap).create().expect("admin");
+    let new = NewTopic::new(topic, partitions, TopicReplication::Fixed(-1));
+    let results = admin
+        .create_topics(&[new], &AdminOptions::new())
+        .await
+        .expect("CreateTopics");
+    assert!(results.iter().all(Result::is_ok), "{results:?}");
+}
+
 /// The real Kafka to test against, if `KAFKA_BROKERS` names one.
 pub fn real_kafka() -> Option<String> {
     std::env::var("KAFKA_BROKERS")
