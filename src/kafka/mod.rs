@@ -106,3 +106,21 @@ impl Kafka {
         self.errors.last()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// TLS and SASL PLAIN and SCRAM are compiled into librdkafka (rdkafka's `ssl-vendored`),
+    /// whatever the machine has installed.
+    #[test]
+    fn librdkafka_is_built_with_tls_and_sasl() {
+        let native = ClientConfig::new()
+            .create_native_config()
+            .expect("native config");
+        let features = native.get("builtin.features").expect("builtin.features");
+        for wanted in ["ssl", "sasl_plain", "sasl_scram"] {
+            assert!(features.split(',').any(|f| f == wanted), "{wanted} in {features}");
+        }
+    }
+}
