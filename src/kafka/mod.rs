@@ -120,7 +120,10 @@ mod tests {
             .expect("native config");
         let features = native.get("builtin.features").expect("builtin.features");
         for wanted in ["ssl", "sasl_plain", "sasl_scram"] {
-            assert!(features.split(',').any(|f| f == wanted), "{wanted} in {features}");
+            assert!(
+                features.split(',').any(|f| f == wanted),
+                "{wanted} in {features}"
+            );
         }
     }
 }
