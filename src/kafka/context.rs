@@ -8,12 +8,19 @@ use rdkafka::client::ClientContext;
 use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::consumer::ConsumerContext;
 use rdkafka::error::KafkaError;
+use rdkafka::types::RDKafkaErrorCode;
 
 #[derive(Clone, Debug, Default)]
 pub struct Errors(Arc<Mutex<Option<String>>>);
 
 impl Errors {
     pub fn record(&self, error: &KafkaError, reason: &str) {
+        // "All brokers are down" sums up the errors before it: the reason stays theirs.
+        if error.rdkafka_error_code() == Some(RDKafkaErrorCode::AllBrokersDown)
+            && self.last().is_some()
+        {
+            return;
+        }
         let text = if reason.is_empty() {
             error.to_string()
         } else {
@@ -70,3 +77,23 @@ impl ClientContext for Context {
 }
 
 impl ConsumerContext for Context {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn all_brokers_down_does_not_hide_why() {
+        let errors = Errors::default();
+        let down = KafkaError::Global(RDKafkaErrorCode::AllBrokersDown);
+        errors.record(&down, "3/3 brokers are down");
+        assert_eq!(errors.last().as_deref(), Some("3/3 brokers are down"));
+        let ssl = KafkaError::Global(RDKafkaErrorCode::SSL);
+        errors.record(&ssl, "SSL handshake failed: certificate verify failed");
+        errors.record(&down, "3/3 brokers are down");
+        assert_eq!(
+            errors.last().as_deref(),
+            Some("SSL handshake failed: certificate verify failed")
+        );
+    }
+}
