@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# Installs what the tests need beyond Rust: Debian packages (kcat, chromium), Python clients and schemathesis,
+# Installs what the tests need beyond Rust: Debian packages (kcat, chromium, openssl, perl, make), Python clients and schemathesis,
 # kafkajs and playwright-core, franz-go and compose-go, and the Maven-built Apache Kafka. Each step is skipped when already done.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-apt_packages=(kcat chromium)
+# openssl makes the test cluster's certificates; perl and make build the OpenSSL compiled into
+# librdkafka (rdkafka's ssl-vendored).
+apt_packages=(kcat chromium openssl perl make)
 missing=()
 for p in "${apt_packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
@@ -12,7 +14,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get update -q
   DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
-for tool in java mvn python3 node npm go cargo rustup openssl perl make; do
+for tool in java mvn python3 node npm go cargo rustup; do
   command -v "$tool" >/dev/null || { echo "install-test-deps: $tool is required but missing" >&2; exit 1; }
 done
 rustup component add rustfmt clippy
