@@ -16,7 +16,6 @@ use serde_json::json;
 use crate::http;
 use crate::kafka::Errors;
 
-#[derive(Default)]
 pub struct ConsumerState {
     assigned: Mutex<BTreeSet<(String, i32)>>,
     /// librdkafka's latest complaint, shared with the process's other Kafka clients.
