@@ -68,6 +68,8 @@ fn broker_config(settings: &Settings) -> broker::BrokerConfig {
         fsync: settings.storage.fsync,
         max_connections: broker.max_connections,
         max_frame_bytes: broker.max_frame_bytes,
+        max_partitions: broker.max_partitions,
+        max_open_segments: broker.max_open_segments,
         ..broker::BrokerConfig::default()
     }
 }

@@ -100,6 +100,12 @@ pub struct BrokerSettings {
     /// Largest request frame; a larger one closes the connection.
     #[serde(rename = "broker_max_frame_bytes")]
     pub max_frame_bytes: usize,
+    /// Partitions across all topics at most (CreateTopics past it: POLICY_VIOLATION).
+    #[serde(rename = "broker_max_partitions")]
+    pub max_partitions: usize,
+    /// Segment files kept open at most; past it a partition opens its file per append.
+    #[serde(rename = "broker_max_open_segments")]
+    pub max_open_segments: usize,
 }
 
 /// Where data is kept and how hard it is pushed to the disk.
@@ -220,6 +226,8 @@ fn local(port: u16) -> SocketAddr {
 
 impl Default for Settings {
     fn default() -> Self {
+        // The built-in broker's limits are its own defaults (Kafka's, where Kafka has one).
+        let built_in = broker::BrokerConfig::default();
         Self {
             kafka: KafkaSettings {
                 brokers: "localhost:9092".into(),
@@ -250,8 +258,10 @@ impl Default for Settings {
                 listen: local(9092),
                 advertised: None,
                 auto_create_topics: true,
-                max_connections: 1_000,
-                max_frame_bytes: 100 * 1024 * 1024,
+                max_connections: built_in.max_connections,
+                max_frame_bytes: built_in.max_frame_bytes,
+                max_partitions: built_in.max_partitions,
+                max_open_segments: built_in.max_open_segments,
             },
             storage: StorageSettings {
                 data_dir: None,

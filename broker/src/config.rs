@@ -60,6 +60,13 @@ pub struct BrokerConfig {
     pub max_message_bytes: usize,
     /// A segment file is closed and a new one started once it reaches this size.
     pub segment_bytes: u64,
+    /// Partitions across all topics at most: CreateTopics (and auto-creation) past it is
+    /// refused with POLICY_VIOLATION. Each partition holds its batches in memory and, with a
+    /// data directory, a folder of segment files. Kafka has no such broker-wide cap.
+    pub max_partitions: usize,
+    /// Segment files kept open at most, across all partitions; past it a partition opens its
+    /// file for each append (see `log::segment::OpenFiles`).
+    pub max_open_segments: usize,
     /// Open client connections at most; one more is closed at once (Kafka: `max.connections`).
     pub max_connections: usize,
     /// A connection that sends nothing for this long is closed (Kafka: `connections.max.idle.ms`).
@@ -83,6 +90,8 @@ impl Default for BrokerConfig {
             max_frame_bytes: 100 * 1024 * 1024,
             max_message_bytes: 1_048_588,
             segment_bytes: 64 * 1024 * 1024,
+            max_partitions: 10_000,
+            max_open_segments: 256,
             max_connections: 1000,
             idle_timeout: Duration::from_secs(600),
             request_timeout: Duration::from_secs(30),

@@ -17,14 +17,17 @@ mod blocking;
 mod cluster;
 mod config;
 mod error;
+mod files;
 mod frame;
 #[doc(hidden)]
 pub mod fuzzing;
 mod group;
 mod log;
 mod metrics;
+mod producer_ids;
 mod server;
 mod shutdown;
+mod topic_store;
 
 pub use cluster::Stats;
 pub use config::{BrokerConfig, FsyncPolicy, InvalidFsyncPolicy};

@@ -2,12 +2,22 @@
 
 use std::collections::HashSet;
 
+use kafka_protocol::messages::create_topics_request::CreatableTopic;
 use kafka_protocol::messages::create_topics_response::CreatableTopicResult;
 use kafka_protocol::messages::{CreateTopicsRequest, CreateTopicsResponse};
 use kafka_protocol::ResponseError;
 
 use super::{str_bytes, Ctx};
-use crate::cluster::valid_topic_name;
+use crate::cluster::{valid_topic_name, Cluster, MAX_PARTITIONS_PER_REQUEST};
+
+/// The partitions a topic of the request asks for: its count, its assignments, or the default.
+fn partitions_of(c: &Cluster, wanted: &CreatableTopic) -> i32 {
+    match (wanted.num_partitions, wanted.assignments.len()) {
+        (-1, 0) => c.config.default_partitions,
+        (-1, n) => i32::try_from(n).unwrap_or(i32::MAX),
+        (n, _) => n,
+    }
+}
 
 pub fn handle(ctx: &Ctx<'_>, request: CreateTopicsRequest) -> CreateTopicsResponse {
     let c = ctx.cluster;
@@ -18,16 +28,19 @@ pub fn handle(ctx: &Ctx<'_>, request: CreateTopicsRequest) -> CreateTopicsRespon
         .map(|t| t.name.to_string())
         .filter(|n| !seen.insert(n.clone()))
         .collect();
+    // KAFKA-17870: more than 10,000 partitions in one request fails every topic in it.
+    let requested: i64 = request
+        .topics
+        .iter()
+        .map(|t| i64::from(partitions_of(c, t)).max(0))
+        .sum();
+    let too_many = requested > MAX_PARTITIONS_PER_REQUEST;
     let topics = request
         .topics
         .into_iter()
         .map(|wanted| {
             let name = wanted.name.to_string();
-            let partitions = match (wanted.num_partitions, wanted.assignments.len()) {
-                (-1, 0) => c.config.default_partitions,
-                (-1, n) => n as i32,
-                (n, _) => n,
-            };
+            let partitions = partitions_of(c, &wanted);
             let result = CreatableTopicResult::default().with_name(wanted.name.clone());
             let fail = |err: ResponseError, message: String| {
                 result
@@ -35,6 +48,12 @@ pub fn handle(ctx: &Ctx<'_>, request: CreateTopicsRequest) -> CreateTopicsRespon
                     .with_error_code(err.code())
                     .with_error_message(Some(str_bytes(&message)))
             };
+            if too_many {
+                return fail(
+                    ResponseError::PolicyViolation,
+                    format!("{requested} partitions in one request: at most {MAX_PARTITIONS_PER_REQUEST}"),
+                );
+            }
             if duplicated.contains(&name) {
                 return fail(
                     ResponseError::InvalidRequest,
@@ -81,6 +100,17 @@ pub fn handle(ctx: &Ctx<'_>, request: CreateTopicsRequest) -> CreateTopicsRespon
                 Err(ResponseError::TopicAlreadyExists) => fail(
                     ResponseError::TopicAlreadyExists,
                     format!("topic '{name}' already exists"),
+                ),
+                Err(ResponseError::PolicyViolation) => fail(
+                    ResponseError::PolicyViolation,
+                    format!(
+                        "{partitions} more partitions would pass the broker's limit of {} (max_partitions)",
+                        c.config.max_partitions
+                    ),
+                ),
+                Err(ResponseError::InvalidPartitions) => fail(
+                    ResponseError::InvalidPartitions,
+                    format!("number of partitions must be 1 to {MAX_PARTITIONS_PER_REQUEST}, not {partitions}"),
                 ),
                 Err(err) => fail(err, format!("cannot create topic '{name}': {err}")),
             }

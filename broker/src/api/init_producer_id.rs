@@ -17,16 +17,19 @@ pub fn handle(ctx: &Ctx<'_>, request: InitProducerIdRequest) -> InitProducerIdRe
             .with_producer_id(ProducerId(-1))
             .with_producer_epoch(-1);
     }
-    // KIP-360: a producer that already has an id may ask for its epoch to be bumped.
-    let (id, epoch) = if request.producer_id.0 >= 0 && request.producer_epoch >= 0 {
-        (
-            request.producer_id.0,
-            request.producer_epoch.saturating_add(1),
-        )
-    } else {
-        (ctx.cluster.next_producer_id(), 0)
-    };
-    InitProducerIdResponse::default()
-        .with_producer_id(ProducerId(id))
-        .with_producer_epoch(epoch)
+    // Like Kafka for a producer without a transactional id, every call gets a fresh id at
+    // epoch 0, whatever id and epoch the request carries (KIP-360's epoch bump applies to
+    // transactional producers): a client cannot pick an id, or wrap an epoch.
+    match ctx.cluster.producer_ids.issue() {
+        Ok(id) => InitProducerIdResponse::default()
+            .with_producer_id(ProducerId(id))
+            .with_producer_epoch(0),
+        Err(err) => {
+            tracing::error!(%err, "cannot reserve producer ids");
+            InitProducerIdResponse::default()
+                .with_error_code(ResponseError::KafkaStorageError.code())
+                .with_producer_id(ProducerId(-1))
+                .with_producer_epoch(-1)
+        }
+    }
 }

@@ -10,7 +10,7 @@ use kafka_protocol::ResponseError;
 use super::Ctx;
 use crate::cluster::Topic;
 use crate::config::FsyncPolicy;
-use crate::log::batch::{self, BatchError};
+use crate::log::batch::{self, Batch, BatchError};
 
 pub fn handle(ctx: &Ctx<'_>, request: ProduceRequest) -> Option<ProduceResponse> {
     let acks = request.acks;
@@ -73,12 +73,8 @@ fn append(
         BatchError::Corrupt => ResponseError::CorruptMessage,
         BatchError::UnsupportedMagic => ResponseError::UnsupportedForMessageFormat,
     })?;
-    // Kafka checks each batch against `message.max.bytes`; one too large refuses the partition.
-    if batches
-        .iter()
-        .any(|b| b.len() > ctx.cluster.config.max_message_bytes)
-    {
-        return Err(ResponseError::MessageTooLarge);
+    for batch in &batches {
+        check(ctx, batch)?;
     }
     let write = || {
         let mut log = partition.log();
@@ -101,6 +97,28 @@ fn append(
         // (see SegmentWriter::append for measurements): cheaper than a thread handoff.
         write()
     }
+}
+
+/// Kafka's checks of a batch before it is appended; one failing refuses the partition's data.
+fn check(ctx: &Ctx<'_>, batch: &Batch) -> Result<(), ResponseError> {
+    // `message.max.bytes`.
+    if batch.len() > ctx.cluster.config.max_message_bytes {
+        return Err(ResponseError::MessageTooLarge);
+    }
+    // Offsets are assigned from lastOffsetDelta, so a batch claiming more offsets than records
+    // would leave holes (or, near i32::MAX, race offsets towards overflow). Kafka's
+    // LogValidator refuses it with INVALID_RECORD ("inner record count must match").
+    if i64::from(batch.last_offset_delta()) + 1 != i64::from(batch.record_count()) {
+        return Err(ResponseError::InvalidRecord);
+    }
+    // Only ids this broker issued (InitProducerId): a made-up id would claim sequence state,
+    // and after a restart a huge one would push the id counter towards overflow. Kafka does
+    // not check this for idempotent producers; UNKNOWN_PRODUCER_ID makes librdkafka and the
+    // Java client ask for a new id.
+    if batch.producer_id() >= 0 && !ctx.cluster.producer_ids.was_issued(batch.producer_id()) {
+        return Err(ResponseError::UnknownProducerId);
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -34,6 +34,20 @@ pub struct PartitionLog {
     size_bytes: u64,
     producers: Producers,
     segment: Option<SegmentWriter>,
+    state: State,
+}
+
+/// Whether the partition still takes appends.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+enum State {
+    #[default]
+    Open,
+    /// A write or fsync of its segment failed: what is acknowledged is still served, but
+    /// appends answer KAFKA_STORAGE_ERROR until a restart recovers the segment from disk
+    /// (as Kafka takes a failed log directory offline).
+    Failed,
+    /// Its topic was deleted while a request still held it.
+    Deleted,
 }
 
 /// What a successful append reports back to the producer.
@@ -64,6 +78,11 @@ impl PartitionLog {
     /// Appends one batch, or answers a retried one with the offset it already has.
     /// The batch is on disk (written, and synced if the policy says so) before this returns.
     pub fn append(&mut self, batch: Batch) -> Result<Appended, ResponseError> {
+        match self.state {
+            State::Open => {}
+            State::Failed => return Err(ResponseError::KafkaStorageError),
+            State::Deleted => return Err(ResponseError::UnknownTopicOrPartition),
+        }
         if batch.is_transactional() {
             // Transactions are not offered (no AddPartitionsToTxn/EndTxn), so a transactional
             // batch can only come from a confused client.
@@ -74,10 +93,10 @@ impl PartitionLog {
         }
         let base_offset = self.next_offset;
         if let Some(segment) = &mut self.segment {
-            segment.append(&batch, base_offset).map_err(|err| {
-                tracing::error!(%err, "cannot write to the log segment");
-                ResponseError::KafkaStorageError
-            })?;
+            if let Err(err) = segment.append(&batch, base_offset) {
+                self.fail(&err);
+                return Err(ResponseError::KafkaStorageError);
+            }
         }
         self.push(base_offset, batch);
         Ok(Appended { base_offset })
@@ -136,9 +155,23 @@ impl PartitionLog {
         self.producers.max_producer_id()
     }
 
-    /// A handle for fsyncing the tail segment outside the partition lock (`None` in memory).
-    pub fn sync_handle(&self) -> Option<std::io::Result<std::fs::File>> {
-        self.segment.as_ref().map(SegmentWriter::sync_handle)
+    /// A handle for fsyncing the tail segment outside the partition lock (`None` in memory,
+    /// or when nothing was written since the last one).
+    pub fn sync_handle(&mut self) -> Option<std::io::Result<std::fs::File>> {
+        self.segment.as_mut().and_then(SegmentWriter::sync_handle)
+    }
+
+    /// A write or fsync of the segment failed: refuse appends until restart.
+    pub fn fail(&mut self, err: &std::io::Error) {
+        tracing::error!(%err, "a log segment write or fsync failed: this partition answers KAFKA_STORAGE_ERROR to producers until the broker restarts");
+        self.state = State::Failed;
+    }
+
+    /// The topic is deleted: close the segment file; a produce still holding the topic is
+    /// answered UNKNOWN_TOPIC_OR_PARTITION instead of writing into a removed folder.
+    pub fn close(&mut self) {
+        self.segment = None;
+        self.state = State::Deleted;
     }
 }
 

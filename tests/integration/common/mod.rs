@@ -3,6 +3,7 @@
 
 pub mod process;
 pub mod stream;
+pub mod wire;
 
 use broker::{Broker, BrokerConfig, BrokerHandle};
 
