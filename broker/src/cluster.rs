@@ -16,7 +16,7 @@ use crate::group::Coordinator;
 use crate::log::segment::{OpenFiles, SegmentWriter};
 use crate::log::PartitionLog;
 use crate::producer_ids::ProducerIds;
-use crate::topic_store::TopicStore;
+use crate::topic_store::{TopicSpec, TopicStore};
 
 /// Kafka refuses a CreateTopics request that would create more partitions than this in total
 /// (KAFKA-17870, Kafka 4.0), with POLICY_VIOLATION for every topic in it.
@@ -55,9 +55,16 @@ pub struct Topic {
     pub name: String,
     pub id: Uuid,
     pub partitions: Vec<Partition>,
+    /// `max.message.bytes` set on this topic at creation, if any.
+    pub max_message_bytes: Option<usize>,
 }
 
 impl Topic {
+    /// The largest batch this topic takes: its `max.message.bytes`, else the broker's.
+    pub fn max_message_bytes(&self, config: &BrokerConfig) -> usize {
+        self.max_message_bytes.unwrap_or(config.max_message_bytes)
+    }
+
     pub fn partition(&self, index: i32) -> Option<&Partition> {
         usize::try_from(index)
             .ok()
@@ -144,7 +151,7 @@ impl Cluster {
             config,
         };
         for topic in stored {
-            let built = cluster.build_topic(&topic.name, topic.id, topic.partitions)?;
+            let built = cluster.build_topic(&topic.name, topic.id, topic.spec)?;
             cluster
                 .topics
                 .get_mut()
@@ -166,9 +173,9 @@ impl Cluster {
         Ok(cluster)
     }
 
-    fn build_topic(&self, name: &str, id: Uuid, partitions: i32) -> Result<Topic, BrokerError> {
+    fn build_topic(&self, name: &str, id: Uuid, spec: TopicSpec) -> Result<Topic, BrokerError> {
         let mut logs = Vec::new();
-        for index in 0..partitions {
+        for index in 0..spec.partitions {
             let log = match &self.store {
                 None => PartitionLog::default(),
                 Some(store) => {
@@ -191,6 +198,7 @@ impl Cluster {
             name: name.to_string(),
             id,
             partitions: logs,
+            max_message_bytes: spec.max_message_bytes,
         })
     }
 
@@ -238,7 +246,23 @@ impl Cluster {
         }
     }
 
+    /// A topic with `partitions` and the broker's defaults for everything else.
     pub fn create_topic(&self, name: &str, partitions: i32) -> Result<Arc<Topic>, ResponseError> {
+        self.create_topic_with(
+            name,
+            TopicSpec {
+                partitions,
+                max_message_bytes: None,
+            },
+        )
+    }
+
+    pub fn create_topic_with(
+        &self,
+        name: &str,
+        spec: TopicSpec,
+    ) -> Result<Arc<Topic>, ResponseError> {
+        let partitions = spec.partitions;
         if !valid_topic_name(name) {
             return Err(ResponseError::InvalidTopicException);
         }
@@ -265,13 +289,13 @@ impl Cluster {
         // place (three fsyncs, a few milliseconds on a local disk, in block_in_place), once per
         // topic. See `Cluster` for why the lock is held.
         if let Some(store) = &self.store {
-            let created = crate::blocking::block_in_place(|| store.create(name, id, partitions));
+            let created = crate::blocking::block_in_place(|| store.create(name, id, spec));
             if let Err(err) = created {
                 tracing::error!(topic = name, %err, "cannot create the topic's folder");
                 return Err(ResponseError::KafkaStorageError);
             }
         }
-        let topic = self.build_topic(name, id, partitions).map_err(|err| {
+        let topic = self.build_topic(name, id, spec).map_err(|err| {
             tracing::error!(topic = name, %err, "cannot open the topic's log");
             ResponseError::KafkaStorageError
         })?;

@@ -2,7 +2,7 @@
 //! leaves a topic whole or absent, never a folder that stops the next start.
 //!
 //! ```text
-//! <data_dir>/topics/<name>/meta           id=UUID and partitions=N lines
+//! <data_dir>/topics/<name>/meta           id=UUID, partitions=N and max.message.bytes=N lines
 //! <data_dir>/topics/<name>/<partition>/   segment files (log/segment.rs)
 //! <data_dir>/staging/<uuid>/              a topic being created, moved into topics/ by one rename
 //! <data_dir>/trash/<uuid>/                a deleted topic, moved out of topics/ by one rename
@@ -25,12 +25,20 @@ const TRASH: &str = "trash";
 const UNREADABLE: &str = "unreadable";
 const META: &str = "meta";
 
+/// What a topic is made with: its partition count and the configs set at creation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TopicSpec {
+    pub partitions: i32,
+    /// Kafka's topic config `max.message.bytes`; `None`: the broker's `message.max.bytes`.
+    pub max_message_bytes: Option<usize>,
+}
+
 /// A topic found in the data directory at start.
 #[derive(Debug)]
 pub struct StoredTopic {
     pub name: String,
     pub id: Uuid,
-    pub partitions: i32,
+    pub spec: TopicSpec,
 }
 
 #[derive(Debug)]
@@ -64,12 +72,8 @@ impl TopicStore {
                 .unwrap_or_default()
                 .to_string();
             match read_meta(&path) {
-                Ok((id, partitions)) if crate::cluster::valid_topic_name(&name) => {
-                    found.push(StoredTopic {
-                        name,
-                        id,
-                        partitions,
-                    })
+                Ok((id, spec)) if crate::cluster::valid_topic_name(&name) => {
+                    found.push(StoredTopic { name, id, spec })
                 }
                 Ok(_) => store.keep_aside(&path, &name, "not a legal topic name")?,
                 Err(err) => store.keep_aside(&path, &name, &err.to_string())?,
@@ -95,15 +99,14 @@ impl TopicStore {
 
     /// Writes the topic's meta in staging/ (synced) and renames the folder into topics/:
     /// the topic exists on disk whole, or not at all.
-    pub fn create(&self, name: &str, id: Uuid, partitions: i32) -> io::Result<()> {
+    pub fn create(&self, name: &str, id: Uuid, spec: TopicSpec) -> io::Result<()> {
         let staged = self.root.join(STAGING).join(id.to_string());
+        let mut meta = format!("id={id}\npartitions={}\n", spec.partitions);
+        if let Some(max) = spec.max_message_bytes {
+            meta.push_str(&format!("max.message.bytes={max}\n"));
+        }
         let made = fs::create_dir(&staged)
-            .and_then(|()| {
-                files::replace(
-                    &staged.join(META),
-                    format!("id={id}\npartitions={partitions}\n").as_bytes(),
-                )
-            })
+            .and_then(|()| files::replace(&staged.join(META), meta.as_bytes()))
             .and_then(|()| fs::rename(&staged, self.root.join(TOPICS).join(name)))
             .and_then(|()| files::sync_dir(&self.root.join(TOPICS)));
         if made.is_err() {
@@ -125,18 +128,31 @@ impl TopicStore {
     }
 }
 
-fn read_meta(topic_dir: &Path) -> io::Result<(Uuid, i32)> {
+fn read_meta(topic_dir: &Path) -> io::Result<(Uuid, TopicSpec)> {
     let text = fs::read_to_string(topic_dir.join(META))?;
     let mut id = None;
     let mut partitions = None;
+    let mut max_message_bytes = None;
     for line in text.lines() {
         match line.split_once('=') {
             Some(("id", v)) => id = v.parse().ok(),
             Some(("partitions", v)) => partitions = v.parse().ok().filter(|n: &i32| *n >= 1),
+            Some(("max.message.bytes", v)) => {
+                max_message_bytes = Some(v.parse().map_err(|_| {
+                    io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        "max.message.bytes is not a number",
+                    )
+                })?)
+            }
             _ => {}
         }
     }
-    id.zip(partitions).ok_or_else(|| {
+    let spec = partitions.map(|partitions| TopicSpec {
+        partitions,
+        max_message_bytes,
+    });
+    id.zip(spec).ok_or_else(|| {
         io::Error::new(
             io::ErrorKind::InvalidData,
             "meta must hold `id=UUID` and `partitions=N` (N >= 1) lines",
@@ -154,7 +170,11 @@ mod tests {
         let (store, found) = TopicStore::open(dir.path()).expect("open empty");
         assert!(found.is_empty());
         let id = Uuid::new_v4();
-        store.create("kept", id, 3).expect("create");
+        let spec = TopicSpec {
+            partitions: 3,
+            max_message_bytes: Some(2048),
+        };
+        store.create("kept", id, spec).expect("create");
         // A create that died before its rename, and a delete that died after its rename.
         fs::create_dir_all(dir.path().join(STAGING).join("half")).expect("staged");
         fs::create_dir_all(dir.path().join(TRASH).join("gone/0")).expect("trashed");
@@ -165,8 +185,8 @@ mod tests {
         let (store, found) = TopicStore::open(dir.path()).expect("reopen");
         assert_eq!(found.len(), 1, "{found:?}");
         assert_eq!(
-            (found[0].name.as_str(), found[0].id, found[0].partitions),
-            ("kept", id, 3)
+            (found[0].name.as_str(), found[0].id, found[0].spec),
+            ("kept", id, spec)
         );
         assert!(fs::read_dir(dir.path().join(STAGING))
             .expect("staging")

@@ -6,6 +6,8 @@
 //!   Apache Kafka accepts any id from an idempotent producer (the test checks that too);
 //! - more than 10,000 partitions in one CreateTopics: POLICY_VIOLATION (KAFKA-17870), and on
 //!   the built-in broker, topics past its `max_partitions`: POLICY_VIOLATION.
+//! - a topic's own `max.message.bytes`: MESSAGE_TOO_LARGE past it, INVALID_CONFIG when it is
+//!   not a number, and DescribeConfigs reports it as set on the topic.
 
 use std::time::Duration;
 
@@ -174,4 +176,69 @@ async fn topics_past_the_brokers_partition_limit_are_refused_until_one_is_delete
         .await
         .expect("DeleteTopics");
     create_topic(&addr, "second", 3).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_topics_max_message_bytes_is_its_limit_and_described() {
+    use rdkafka::admin::{ConfigSource, ResourceSpecifier};
+    let broker = TestBroker::start().await;
+    let addr = broker.bootstrap();
+    let topic = unique("small-messages");
+    let admin: AdminClient<DefaultClientContext> = client_config(&addr).create().expect("admin");
+    let new =
+        NewTopic::new(&topic, 1, TopicReplication::Fixed(-1)).set("max.message.bytes", "2000");
+    let created = admin
+        .create_topics(&[new], &AdminOptions::new())
+        .await
+        .expect("CreateTopics");
+    assert!(created[0].is_ok(), "{created:?}");
+    let bad_name = unique("bad-config");
+    let bad =
+        NewTopic::new(&bad_name, 1, TopicReplication::Fixed(-1)).set("max.message.bytes", "lots");
+    let refused = admin
+        .create_topics(&[bad], &AdminOptions::new())
+        .await
+        .expect("CreateTopics");
+    assert!(
+        matches!(&refused[0], Err((_, RDKafkaErrorCode::InvalidConfig))),
+        "{refused:?}"
+    );
+
+    let described = admin
+        .describe_configs(&[ResourceSpecifier::Topic(&topic)], &AdminOptions::new())
+        .await
+        .expect("DescribeConfigs");
+    let resource = described[0].as_ref().expect("described");
+    let entry = resource
+        .get("max.message.bytes")
+        .expect("max.message.bytes");
+    assert_eq!(entry.value.as_deref(), Some("2000"));
+    assert_eq!(entry.source, ConfigSource::DynamicTopic);
+
+    let producer: FutureProducer = client_config(&addr).create().expect("producer");
+    let send = |size: usize| {
+        let producer = producer.clone();
+        let topic = topic.clone();
+        async move {
+            producer
+                .send(
+                    FutureRecord::<(), [u8]>::to(&topic)
+                        .partition(0)
+                        .payload(&vec![b'x'; size]),
+                    Duration::from_secs(30),
+                )
+                .await
+                .map(|delivered| delivered.offset)
+                .map_err(|(err, _)| err.rdkafka_error_code())
+        }
+    };
+    assert_eq!(
+        send(3_000).await,
+        Err(Some(RDKafkaErrorCode::MessageSizeTooLarge))
+    );
+    assert_eq!(
+        send(1_000).await,
+        Ok(0),
+        "a message that fits is stored first"
+    );
 }

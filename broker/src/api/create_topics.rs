@@ -9,6 +9,30 @@ use kafka_protocol::ResponseError;
 
 use super::{str_bytes, Ctx};
 use crate::cluster::{valid_topic_name, Cluster, MAX_PARTITIONS_PER_REQUEST};
+use crate::topic_store::TopicSpec;
+
+/// The topic's `max.message.bytes` config, if the request sets it. Other topic configs are
+/// accepted and not applied (the broker keeps everything, compacts nothing).
+fn max_message_bytes(wanted: &CreatableTopic) -> Result<Option<usize>, String> {
+    let Some(config) = wanted
+        .configs
+        .iter()
+        .find(|c| c.name.as_str() == "max.message.bytes")
+    else {
+        return Ok(None);
+    };
+    let value = config.value.as_deref().unwrap_or_default();
+    match value
+        .parse::<i32>()
+        .ok()
+        .and_then(|n| usize::try_from(n).ok())
+    {
+        Some(max) => Ok(Some(max)),
+        None => Err(format!(
+            "Invalid value {value} for configuration max.message.bytes: must be an int at least 0"
+        )),
+    }
+}
 
 /// The partitions a topic of the request asks for: its count, its assignments, or the default.
 fn partitions_of(c: &Cluster, wanted: &CreatableTopic) -> i32 {
@@ -92,7 +116,15 @@ pub fn handle(ctx: &Ctx<'_>, request: CreateTopicsRequest) -> CreateTopicsRespon
                         .with_replication_factor(1),
                 };
             }
-            match c.create_topic(&name, partitions) {
+            let max_message_bytes = match max_message_bytes(&wanted) {
+                Ok(max) => max,
+                Err(message) => return fail(ResponseError::InvalidConfig, message),
+            };
+            let spec = TopicSpec {
+                partitions,
+                max_message_bytes,
+            };
+            match c.create_topic_with(&name, spec) {
                 Ok(topic) => result
                     .with_topic_id(topic.id)
                     .with_num_partitions(partitions)

@@ -8,30 +8,45 @@ use kafka_protocol::messages::{DescribeConfigsRequest, DescribeConfigsResponse};
 use kafka_protocol::ResponseError;
 
 use super::{str_bytes, Ctx};
+use crate::cluster::Topic;
 
 const TOPIC: i8 = 2;
 const BROKER: i8 = 4;
-/// Kafka's ConfigSource.DEFAULT_CONFIG and ConfigType STRING/INT/BOOLEAN/LONG.
+/// Kafka's ConfigSource DYNAMIC_TOPIC_CONFIG and DEFAULT_CONFIG, ConfigType STRING/INT/BOOLEAN/LONG.
+const TOPIC_CONFIG: i8 = 1;
 const DEFAULT_CONFIG: i8 = 5;
 const BOOLEAN: i8 = 1;
 const STRING: i8 = 2;
 const INT: i8 = 3;
 const LONG: i8 = 5;
 
-fn entries(ctx: &Ctx<'_>, resource_type: i8) -> Vec<(&'static str, String, i8)> {
+/// (name, value, type, set on the topic rather than a default)
+type Entry = (&'static str, String, i8, bool);
+
+fn entries(ctx: &Ctx<'_>, resource_type: i8, topic: Option<&Topic>) -> Vec<Entry> {
     let c = &ctx.cluster.config;
+    let default =
+        |(name, value, config_type): (&'static str, String, i8)| (name, value, config_type, false);
     match resource_type {
-        TOPIC => vec![
-            ("cleanup.policy", "delete".into(), STRING),
-            ("compression.type", "producer".into(), STRING),
-            ("max.message.bytes", c.max_message_bytes.to_string(), INT),
-            ("message.timestamp.type", "CreateTime".into(), STRING),
-            ("min.insync.replicas", "1".into(), INT),
-            ("retention.bytes", "-1".into(), LONG),
-            ("retention.ms", "-1".into(), LONG),
-            ("segment.bytes", c.segment_bytes.to_string(), INT),
-        ],
-        _ => vec![
+        TOPIC => {
+            let max_message_bytes = topic.and_then(|t| t.max_message_bytes);
+            vec![
+                default(("cleanup.policy", "delete".into(), STRING)),
+                default(("compression.type", "producer".into(), STRING)),
+                (
+                    "max.message.bytes",
+                    max_message_bytes.unwrap_or(c.max_message_bytes).to_string(),
+                    INT,
+                    max_message_bytes.is_some(),
+                ),
+                default(("message.timestamp.type", "CreateTime".into(), STRING)),
+                default(("min.insync.replicas", "1".into(), INT)),
+                default(("retention.bytes", "-1".into(), LONG)),
+                default(("retention.ms", "-1".into(), LONG)),
+                default(("segment.bytes", c.segment_bytes.to_string(), INT)),
+            ]
+        }
+        _ => [
             (
                 "advertised.listeners",
                 format!(
@@ -61,7 +76,9 @@ fn entries(ctx: &Ctx<'_>, resource_type: i8) -> Vec<(&'static str, String, i8)> 
                 c.max_frame_bytes.to_string(),
                 INT,
             ),
-        ],
+        ]
+        .map(default)
+        .into(),
     }
 }
 
@@ -73,8 +90,11 @@ pub fn handle(ctx: &Ctx<'_>, request: DescribeConfigsRequest) -> DescribeConfigs
             let result = DescribeConfigsResult::default()
                 .with_resource_type(resource.resource_type)
                 .with_resource_name(resource.resource_name.clone());
+            let topic = (resource.resource_type == TOPIC)
+                .then(|| ctx.cluster.topic(&resource.resource_name))
+                .flatten();
             let known = match resource.resource_type {
-                TOPIC => ctx.cluster.topic(&resource.resource_name).is_some(),
+                TOPIC => topic.is_some(),
                 BROKER => {
                     resource.resource_name.is_empty()
                         || *resource.resource_name == *ctx.cluster.config.node_id.to_string()
@@ -96,20 +116,24 @@ pub fn handle(ctx: &Ctx<'_>, request: DescribeConfigsRequest) -> DescribeConfigs
                     .with_error_code(err.code())
                     .with_error_message(Some(str_bytes(&message)));
             }
-            let configs = entries(ctx, resource.resource_type)
+            let configs = entries(ctx, resource.resource_type, topic.as_deref())
                 .into_iter()
-                .filter(|(name, _, _)| {
+                .filter(|(name, _, _, _)| {
                     resource
                         .configuration_keys
                         .as_ref()
                         .is_none_or(|keys| keys.iter().any(|k| k.as_str() == *name))
                 })
-                .map(|(name, value, config_type)| {
+                .map(|(name, value, config_type, on_topic)| {
                     DescribeConfigsResourceResult::default()
                         .with_name(str_bytes(name))
                         .with_value(Some(str_bytes(&value)))
                         .with_read_only(true)
-                        .with_config_source(DEFAULT_CONFIG)
+                        .with_config_source(if on_topic {
+                            TOPIC_CONFIG
+                        } else {
+                            DEFAULT_CONFIG
+                        })
                         .with_config_type(config_type)
                 })
                 .collect();

@@ -65,16 +65,18 @@ fn append(
     topic: Option<&Topic>,
     data: PartitionProduceData,
 ) -> Result<(i64, i64), ResponseError> {
+    let topic = topic.ok_or(ResponseError::UnknownTopicOrPartition)?;
     let partition = topic
-        .and_then(|t| t.partition(data.index))
+        .partition(data.index)
         .ok_or(ResponseError::UnknownTopicOrPartition)?;
     let records: Bytes = data.records.ok_or(ResponseError::CorruptMessage)?;
     let batches = batch::split(&records).map_err(|err| match err {
         BatchError::Corrupt => ResponseError::CorruptMessage,
         BatchError::UnsupportedMagic => ResponseError::UnsupportedForMessageFormat,
     })?;
+    let max_message_bytes = topic.max_message_bytes(&ctx.cluster.config);
     for batch in &batches {
-        check(ctx, batch)?;
+        check(ctx, max_message_bytes, batch)?;
     }
     let write = || {
         let mut log = partition.log();
@@ -100,9 +102,9 @@ fn append(
 }
 
 /// Kafka's checks of a batch before it is appended; one failing refuses the partition's data.
-fn check(ctx: &Ctx<'_>, batch: &Batch) -> Result<(), ResponseError> {
-    // `message.max.bytes`.
-    if batch.len() > ctx.cluster.config.max_message_bytes {
+fn check(ctx: &Ctx<'_>, max_message_bytes: usize, batch: &Batch) -> Result<(), ResponseError> {
+    // The topic's `max.message.bytes`, else the broker's `message.max.bytes`.
+    if batch.len() > max_message_bytes {
         return Err(ResponseError::MessageTooLarge);
     }
     // Offsets are assigned from lastOffsetDelta, so a batch claiming more offsets than records
