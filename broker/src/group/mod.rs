@@ -3,6 +3,7 @@
 
 mod member;
 mod offsets_log;
+mod offsets_record;
 #[cfg(test)]
 mod request_tests;
 mod state;
