@@ -108,7 +108,7 @@ impl Cluster {
         advertised_host: String,
         advertised_port: i32,
     ) -> Result<Self, BrokerError> {
-        let groups = Coordinator::open(config.data_dir.as_deref())?;
+        let groups = Coordinator::open(config.data_dir.as_deref(), config.offsets_retention)?;
         let cluster = Self {
             advertised_host,
             advertised_port,

@@ -1,6 +1,5 @@
-//! Committed offsets on disk: an append-only file of CRC-checked records, compacted at start.
-//!
-//! The records are described in `offsets_record`.
+//! Committed offsets on disk: an append-only file of CRC-checked records (commits, tombstones
+//! and groups' retention clocks, see `offsets_record`), compacted at start.
 //!
 //! Recovery reads every record it can (see [`scan`]): a record whose checksum passes but which
 //! does not decode is skipped, counted and kept verbatim when the file is compacted; bytes that
@@ -11,13 +10,24 @@ use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
+use std::time::SystemTime;
 
 use bytes::Bytes;
 
-use super::offsets_record::{decode, encode, record_at};
+use super::expiry::Clock;
+use super::offsets_record::{decode, encode, encode_clock, record_at, Record};
 use super::state::Committed;
 
-pub type AllOffsets = BTreeMap<String, BTreeMap<(String, i32), Committed>>;
+type Offsets = BTreeMap<(String, i32), Committed>;
+
+/// A group as the file left it: its committed offsets, and since when it has been Empty.
+#[derive(Debug)]
+pub struct StoredGroup {
+    pub offsets: Offsets,
+    pub empty_since: SystemTime,
+}
+
+pub type AllGroups = BTreeMap<String, StoredGroup>;
 
 const FILE: &str = "consumer-offsets.log";
 
@@ -30,10 +40,13 @@ pub struct OffsetsLog {
 /// What recovery found in the file.
 #[derive(Debug, Default)]
 struct Scan {
-    offsets: AllOffsets,
+    offsets: BTreeMap<String, Offsets>,
+    /// The latest retention clock recorded for each group since it last had no offsets.
+    clocks: BTreeMap<String, Clock>,
     /// The records to write back when compacting, in file order: the latest live commit of
     /// each partition of each group, and every record that passed its checksum but did not
     /// decode (a newer format, say), so compaction never drops what was not understood.
+    /// Clocks are not among them: compaction writes one for each group afterwards.
     keep: Vec<Bytes>,
     /// Records whose checksum passed but which did not decode.
     undecodable: usize,
@@ -68,14 +81,27 @@ fn scan(data: &Bytes) -> Scan {
         };
         at += record.len();
         match decode(record.slice(8..)) {
-            Some((group, topic, partition, committed)) => {
+            Some(Record::Commit {
+                group,
+                topic,
+                partition,
+                committed,
+            }) => {
                 let offsets = found.offsets.entry(group.clone()).or_default();
                 if committed.offset < 0 {
                     offsets.remove(&(topic.clone(), partition));
+                    if offsets.is_empty() {
+                        // The group was removed (expired, or its last topic deleted): a clock
+                        // recorded before is not the clock of a group of that name committing later.
+                        found.clocks.remove(&group);
+                    }
                 } else {
                     offsets.insert((topic.clone(), partition), committed);
                 }
                 records.push((record, Some((group, topic, partition))));
+            }
+            Some(Record::Clock { group, clock }) => {
+                found.clocks.insert(group, clock);
             }
             None => {
                 found.undecodable += 1;
@@ -113,10 +139,15 @@ fn sync_dir(dir: &Path) -> io::Result<()> {
 }
 
 impl OffsetsLog {
-    /// Loads every committed offset, then replaces the file with just the live records
-    /// (write-then-rename, directory synced). If bytes in the middle failed their checksum,
-    /// the original file is kept as `consumer-offsets.log.corrupt-<ms since epoch>` first.
-    pub fn open(dir: &Path) -> io::Result<(Self, AllOffsets)> {
+    /// Loads every group's committed offsets, then replaces the file with just the live records
+    /// and one clock per group (write-then-rename, directory synced). If bytes in the middle
+    /// failed their checksum, the original file is kept as
+    /// `consumer-offsets.log.corrupt-<ms since epoch>` first.
+    ///
+    /// A group that had members when the file was last written (or whose clock is not in the
+    /// file, written before clocks were) counts as Empty from now: its members are gone, and
+    /// the clock written for it makes the next start count from this one.
+    pub fn open(dir: &Path) -> io::Result<(Self, AllGroups)> {
         fs::create_dir_all(dir)?;
         let path = dir.join(FILE);
         let data = match fs::read(&path) {
@@ -145,18 +176,37 @@ impl OffsetsLog {
         if found.torn_tail > 0 {
             tracing::warn!(path = %path.display(), bytes = found.torn_tail, "torn tail of the committed offsets cut off");
         }
+        let now = SystemTime::now();
+        let groups: AllGroups = found
+            .offsets
+            .into_iter()
+            .map(|(id, offsets)| {
+                let empty_since = match found.clocks.get(&id) {
+                    Some(Clock::Since(t)) => *t,
+                    Some(Clock::Stopped) | None => now,
+                };
+                let group = StoredGroup {
+                    offsets,
+                    empty_since,
+                };
+                (id, group)
+            })
+            .collect();
         let tmp: PathBuf = dir.join(format!("{FILE}.tmp"));
         {
             let mut out = File::create(&tmp)?;
             for record in &found.keep {
                 out.write_all(record)?;
             }
+            for (id, group) in &groups {
+                out.write_all(&encode_clock(id, Clock::Since(group.empty_since))?)?;
+            }
             out.sync_all()?;
         }
         fs::rename(&tmp, &path)?;
         sync_dir(dir)?;
         let file = OpenOptions::new().append(true).open(&path)?;
-        Ok((Self { file }, found.offsets))
+        Ok((Self { file }, groups))
     }
 
     pub fn append(
@@ -175,6 +225,11 @@ impl OffsetsLog {
         // of the machine, as with FsyncPolicy::Never for the log (a lost commit replays a few
         // messages, which at-least-once consumers already handle).
         self.file.write_all(&record)
+    }
+
+    /// Records where a group's retention clock stands; a plain `write()` like `append`.
+    pub fn append_clock(&mut self, group: &str, clock: Clock) -> io::Result<()> {
+        self.file.write_all(&encode_clock(group, clock)?)
     }
 }
 
