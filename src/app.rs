@@ -70,6 +70,9 @@ fn broker_config(settings: &Settings) -> broker::BrokerConfig {
         max_frame_bytes: broker.max_frame_bytes,
         max_partitions: broker.max_partitions,
         max_open_segments: broker.max_open_segments,
+        offsets_retention: std::time::Duration::from_secs(
+            broker.offsets_retention_minutes.saturating_mul(60),
+        ),
         ..broker::BrokerConfig::default()
     }
 }

@@ -106,6 +106,9 @@ pub struct BrokerSettings {
     /// Segment files kept open at most; past it a partition opens its file per append.
     #[serde(rename = "broker_max_open_segments")]
     pub max_open_segments: usize,
+    /// How long an empty group keeps its committed offsets (Kafka's `offsets.retention.minutes`).
+    #[serde(rename = "broker_offsets_retention_minutes")]
+    pub offsets_retention_minutes: u64,
 }
 
 /// Where data is kept and how hard it is pushed to the disk.
@@ -262,6 +265,7 @@ impl Default for Settings {
                 max_frame_bytes: built_in.max_frame_bytes,
                 max_partitions: built_in.max_partitions,
                 max_open_segments: built_in.max_open_segments,
+                offsets_retention_minutes: built_in.offsets_retention.as_secs() / 60,
             },
             storage: StorageSettings {
                 data_dir: None,

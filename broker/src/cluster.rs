@@ -127,7 +127,7 @@ impl Cluster {
             move |source| BrokerError::Storage { path, source }
         };
         let data_dir = config.data_dir.clone();
-        let groups = Coordinator::open(data_dir.as_deref())?;
+        let groups = Coordinator::open(data_dir.as_deref(), config.offsets_retention)?;
         let (store, stored) = match &data_dir {
             Some(dir) => {
                 let (store, stored) = TopicStore::open(dir).map_err(storage_error(Some(dir)))?;

@@ -74,6 +74,9 @@ pub struct BrokerConfig {
     /// A request whose bytes do not all arrive within this time after its size closes the
     /// connection, so a slow or stalled client cannot hold a connection slot forever.
     pub request_timeout: Duration,
+    /// An Empty group's committed offsets, and the group with them, are removed once it has had
+    /// no members and no commits for this long (Kafka: `offsets.retention.minutes`, 7 days).
+    pub offsets_retention: Duration,
 }
 
 impl Default for BrokerConfig {
@@ -95,6 +98,7 @@ impl Default for BrokerConfig {
             max_connections: 1000,
             idle_timeout: Duration::from_secs(600),
             request_timeout: Duration::from_secs(30),
+            offsets_retention: Duration::from_secs(10_080 * 60),
         }
     }
 }

@@ -57,6 +57,11 @@ impl Broker {
                 config.default_partitions
             )));
         }
+        if config.offsets_retention.is_zero() {
+            return Err(BrokerError::Config(
+                "offsets retention must be longer than 0".into(),
+            ));
+        }
         let listener =
             TcpListener::bind(config.listen)
                 .await

@@ -2,14 +2,15 @@
 
 use std::time::Duration;
 
+use broker::BrokerConfig;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
-use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, StreamConsumer};
 use rdkafka::message::{Header, Headers, Message, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::types::RDKafkaErrorCode;
 
-use crate::common::TestBroker;
+use crate::common::{eventually, TestBroker};
 
 fn producer(bootstrap: &str) -> FutureProducer {
     crate::common::client_config(bootstrap)
@@ -234,5 +235,57 @@ async fn acks_zero_and_acks_one_messages_are_stored() {
         "acks=0 is fire and forget, but stored"
     );
     drop(consumer);
+    broker.stop().await;
+}
+
+/// An Empty group's committed offsets expire after the offsets retention, as on Kafka after
+/// `offsets.retention.minutes`: the group is gone and its next consumer starts from
+/// `auto.offset.reset` again. Always the built-in broker: Kafka's retention is a minute at least.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_empty_groups_offsets_expire_after_the_retention() {
+    let config = BrokerConfig {
+        offsets_retention: Duration::from_millis(500),
+        ..BrokerConfig::ephemeral()
+    };
+    let broker = TestBroker::embedded(config).await;
+    let bootstrap = broker.bootstrap();
+    let (topic, group) = ("t-retention", "g-retention");
+    create_topic(&bootstrap, topic, 1).await;
+    let producer = producer(&bootstrap);
+    for i in 0..3 {
+        let (key, value) = (format!("k{i}"), format!("v{i}"));
+        producer
+            .send(
+                FutureRecord::to(topic).key(&key).payload(&value),
+                Duration::from_secs(10),
+            )
+            .await
+            .expect("delivered");
+    }
+    let first = consumer(&bootstrap, group);
+    first.subscribe(&[topic]).expect("subscribe");
+    let got = receive(&first, 3).await;
+    drop(first);
+
+    let probe: BaseConsumer = crate::common::client_config(&bootstrap)
+        .create()
+        .expect("client");
+    eventually(20, || {
+        let list = probe.fetch_group_list(Some(group), Duration::from_secs(5));
+        async move {
+            let list = list.ok()?;
+            let gone = list.groups().first().is_none_or(|g| g.state() == "Dead");
+            gone.then_some(())
+        }
+    })
+    .await;
+    let second = consumer(&bootstrap, group);
+    second.subscribe(&[topic]).expect("subscribe");
+    assert_eq!(
+        receive(&second, 3).await,
+        got,
+        "from the start again: the committed offsets expired"
+    );
+    drop((second, producer));
     broker.stop().await;
 }

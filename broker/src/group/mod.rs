@@ -1,98 +1,162 @@
 //! The group coordinator: classic consumer groups (JoinGroup/SyncGroup/Heartbeat/LeaveGroup)
 //! and their committed offsets, persisted when the broker has a data directory.
 
+mod expiry;
+#[cfg(test)]
+mod expiry_tests;
 mod member;
 mod offsets_log;
+mod offsets_record;
 #[cfg(test)]
 mod request_tests;
 mod state;
 #[cfg(test)]
 mod state_tests;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
+use expiry::{Clock, Expiries};
 pub use member::{JoinOutcome, Member};
 use offsets_log::OffsetsLog;
+use state::GroupState;
 pub use state::{Committed, Group};
 
 use crate::error::BrokerError;
 
-/// How often session and rebalance timeouts are checked.
+/// How often session and rebalance timeouts, and the offsets retention, are checked.
 pub const TICK: Duration = Duration::from_millis(200);
 
 /// Every consumer group of the broker, and the file their committed offsets go to.
 ///
 /// Locking (all `std::sync::Mutex`, none ever held across an `.await`):
 /// - `groups` guards only the id → group map: held to find or insert a group and clone its
-///   `Arc`, then released before the group itself is locked.
+///   `Arc`, then released before the group itself is locked; taken again, alone, to take out
+///   a group that `settle` removed (marked `dead`, so whoever locked it meanwhile looks again).
 /// - each `Mutex<Group>` guards one group's state machine and committed offsets; it is held
 ///   for one request's state change (`with_group`/`with_existing`). A JoinGroup or SyncGroup
 ///   that must wait leaves a oneshot sender in the group and awaits the receiver after the
 ///   lock is released; whoever completes the phase answers it while holding the lock.
 /// - `offsets_log` serializes appends to `consumer-offsets.log`; it is taken inside a group's
-///   lock (`store_offset`), for one small `write()`.
+///   lock (`store_offset`, `settle`), for one small `write()`.
+/// - `expiries` and `ticking` (see `expiry`) are taken inside a group's lock by `settle`, and
+///   alone by `tick` to see which groups to visit.
 ///
-/// Lock order: `groups` (released first), then one group, then `offsets_log`. No group lock is
-/// ever taken while holding another one or `offsets_log`. Under a group's lock OffsetCommit
-/// also reads the cluster's `topics` map briefly; no partition lock is taken under any of them.
+/// Lock order: `groups` (released first), then one group, then one of `offsets_log`,
+/// `expiries` or `ticking`. No group lock is ever taken while holding another one or any of
+/// those three. Under a group's lock OffsetCommit also reads the cluster's `topics` map
+/// briefly; no partition lock is taken under any of them.
 pub struct Coordinator {
     groups: Mutex<BTreeMap<String, Arc<Mutex<Group>>>>,
     offsets_log: Option<Mutex<OffsetsLog>>,
+    retention: Duration,
+    expiries: Expiries,
+    ticking: Mutex<HashSet<String>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
+const TOMBSTONE: Committed = Committed {
+    offset: -1,
+    metadata: None,
+};
+
 impl Coordinator {
-    pub fn open(data_dir: Option<&Path>) -> Result<Self, BrokerError> {
-        let mut groups = BTreeMap::new();
-        let offsets_log = match data_dir {
-            None => None,
+    pub fn open(data_dir: Option<&Path>, retention: Duration) -> Result<Self, BrokerError> {
+        let (offsets_log, stored) = match data_dir {
+            None => (None, BTreeMap::new()),
             Some(dir) => {
-                let (log, all) = OffsetsLog::open(dir).map_err(|source| BrokerError::Storage {
-                    path: dir.join("consumer-offsets.log"),
-                    source,
-                })?;
-                for (id, offsets) in all {
-                    let mut group = Group::new(&id);
-                    group.offsets = offsets;
-                    groups.insert(id, Arc::new(Mutex::new(group)));
-                }
-                Some(Mutex::new(log))
+                let (log, stored) =
+                    OffsetsLog::open(dir).map_err(|source| BrokerError::Storage {
+                        path: dir.join("consumer-offsets.log"),
+                        source,
+                    })?;
+                (Some(Mutex::new(log)), stored)
             }
         };
-        Ok(Self {
-            groups: Mutex::new(groups),
+        let mut coordinator = Self {
+            groups: Mutex::default(),
             offsets_log,
-        })
+            retention,
+            expiries: Mutex::default(),
+            ticking: Mutex::default(),
+        };
+        let mut groups = BTreeMap::new();
+        for (id, stored) in stored {
+            let mut group = Group::new(&id);
+            group.offsets = stored.offsets;
+            let clock = Clock::Since(stored.empty_since);
+            group.upkeep.clock = clock;
+            coordinator.settle(&mut group, clock);
+            groups.insert(id, Arc::new(Mutex::new(group)));
+        }
+        coordinator.groups = Mutex::new(groups);
+        Ok(coordinator)
     }
 
     /// Runs `f` on the group, creating it (Empty) if it does not exist.
     pub fn with_group<R>(&self, id: &str, f: impl FnOnce(&mut Group) -> R) -> R {
-        let group = lock(&self.groups)
-            .entry(id.to_string())
-            .or_insert_with(|| Arc::new(Mutex::new(Group::new(id))))
-            .clone();
-        let mut group = lock(&group);
-        f(&mut group)
+        loop {
+            let group = lock(&self.groups)
+                .entry(id.to_string())
+                .or_insert_with(|| Arc::new(Mutex::new(Group::new(id))))
+                .clone();
+            let locked = lock(&group);
+            if locked.upkeep.dead {
+                drop(locked);
+                self.unlink(id, &group);
+                continue;
+            }
+            return self.apply(id, &group, locked, f);
+        }
     }
 
     /// Runs `f` on the group if it exists.
     pub fn with_existing<R>(&self, id: &str, f: impl FnOnce(&mut Group) -> R) -> Option<R> {
         let group = lock(&self.groups).get(id).cloned()?;
-        let mut group = lock(&group);
-        Some(f(&mut group))
+        let locked = lock(&group);
+        if locked.upkeep.dead {
+            return None;
+        }
+        Some(self.apply(id, &group, locked, f))
+    }
+
+    /// Runs `f` on a locked group, then `settle`s it and takes it out of the map if removed.
+    fn apply<R>(
+        &self,
+        id: &str,
+        group: &Arc<Mutex<Group>>,
+        mut locked: MutexGuard<'_, Group>,
+        f: impl FnOnce(&mut Group) -> R,
+    ) -> R {
+        let before = locked.upkeep.clock;
+        let result = f(&mut locked);
+        let removed = self.settle(&mut locked, before);
+        drop(locked);
+        if removed {
+            self.unlink(id, group);
+        }
+        result
+    }
+
+    /// Takes a removed group out of the map, unless a new group of that id replaced it.
+    fn unlink(&self, id: &str, group: &Arc<Mutex<Group>>) {
+        let mut groups = lock(&self.groups);
+        if groups.get(id).is_some_and(|g| Arc::ptr_eq(g, group)) {
+            groups.remove(id);
+        }
     }
 
     pub fn group_ids(&self) -> Vec<String> {
         lock(&self.groups).keys().cloned().collect()
     }
 
-    /// Stores a commit (in memory, and on disk first when persistent).
+    /// Stores a commit (in memory, and on disk first when persistent). A commit to a group
+    /// without members restarts its retention clock.
     pub fn store_offset(
         &self,
         group: &mut Group,
@@ -106,38 +170,43 @@ impl Coordinator {
         group
             .offsets
             .insert((topic.to_string(), partition), committed);
+        if group.state == GroupState::Empty {
+            group.upkeep.clock = Clock::Since(SystemTime::now());
+        }
         Ok(())
+    }
+
+    /// Removes the committed offsets of the topics `gone` picks, recording a tombstone for each.
+    fn drop_offsets(&self, group: &mut Group, gone: impl Fn(&str) -> bool) {
+        let mut log = self.offsets_log.as_ref().map(lock);
+        group.offsets.retain(|(topic, partition), _| {
+            if !gone(topic) {
+                return true;
+            }
+            if let Some(log) = log.as_mut() {
+                if let Err(err) = log.append(&group.id, topic, *partition, &TOMBSTONE) {
+                    tracing::error!(%err, group = %group.id, "cannot record the removal of committed offsets");
+                }
+            }
+            false
+        });
     }
 
     /// Drops committed offsets of a deleted topic.
     pub fn forget_topic(&self, topic: &str) {
         for id in self.group_ids() {
-            self.with_existing(&id, |group| {
-                let gone: Vec<i32> = group
-                    .offsets
-                    .keys()
-                    .filter(|(t, _)| t == topic)
-                    .map(|(_, p)| *p)
-                    .collect();
-                for partition in gone {
-                    let tombstone = Committed {
-                        offset: -1,
-                        metadata: None,
-                    };
-                    if let Err(err) = self.store_offset(group, topic, partition, tombstone) {
-                        tracing::error!(%err, "cannot record the removal of committed offsets");
-                    }
-                    group.offsets.remove(&(topic.to_string(), partition));
-                }
-            });
+            self.with_existing(&id, |group| self.drop_offsets(group, |t| t == topic));
         }
     }
 
-    /// Session and rebalance timeouts, for every group.
+    /// Session and rebalance timeouts of the groups that have members or pending member ids,
+    /// then the offsets retention of the groups that are due.
     pub fn tick(&self) {
         let now = Instant::now();
-        for id in self.group_ids() {
+        let ticking: Vec<String> = lock(&self.ticking).iter().cloned().collect();
+        for id in ticking {
             self.with_existing(&id, |group| group.tick(now));
         }
+        self.expire(SystemTime::now());
     }
 }

@@ -1,8 +1,5 @@
-//! Committed offsets on disk: an append-only file of CRC-checked records, compacted at start.
-//!
-//! Record: `len u32 | crc32c u32 | group | topic | partition i32 | offset i64 | metadata`,
-//! `len` and the CRC-32C covering the payload after them; strings as `u16 length + UTF-8`
-//! (metadata length `0xFFFF` means null). An offset of -1 is a tombstone (the topic was deleted).
+//! Committed offsets on disk: an append-only file of CRC-checked records (commits, tombstones
+//! and groups' retention clocks, see `offsets_record`), compacted at start.
 //!
 //! Recovery reads every record it can (see [`scan`]): a record whose checksum passes but which
 //! does not decode is skipped, counted and kept verbatim when the file is compacted; bytes that
@@ -12,19 +9,28 @@
 use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
+use std::time::SystemTime;
 
-use bytes::{Buf, BufMut, Bytes, BytesMut};
+use bytes::Bytes;
 
+use super::expiry::Clock;
+use super::offsets_record::{decode, encode, encode_clock, record_at, Record};
 use super::state::Committed;
+use crate::files;
 
-pub type AllOffsets = BTreeMap<String, BTreeMap<(String, i32), Committed>>;
+type Offsets = BTreeMap<(String, i32), Committed>;
+
+/// A group as the file left it: its committed offsets, and since when it has been Empty.
+#[derive(Debug)]
+pub struct StoredGroup {
+    pub offsets: Offsets,
+    pub empty_since: SystemTime,
+}
+
+pub type AllGroups = BTreeMap<String, StoredGroup>;
 
 const FILE: &str = "consumer-offsets.log";
-/// Shortest payload: two empty names, partition, offset, null metadata.
-const MIN_PAYLOAD: usize = 2 + 2 + 4 + 8 + 2;
-/// Longest payload `encode` can write: three strings of 0xFFFE bytes, partition and offset.
-const MAX_PAYLOAD: usize = 3 * (2 + 0xFFFE) + 4 + 8;
 
 /// The open offsets file. It sits behind `Coordinator::offsets_log`'s mutex, taken while the
 /// committing group is locked, so records reach the file in the order the commits were applied.
@@ -32,90 +38,16 @@ pub struct OffsetsLog {
     file: File,
 }
 
-fn put_str(out: &mut BytesMut, s: &str) -> io::Result<()> {
-    let len = u16::try_from(s.len())
-        .ok()
-        .filter(|len| *len < 0xFFFF)
-        .ok_or_else(|| {
-            io::Error::new(
-                io::ErrorKind::InvalidInput,
-                format!("a name of {} bytes does not fit an offsets record", s.len()),
-            )
-        })?;
-    out.put_u16(len);
-    out.put_slice(s.as_bytes());
-    Ok(())
-}
-
-fn get_str(buf: &mut Bytes) -> Option<Option<String>> {
-    if buf.remaining() < 2 {
-        return None;
-    }
-    let len = buf.get_u16();
-    if len == 0xFFFF {
-        return Some(None);
-    }
-    if buf.remaining() < usize::from(len) {
-        return None;
-    }
-    String::from_utf8(buf.split_to(usize::from(len)).to_vec())
-        .ok()
-        .map(Some)
-}
-
-/// The record for one commit; a name too long for the format is refused, never cut short.
-fn encode(group: &str, topic: &str, partition: i32, committed: &Committed) -> io::Result<Bytes> {
-    let mut payload = BytesMut::new();
-    put_str(&mut payload, group)?;
-    put_str(&mut payload, topic)?;
-    payload.put_i32(partition);
-    payload.put_i64(committed.offset);
-    match &committed.metadata {
-        Some(m) => put_str(&mut payload, m)?,
-        None => payload.put_u16(0xFFFF),
-    }
-    let mut record = BytesMut::with_capacity(payload.len() + 8);
-    record.put_u32(payload.len() as u32);
-    record.put_u32(crc32c::crc32c(&payload));
-    record.put_slice(&payload);
-    Ok(record.freeze())
-}
-
-/// A payload that does not decode whole (trailing bytes included) is `None`.
-fn decode(mut payload: Bytes) -> Option<(String, String, i32, Committed)> {
-    let group = get_str(&mut payload)??;
-    let topic = get_str(&mut payload)??;
-    if payload.remaining() < 12 {
-        return None;
-    }
-    let partition = payload.get_i32();
-    let offset = payload.get_i64();
-    let metadata = get_str(&mut payload)?;
-    if payload.has_remaining() {
-        return None;
-    }
-    Some((group, topic, partition, Committed { offset, metadata }))
-}
-
-/// The whole record starting at `at`, if its length is plausible and its checksum passes.
-fn record_at(data: &Bytes, at: usize) -> Option<Bytes> {
-    let header = data.get(at..at.checked_add(8)?)?;
-    let len = u32::from_be_bytes([header[0], header[1], header[2], header[3]]) as usize;
-    let crc = u32::from_be_bytes([header[4], header[5], header[6], header[7]]);
-    if !(MIN_PAYLOAD..=MAX_PAYLOAD).contains(&len) || data.len() - at - 8 < len {
-        return None;
-    }
-    let payload = data.slice(at + 8..at + 8 + len);
-    (crc32c::crc32c(&payload) == crc).then(|| data.slice(at..at + 8 + len))
-}
-
 /// What recovery found in the file.
 #[derive(Debug, Default)]
 struct Scan {
-    offsets: AllOffsets,
+    offsets: BTreeMap<String, Offsets>,
+    /// The latest retention clock recorded for each group since it last had no offsets.
+    clocks: BTreeMap<String, Clock>,
     /// The records to write back when compacting, in file order: the latest live commit of
     /// each partition of each group, and every record that passed its checksum but did not
     /// decode (a newer format, say), so compaction never drops what was not understood.
+    /// Clocks are not among them: compaction writes one for each group afterwards.
     keep: Vec<Bytes>,
     /// Records whose checksum passed but which did not decode.
     undecodable: usize,
@@ -150,14 +82,27 @@ fn scan(data: &Bytes) -> Scan {
         };
         at += record.len();
         match decode(record.slice(8..)) {
-            Some((group, topic, partition, committed)) => {
+            Some(Record::Commit {
+                group,
+                topic,
+                partition,
+                committed,
+            }) => {
                 let offsets = found.offsets.entry(group.clone()).or_default();
                 if committed.offset < 0 {
                     offsets.remove(&(topic.clone(), partition));
+                    if offsets.is_empty() {
+                        // The group was removed (expired, or its last topic deleted): a clock
+                        // recorded before is not the clock of a group of that name committing later.
+                        found.clocks.remove(&group);
+                    }
                 } else {
                     offsets.insert((topic.clone(), partition), committed);
                 }
                 records.push((record, Some((group, topic, partition))));
+            }
+            Some(Record::Clock { group, clock }) => {
+                found.clocks.insert(group, clock);
             }
             None => {
                 found.undecodable += 1;
@@ -189,16 +134,16 @@ fn scan(data: &Bytes) -> Scan {
     found
 }
 
-/// Makes a rename or a new file in `dir` durable.
-fn sync_dir(dir: &Path) -> io::Result<()> {
-    File::open(dir)?.sync_all()
-}
-
 impl OffsetsLog {
-    /// Loads every committed offset, then replaces the file with just the live records
-    /// (write-then-rename, directory synced). If bytes in the middle failed their checksum,
-    /// the original file is kept as `consumer-offsets.log.corrupt-<ms since epoch>` first.
-    pub fn open(dir: &Path) -> io::Result<(Self, AllOffsets)> {
+    /// Loads every group's committed offsets, then replaces the file with just the live records
+    /// and one clock per group (write-then-rename, directory synced). If bytes in the middle
+    /// failed their checksum, the original file is kept as
+    /// `consumer-offsets.log.corrupt-<ms since epoch>` first.
+    ///
+    /// A group that had members when the file was last written (or whose clock is not in the
+    /// file, written before clocks were) counts as Empty from now: its members are gone, and
+    /// the clock written for it makes the next start count from this one.
+    pub fn open(dir: &Path) -> io::Result<(Self, AllGroups)> {
         fs::create_dir_all(dir)?;
         let path = dir.join(FILE);
         let data = match fs::read(&path) {
@@ -215,7 +160,7 @@ impl OffsetsLog {
             );
         }
         if found.corrupt_bytes > 0 {
-            let kept = dir.join(format!("{FILE}.corrupt-{}", unix_millis()));
+            let kept = dir.join(format!("{FILE}.corrupt-{}", files::unix_millis()));
             fs::hard_link(&path, &kept).or_else(|_| fs::copy(&path, &kept).map(drop))?;
             tracing::warn!(
                 path = %path.display(),
@@ -227,18 +172,32 @@ impl OffsetsLog {
         if found.torn_tail > 0 {
             tracing::warn!(path = %path.display(), bytes = found.torn_tail, "torn tail of the committed offsets cut off");
         }
-        let tmp: PathBuf = dir.join(format!("{FILE}.tmp"));
-        {
-            let mut out = File::create(&tmp)?;
-            for record in &found.keep {
-                out.write_all(record)?;
-            }
-            out.sync_all()?;
+        let now = SystemTime::now();
+        let groups: AllGroups = found
+            .offsets
+            .into_iter()
+            .map(|(id, offsets)| {
+                let empty_since = match found.clocks.get(&id) {
+                    Some(Clock::Since(t)) => *t,
+                    Some(Clock::Stopped) | None => now,
+                };
+                let group = StoredGroup {
+                    offsets,
+                    empty_since,
+                };
+                (id, group)
+            })
+            .collect();
+        let mut live = Vec::with_capacity(data.len());
+        for record in &found.keep {
+            live.extend_from_slice(record);
         }
-        fs::rename(&tmp, &path)?;
-        sync_dir(dir)?;
+        for (id, group) in &groups {
+            live.extend_from_slice(&encode_clock(id, Clock::Since(group.empty_since))?);
+        }
+        files::replace(&path, &live)?;
         let file = OpenOptions::new().append(true).open(&path)?;
-        Ok((Self { file }, found.offsets))
+        Ok((Self { file }, groups))
     }
 
     pub fn append(
@@ -258,12 +217,11 @@ impl OffsetsLog {
         // messages, which at-least-once consumers already handle).
         self.file.write_all(&record)
     }
-}
 
-fn unix_millis() -> u128 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis())
+    /// Records where a group's retention clock stands; a plain `write()` like `append`.
+    pub fn append_clock(&mut self, group: &str, clock: Clock) -> io::Result<()> {
+        self.file.write_all(&encode_clock(group, clock)?)
+    }
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! Recovery of the committed offsets file: what is cut, what is skipped, what is kept.
 
 use super::*;
+use std::path::PathBuf;
 
 fn c(offset: i64) -> Committed {
     Committed {
@@ -31,9 +32,9 @@ fn write(dir: &tempfile::TempDir, records: &[(&str, i64)]) -> Vec<u8> {
     fs::read(path(dir)).expect("read")
 }
 
-fn offset(all: &AllOffsets, group: &str) -> Option<i64> {
+fn offset(all: &AllGroups, group: &str) -> Option<i64> {
     all.get(group)
-        .and_then(|o| o.get(&("t".to_string(), 0)))
+        .and_then(|g| g.offsets.get(&("t".to_string(), 0)))
         .map(|c| c.offset)
 }
 
@@ -62,14 +63,16 @@ fn recovers_latest_offsets_and_drops_a_torn_tail() {
     bytes.extend_from_slice(&[0, 0, 0, 40, 1, 2]);
     fs::write(path(&dir), bytes).expect("write torn tail");
     let (_, all) = OffsetsLog::open(dir.path()).expect("reopen");
-    let g = &all["g"];
+    let g = &all["g"].offsets;
     assert_eq!(g.len(), 1);
     assert_eq!(g[&("t".to_string(), 0)].offset, 9);
     assert_eq!(g[&("t".to_string(), 0)].metadata.as_deref(), Some("m"));
     let compacted = fs::read(path(&dir)).expect("read");
+    let clock = encode_clock("g", Clock::Since(all["g"].empty_since)).expect("encode");
     assert_eq!(
         compacted,
-        encode("g", "t", 0, &c(9)).expect("encode").to_vec()
+        [encode("g", "t", 0, &c(9)).expect("encode"), clock].concat(),
+        "the live commit, then the group's clock"
     );
     assert_eq!(corrupt_copies(&dir), 0, "a torn tail is not corruption");
 }
@@ -89,7 +92,7 @@ fn reads_the_format_written_so_far() {
     let dir = tempfile::tempdir().expect("tempdir");
     fs::write(path(&dir), checksummed(&payload)).expect("write");
     let (_, all) = OffsetsLog::open(dir.path()).expect("open");
-    let committed = &all["g"][&("t".to_string(), 7)];
+    let committed = &all["g"].offsets[&("t".to_string(), 7)];
     assert_eq!(
         (committed.offset, committed.metadata.as_deref()),
         (42, None)
@@ -182,4 +185,95 @@ fn refuses_a_name_too_long_for_the_format() {
     let err = log.append(&long, "t", 0, &c(1)).expect_err("too long");
     assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
     assert!(fs::read(path(&dir)).expect("read").is_empty());
+}
+
+/// The clock record, written out by hand: a broker that predates it reads a null group where a
+/// commit has its group, so it skips the record (and keeps it) instead of misreading it.
+#[test]
+fn the_clock_record_is_laid_out_as_documented() {
+    let since = std::time::UNIX_EPOCH + std::time::Duration::from_millis(1_700_000_000_123);
+    let payload = [
+        &[0xFF, 0xFF][..],
+        &[0, 11],
+        b"empty-since",
+        &[0, 1, b'g'],
+        &1_700_000_000_123i64.to_be_bytes(),
+    ]
+    .concat();
+    assert_eq!(
+        encode_clock("g", Clock::Since(since))
+            .expect("encode")
+            .to_vec(),
+        checksummed(&payload)
+    );
+    let stopped = encode_clock("g", Clock::Stopped).expect("encode");
+    assert_eq!(stopped[stopped.len() - 8..], (-1i64).to_be_bytes());
+}
+
+/// Where each group's clock stood when the file was written is where it stands after a
+/// restart; a group that had members then, or whose file predates clocks, counts from the
+/// start, and the compacted file keeps that start for the next one.
+#[test]
+fn each_group_keeps_its_clock_across_restarts() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let long_ago = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_600_000_000);
+    {
+        let (mut log, _) = OffsetsLog::open(dir.path()).expect("open");
+        for group in ["idle", "busy", "old"] {
+            log.append(group, "t", 0, &c(1)).expect("append");
+        }
+        log.append_clock("idle", Clock::Since(long_ago))
+            .expect("clock");
+        log.append_clock("busy", Clock::Since(long_ago))
+            .expect("clock");
+        log.append_clock("busy", Clock::Stopped).expect("clock");
+    }
+    let before = SystemTime::now() - std::time::Duration::from_millis(1);
+    let (_, first) = OffsetsLog::open(dir.path()).expect("reopen");
+    assert_eq!(first["idle"].empty_since, long_ago);
+    for group in ["busy", "old"] {
+        assert!(
+            first[group].empty_since >= before,
+            "{group} counts from the start"
+        );
+    }
+    let (_, second) = OffsetsLog::open(dir.path()).expect("reopen again");
+    for group in ["idle", "busy", "old"] {
+        let expected = first[group]
+            .empty_since
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("after 1970")
+            .as_millis();
+        let read = second[group]
+            .empty_since
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("after 1970")
+            .as_millis();
+        assert_eq!(read, expected, "{group}: the first start's clock, kept");
+    }
+}
+
+/// A group whose offsets all went (expired, or its topics deleted) was removed: a clock
+/// recorded before does not apply to a later group of the same name.
+#[test]
+fn a_group_left_without_offsets_forgets_its_clock() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let long_ago = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_600_000_000);
+    {
+        let (mut log, _) = OffsetsLog::open(dir.path()).expect("open");
+        log.append("g", "t", 0, &c(1)).expect("append");
+        log.append("g", "t", 1, &c(1)).expect("append");
+        log.append_clock("g", Clock::Since(long_ago))
+            .expect("clock");
+        log.append("g", "t", 0, &c(-1)).expect("tombstone");
+        log.append("g", "t", 1, &c(-1)).expect("tombstone");
+        log.append("g", "t", 0, &c(7)).expect("a new commit");
+    }
+    let before = SystemTime::now() - std::time::Duration::from_millis(1);
+    let (_, all) = OffsetsLog::open(dir.path()).expect("reopen");
+    assert_eq!(offset(&all, "g"), Some(7));
+    assert!(
+        all["g"].empty_since >= before,
+        "not the removed group's clock"
+    );
 }

@@ -24,7 +24,11 @@ fn broker() -> Arc<Cluster> {
     Arc::new(cluster.expect("an in-memory broker"))
 }
 
-async fn call(cluster: &Arc<Cluster>, version: i16, request: RequestKind) -> ResponseKind {
+pub(super) async fn call(
+    cluster: &Arc<Cluster>,
+    version: i16,
+    request: RequestKind,
+) -> ResponseKind {
     let ctx = Ctx {
         cluster,
         version,
@@ -36,7 +40,11 @@ async fn call(cluster: &Arc<Cluster>, version: i16, request: RequestKind) -> Res
         .expect("group APIs always answer")
 }
 
-fn join_request(member_id: &str, protocol_type: &str, protocols: &[&str]) -> JoinGroupRequest {
+pub(super) fn join_request(
+    member_id: &str,
+    protocol_type: &str,
+    protocols: &[&str],
+) -> JoinGroupRequest {
     let protocols = protocols
         .iter()
         .map(|p| {
@@ -54,7 +62,7 @@ fn join_request(member_id: &str, protocol_type: &str, protocols: &[&str]) -> Joi
         .with_protocols(protocols)
 }
 
-async fn join(
+pub(super) async fn join(
     cluster: &Arc<Cluster>,
     version: i16,
     request: JoinGroupRequest,
@@ -72,7 +80,7 @@ async fn join_as_new_member(cluster: &Arc<Cluster>) -> String {
     first.member_id.to_string()
 }
 
-fn sync_request(
+pub(super) fn sync_request(
     member_id: &str,
     generation: i32,
     assignments: &[(&str, &str)],
@@ -92,7 +100,7 @@ fn sync_request(
         .with_assignments(assignments)
 }
 
-async fn sync(cluster: &Arc<Cluster>, request: SyncGroupRequest) -> SyncGroupResponse {
+pub(super) async fn sync(cluster: &Arc<Cluster>, request: SyncGroupRequest) -> SyncGroupResponse {
     match call(cluster, 5, RequestKind::SyncGroup(request)).await {
         ResponseKind::SyncGroup(response) => response,
         _ => panic!("not a SyncGroup answer"),
@@ -110,7 +118,7 @@ async fn heartbeat(cluster: &Arc<Cluster>, group: &str, member_id: &str, generat
     }
 }
 
-async fn leave(
+pub(super) async fn leave(
     cluster: &Arc<Cluster>,
     version: i16,
     group: &str,

@@ -27,6 +27,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use kafka_protocol::ResponseError;
 
+use super::expiry::Upkeep;
 use super::member::{JoinOutcome, Member, SyncOutcome};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,6 +68,8 @@ pub struct Group {
     pending: HashMap<String, Instant>,
     rebalance_deadline: Option<Instant>,
     pub offsets: BTreeMap<(String, i32), Committed>,
+    /// The coordinator's retention clock and schedules; the state machine never touches it.
+    pub(super) upkeep: Upkeep,
 }
 
 fn code(err: ResponseError) -> i16 {
@@ -86,11 +89,16 @@ impl Group {
             pending: HashMap::new(),
             rebalance_deadline: None,
             offsets: BTreeMap::new(),
+            upkeep: Upkeep::default(),
         }
     }
 
     pub fn is_pending(&self, member_id: &str) -> bool {
         self.pending.contains_key(member_id)
+    }
+
+    pub fn has_pending(&self) -> bool {
+        !self.pending.is_empty()
     }
 
     pub fn add_pending(&mut self, member_id: String, session_timeout: Duration) {
