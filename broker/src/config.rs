@@ -67,6 +67,10 @@ pub struct BrokerConfig {
     /// A request whose bytes do not all arrive within this time after its size closes the
     /// connection, so a slow or stalled client cannot hold a connection slot forever.
     pub request_timeout: Duration,
+    /// A Fetch answer carries at most this many bytes of records, or the request's own
+    /// `max_bytes` if smaller, except that the first batch found is always whole (KIP-74)
+    /// (Kafka: `fetch.max.bytes`, default 57671680).
+    pub fetch_max_bytes: usize,
 }
 
 impl Default for BrokerConfig {
@@ -86,6 +90,7 @@ impl Default for BrokerConfig {
             max_connections: 1000,
             idle_timeout: Duration::from_secs(600),
             request_timeout: Duration::from_secs(30),
+            fetch_max_bytes: 57_671_680,
         }
     }
 }

@@ -47,6 +47,7 @@ fn entries(ctx: &Ctx<'_>, resource_type: i8) -> Vec<(&'static str, String, i8)> 
             ),
             ("broker.id", c.node_id.to_string(), INT),
             ("default.replication.factor", "1".into(), INT),
+            ("fetch.max.bytes", c.fetch_max_bytes.to_string(), INT),
             (
                 "log.dirs",
                 c.data_dir
