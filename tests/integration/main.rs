@@ -9,6 +9,7 @@ mod auth;
 mod broker_bad_input;
 mod broker_durability;
 mod broker_hostile;
+mod broker_memory;
 mod broker_rdkafka;
 mod broker_restart;
 mod cli;
