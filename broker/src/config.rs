@@ -67,6 +67,11 @@ pub struct BrokerConfig {
     /// A request whose bytes do not all arrive within this time after its size closes the
     /// connection, so a slow or stalled client cannot hold a connection slot forever.
     pub request_timeout: Duration,
+    /// Request bytes held at once across all connections, from a request's size until its
+    /// answer is written; a connection whose request does not fit waits (up to
+    /// `request_timeout`) instead of allocating (Kafka: `queued.max.request.bytes`, unbounded
+    /// by default there; bounded here so that memory is, and at least `max_frame_bytes`).
+    pub queued_max_request_bytes: usize,
     /// A Fetch answer carries at most this many bytes of records, or the request's own
     /// `max_bytes` if smaller, except that the first batch found is always whole (KIP-74)
     /// (Kafka: `fetch.max.bytes`, default 57671680).
@@ -90,6 +95,7 @@ impl Default for BrokerConfig {
             max_connections: 1000,
             idle_timeout: Duration::from_secs(600),
             request_timeout: Duration::from_secs(30),
+            queued_max_request_bytes: 100 * 1024 * 1024,
             fetch_max_bytes: 57_671_680,
         }
     }

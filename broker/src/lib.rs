@@ -23,6 +23,7 @@ pub mod fuzzing;
 mod group;
 mod log;
 mod metrics;
+mod read_frame;
 mod server;
 mod shutdown;
 

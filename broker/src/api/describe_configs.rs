@@ -58,6 +58,11 @@ fn entries(ctx: &Ctx<'_>, resource_type: i8) -> Vec<(&'static str, String, i8)> 
             ("message.max.bytes", c.max_message_bytes.to_string(), INT),
             ("num.partitions", c.default_partitions.to_string(), INT),
             (
+                "queued.max.request.bytes",
+                c.queued_max_request_bytes.to_string(),
+                LONG,
+            ),
+            (
                 "socket.request.max.bytes",
                 c.max_frame_bytes.to_string(),
                 INT,
