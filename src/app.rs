@@ -68,6 +68,10 @@ fn broker_config(settings: &Settings) -> broker::BrokerConfig {
         fsync: settings.storage.fsync,
         max_connections: broker.max_connections,
         max_frame_bytes: broker.max_frame_bytes,
+        // The request budget must hold the largest frame: a larger frame limit raises it.
+        queued_max_request_bytes: broker
+            .max_frame_bytes
+            .max(broker::BrokerConfig::default().queued_max_request_bytes),
         max_partitions: broker.max_partitions,
         max_open_segments: broker.max_open_segments,
         offsets_retention: std::time::Duration::from_secs(

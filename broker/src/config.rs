@@ -77,6 +77,15 @@ pub struct BrokerConfig {
     /// An Empty group's committed offsets, and the group with them, are removed once it has had
     /// no members and no commits for this long (Kafka: `offsets.retention.minutes`, 7 days).
     pub offsets_retention: Duration,
+    /// Request bytes held at once across all connections, from a request's size until its
+    /// answer is written; a connection whose request does not fit waits (up to
+    /// `request_timeout`) instead of allocating (Kafka: `queued.max.request.bytes`, unbounded
+    /// by default there; bounded here so that memory is, and at least `max_frame_bytes`).
+    pub queued_max_request_bytes: usize,
+    /// A Fetch answer carries at most this many bytes of records, or the request's own
+    /// `max_bytes` if smaller, except that the first batch found is always whole (KIP-74)
+    /// (Kafka: `fetch.max.bytes`, default 57671680).
+    pub fetch_max_bytes: usize,
 }
 
 impl Default for BrokerConfig {
@@ -99,6 +108,8 @@ impl Default for BrokerConfig {
             idle_timeout: Duration::from_secs(600),
             request_timeout: Duration::from_secs(30),
             offsets_retention: Duration::from_secs(10_080 * 60),
+            queued_max_request_bytes: 100 * 1024 * 1024,
+            fetch_max_bytes: 57_671_680,
         }
     }
 }

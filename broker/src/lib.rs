@@ -25,6 +25,7 @@ mod group;
 mod log;
 mod metrics;
 mod producer_ids;
+mod read_frame;
 mod server;
 mod shutdown;
 mod topic_store;

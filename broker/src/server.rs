@@ -10,9 +10,9 @@ use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use kafka_protocol::messages::{ApiKey, ResponseKind};
-use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::watch;
+use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinSet;
 
 use crate::api::{self, Ctx};
@@ -21,6 +21,7 @@ use crate::config::{BrokerConfig, FsyncPolicy};
 use crate::error::BrokerError;
 use crate::frame::{self, FrameError};
 use crate::group;
+use crate::read_frame::read_frame;
 use crate::shutdown::{self, Shutdown};
 
 /// Largest answer buffer a connection keeps between requests (bigger ones are dropped).
@@ -51,17 +52,7 @@ pub struct BrokerHandle {
 impl Broker {
     /// Binds the listener, recovers the data directory (if any) and starts serving.
     pub async fn start(config: BrokerConfig) -> Result<BrokerHandle, BrokerError> {
-        if config.default_partitions < 1 {
-            return Err(BrokerError::Config(format!(
-                "partitions must be at least 1, not {}",
-                config.default_partitions
-            )));
-        }
-        if config.offsets_retention.is_zero() {
-            return Err(BrokerError::Config(
-                "offsets retention must be longer than 0".into(),
-            ));
-        }
+        validate(&config)?;
         let listener =
             TcpListener::bind(config.listen)
                 .await
@@ -89,6 +80,35 @@ impl Broker {
             task,
         })
     }
+}
+
+fn validate(config: &BrokerConfig) -> Result<(), BrokerError> {
+    if config.default_partitions < 1 {
+        return Err(BrokerError::Config(format!(
+            "partitions must be at least 1, not {}",
+            config.default_partitions
+        )));
+    }
+    // A frame is read only once the budget holds all of it: a larger one would wait forever.
+    if config.max_frame_bytes > config.queued_max_request_bytes {
+        return Err(BrokerError::Config(format!(
+            "the request memory budget (queued.max.request.bytes, {}) must hold a frame of the \
+             largest size (socket.request.max.bytes, {})",
+            config.queued_max_request_bytes, config.max_frame_bytes
+        )));
+    }
+    if config.offsets_retention.is_zero() {
+        return Err(BrokerError::Config(
+            "offsets retention must be longer than 0".into(),
+        ));
+    }
+    if config.queued_max_request_bytes > Semaphore::MAX_PERMITS {
+        return Err(BrokerError::Config(format!(
+            "the request memory budget (queued.max.request.bytes) is at most {} bytes",
+            Semaphore::MAX_PERMITS
+        )));
+    }
+    Ok(())
 }
 
 fn advertised(config: &BrokerConfig, bound: SocketAddr) -> Result<(String, i32), BrokerError> {
@@ -137,6 +157,7 @@ impl BrokerHandle {
 
 async fn serve(listener: TcpListener, cluster: Arc<Cluster>, mut shutdown: Shutdown) {
     let mut connections = JoinSet::new();
+    let budget = Arc::new(Semaphore::new(cluster.config.queued_max_request_bytes));
     let mut ticker = tokio::time::interval(group::TICK);
     let fsync_every = match cluster.config.fsync {
         FsyncPolicy::Interval(every) => every,
@@ -155,7 +176,7 @@ async fn serve(listener: TcpListener, cluster: Arc<Cluster>, mut shutdown: Shutd
                 }
                 Ok((stream, peer)) => {
                     cluster.connections.fetch_add(1, Ordering::Relaxed);
-                    connections.spawn(connection(stream, peer, cluster.clone(), shutdown.clone()));
+                    connections.spawn(connection(stream, peer, cluster.clone(), budget.clone(), shutdown.clone()));
                 }
                 Err(err) => {
                     // Out of file descriptors and the like: back off instead of spinning.
@@ -183,6 +204,7 @@ async fn connection(
     stream: TcpStream,
     peer: SocketAddr,
     cluster: Arc<Cluster>,
+    budget: Arc<Semaphore>,
     mut shutdown: Shutdown,
 ) {
     let _ = stream.set_nodelay(true);
@@ -194,7 +216,7 @@ async fn connection(
     loop {
         let frame = tokio::select! {
             _ = shutdown.recv() => return,
-            frame = read_frame(&mut stream, &cluster.config) => frame,
+            frame = read_frame(&mut stream, &cluster.config, &budget) => frame,
         };
         let frame = match frame {
             Ok(Some(frame)) => frame,
@@ -205,7 +227,8 @@ async fn connection(
             }
         };
         cluster.requests.fetch_add(1, Ordering::Relaxed);
-        match answer(&cluster, frame, &host, &mut out).await {
+        // The frame's share of the request memory budget is held until the answer is written.
+        match answer(&cluster, frame.bytes, &host, &mut out).await {
             Ok(true) => {
                 if stream.write_all(&out).await.is_err() {
                     return;
@@ -221,54 +244,6 @@ async fn connection(
                 return;
             }
         }
-    }
-}
-
-/// Why a connection is closed before a whole request frame was read.
-#[derive(Debug, thiserror::Error)]
-enum ReadError {
-    #[error("idle for {} s", .0.as_secs())]
-    Idle(Duration),
-    #[error("{0}")]
-    Io(std::io::Error),
-    #[error("request not complete after {} s (slow client)", .0.as_secs())]
-    SlowClient(Duration),
-    #[error("bad or incomplete request: {0}")]
-    BadRequest(std::io::Error),
-}
-
-/// Reads one length-prefixed frame. `None` at a clean end of stream. The wait for a frame
-/// to start is bounded by the idle timeout, the rest of it by the request timeout.
-async fn read_frame(
-    stream: &mut BufReader<TcpStream>,
-    config: &BrokerConfig,
-) -> Result<Option<Bytes>, ReadError> {
-    let mut len = [0u8; 4];
-    match tokio::time::timeout(config.idle_timeout, stream.read_u8()).await {
-        Err(_) => return Err(ReadError::Idle(config.idle_timeout)),
-        Ok(Ok(first)) => len[0] = first,
-        Ok(Err(err)) if err.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
-        Ok(Err(err)) => return Err(ReadError::Io(err)),
-    }
-    let rest = async {
-        stream.read_exact(&mut len[1..]).await?;
-        let len = i32::from_be_bytes(len);
-        let len = usize::try_from(len)
-            .map_err(|_| std::io::Error::other(format!("negative frame size {len}")))?;
-        if len > config.max_frame_bytes {
-            return Err(std::io::Error::other(format!(
-                "frame of {len} bytes is over the {}-byte limit",
-                config.max_frame_bytes
-            )));
-        }
-        let mut buf = BytesMut::zeroed(len);
-        stream.read_exact(&mut buf).await?;
-        Ok(buf.freeze())
-    };
-    match tokio::time::timeout(config.request_timeout, rest).await {
-        Err(_) => Err(ReadError::SlowClient(config.request_timeout)),
-        Ok(Err(err)) => Err(ReadError::BadRequest(err)),
-        Ok(Ok(frame)) => Ok(Some(frame)),
     }
 }
 
@@ -318,4 +293,26 @@ pub(crate) async fn answer(
         &body,
     )
     .map(|()| true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A frame is read only once the request budget holds all of it, so a budget smaller than
+    /// the largest frame is refused at start rather than leaving such frames waiting forever.
+    #[test]
+    fn the_request_budget_must_hold_the_largest_frame() {
+        let config = |budget| BrokerConfig {
+            max_frame_bytes: 1024 * 1024,
+            queued_max_request_bytes: budget,
+            ..BrokerConfig::ephemeral()
+        };
+        assert!(validate(&config(1024 * 1024)).is_ok());
+        assert!(matches!(
+            validate(&config(1024 * 1024 - 1)),
+            Err(BrokerError::Config(_))
+        ));
+        assert!(validate(&BrokerConfig::default()).is_ok(), "the defaults");
+    }
 }

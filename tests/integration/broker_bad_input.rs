@@ -11,7 +11,7 @@ use tokio::net::TcpStream;
 use crate::common::TestBroker;
 
 /// Sends raw bytes, closes the sending side, and reads until the broker closes the connection.
-async fn send_raw(addr: &str, bytes: &[u8]) -> Vec<u8> {
+pub(crate) async fn send_raw(addr: &str, bytes: &[u8]) -> Vec<u8> {
     let mut stream = TcpStream::connect(addr).await.expect("connect");
     let _ = stream.write_all(bytes).await;
     // Half-close: a truncated frame is then a client that went away mid-request.
@@ -23,7 +23,7 @@ async fn send_raw(addr: &str, bytes: &[u8]) -> Vec<u8> {
     answer
 }
 
-fn frame(body: &[u8]) -> Vec<u8> {
+pub(crate) fn frame(body: &[u8]) -> Vec<u8> {
     let mut out = (body.len() as i32).to_be_bytes().to_vec();
     out.extend_from_slice(body);
     out

@@ -62,6 +62,7 @@ fn entries(ctx: &Ctx<'_>, resource_type: i8, topic: Option<&Topic>) -> Vec<Entry
             ),
             ("broker.id", c.node_id.to_string(), INT),
             ("default.replication.factor", "1".into(), INT),
+            ("fetch.max.bytes", c.fetch_max_bytes.to_string(), INT),
             (
                 "log.dirs",
                 c.data_dir
@@ -71,6 +72,11 @@ fn entries(ctx: &Ctx<'_>, resource_type: i8, topic: Option<&Topic>) -> Vec<Entry
             ),
             ("message.max.bytes", c.max_message_bytes.to_string(), INT),
             ("num.partitions", c.default_partitions.to_string(), INT),
+            (
+                "queued.max.request.bytes",
+                c.queued_max_request_bytes.to_string(),
+                LONG,
+            ),
             (
                 "socket.request.max.bytes",
                 c.max_frame_bytes.to_string(),

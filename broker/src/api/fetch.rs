@@ -37,8 +37,12 @@ pub async fn handle(ctx: &Ctx<'_>, request: FetchRequest) -> FetchResponse {
     }
 }
 
+/// Reads every asked partition, within the answer's cap: the request's `max_bytes`, at most
+/// the broker's `fetch.max.bytes`; and each partition within its `partition_max_bytes`.
 fn read_all(ctx: &Ctx<'_>, request: &FetchRequest) -> (FetchResponse, usize, bool) {
-    let mut budget = usize::try_from(request.max_bytes).unwrap_or(0);
+    let mut budget = usize::try_from(request.max_bytes)
+        .unwrap_or(0)
+        .min(ctx.cluster.config.fetch_max_bytes);
     let mut total = 0;
     let mut any_error = false;
     let read_committed = request.isolation_level == 1;
@@ -67,12 +71,15 @@ fn read_all(ctx: &Ctx<'_>, request: &FetchRequest) -> (FetchResponse, usize, boo
                         .with_high_watermark(log.high_watermark())
                         .with_last_stable_offset(log.high_watermark())
                         .with_log_start_offset(log.log_start_offset());
-                    // The first partition with data may exceed the response budget by one batch.
+                    // KIP-74: the first partition with data gets its first batch whole even
+                    // over both caps (`read` returns at least one batch), so that a consumer is
+                    // never stuck behind a batch larger than its limits. The others get whole
+                    // batches within both caps, or none.
                     let limit = usize::try_from(p.partition_max_bytes)
                         .unwrap_or(0)
-                        .min(budget.max(1));
+                        .min(budget);
                     match log.read(p.fetch_offset, limit) {
-                        Ok(records) if total > 0 && records.len() > budget => {
+                        Ok(records) if total > 0 && records.len() > limit => {
                             data.with_records(Some(Default::default()))
                         }
                         Ok(records) => {
@@ -97,4 +104,162 @@ fn read_all(ctx: &Ctx<'_>, request: &FetchRequest) -> (FetchResponse, usize, boo
         total,
         any_error,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use bytes::{Bytes, BytesMut};
+    use kafka_protocol::messages::fetch_request::FetchPartition;
+    use kafka_protocol::records::{
+        Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
+    };
+
+    use super::*;
+    use crate::api::topic_name;
+    use crate::cluster::Cluster;
+    use crate::config::BrokerConfig;
+    use crate::log::batch;
+
+    /// A one-record batch whose value is `value_len` bytes.
+    fn batch_of(value_len: usize) -> batch::Batch {
+        let record = Record {
+            transactional: false,
+            control: false,
+            delete_horizon: false,
+            partition_leader_epoch: 0,
+            producer_id: -1,
+            producer_epoch: -1,
+            timestamp_type: TimestampType::Creation,
+            offset: 0,
+            sequence: -1,
+            timestamp: 1_000,
+            key: None,
+            value: Some(Bytes::from(vec![b'v'; value_len])),
+            headers: Default::default(),
+        };
+        let mut buf = BytesMut::new();
+        let options = RecordEncodeOptions {
+            version: 2,
+            compression: Compression::None,
+        };
+        RecordBatchEncoder::encode(&mut buf, [record].iter(), &options).expect("encode");
+        batch::take_one(&buf.freeze()).expect("valid batch").0
+    }
+
+    /// A broker with `fetch.max.bytes` = `fetch_max_bytes` and topic "t" whose partitions hold
+    /// batches of these value sizes.
+    fn cluster(fetch_max_bytes: usize, partitions: &[&[usize]]) -> Arc<Cluster> {
+        let config = BrokerConfig {
+            fetch_max_bytes,
+            ..BrokerConfig::ephemeral()
+        };
+        let cluster = Arc::new(Cluster::open(config, "127.0.0.1".into(), 9092).expect("open"));
+        let topic = cluster
+            .create_topic("t", partitions.len() as i32)
+            .expect("create topic");
+        for (index, values) in partitions.iter().enumerate() {
+            let mut log = topic.partition(index as i32).expect("partition").log();
+            for &len in *values {
+                log.append(batch_of(len)).expect("append");
+            }
+        }
+        cluster
+    }
+
+    /// The whole batches each partition of the answer carries (their sizes), in order.
+    async fn fetch(
+        cluster: &Arc<Cluster>,
+        max_bytes: i32,
+        partition_max_bytes: i32,
+        partitions: i32,
+    ) -> Vec<Vec<usize>> {
+        let ctx = Ctx {
+            cluster,
+            version: 12,
+            client_id: "tester",
+            client_host: "127.0.0.1",
+        };
+        let request = FetchRequest::default()
+            .with_max_bytes(max_bytes)
+            .with_topics(vec![FetchTopic::default()
+                .with_topic(topic_name("t"))
+                .with_partitions(
+                    (0..partitions)
+                        .map(|p| {
+                            FetchPartition::default()
+                                .with_partition(p)
+                                .with_partition_max_bytes(partition_max_bytes)
+                        })
+                        .collect(),
+                )]);
+        let response = handle(&ctx, request).await;
+        response.responses[0]
+            .partitions
+            .iter()
+            .map(|p| {
+                assert_eq!(p.error_code, 0);
+                let mut rest = p.records.clone().unwrap_or_default();
+                let mut sizes = Vec::new();
+                while !rest.is_empty() {
+                    let (batch, tail) = batch::take_one(&rest).expect("whole batches only");
+                    sizes.push(batch.len());
+                    rest = tail;
+                }
+                sizes
+            })
+            .collect()
+    }
+
+    /// A client asking for `max_bytes = i32::MAX` gets at most `fetch.max.bytes`; each
+    /// partition at most its `partition_max_bytes`; the request's own smaller cap is kept.
+    #[tokio::test]
+    async fn answers_are_capped_by_fetch_max_bytes_and_partition_max_bytes() {
+        let one = batch_of(1000).len();
+        let cluster = cluster(3 * one + one / 2, &[&[1000; 10], &[1000; 10]]);
+
+        let answer = fetch(&cluster, i32::MAX, i32::MAX, 2).await;
+        assert_eq!(
+            answer,
+            [vec![one; 3], vec![]],
+            "fetch.max.bytes: 3.5 batches"
+        );
+
+        let answer = fetch(&cluster, i32::MAX, (2 * one) as i32, 2).await;
+        assert_eq!(
+            answer,
+            [vec![one; 2], vec![one]],
+            "two batches per partition, then what is left of fetch.max.bytes"
+        );
+
+        let answer = fetch(&cluster, (2 * one) as i32, i32::MAX, 2).await;
+        assert_eq!(answer, [vec![one; 2], vec![]], "the request's smaller cap");
+    }
+
+    /// KIP-74: a batch larger than every cap is still returned whole when it comes first, so
+    /// the consumer moves on; behind another partition's data it waits for a later fetch.
+    #[tokio::test]
+    async fn the_first_batch_found_is_whole_even_over_every_cap() {
+        let big = batch_of(10_000).len();
+        let small = batch_of(100).len();
+        let cluster = cluster(2_000, &[&[10_000, 100], &[10_000]]);
+
+        let answer = fetch(&cluster, i32::MAX, 1_000, 2).await;
+        assert_eq!(
+            answer,
+            [vec![big], vec![]],
+            "first partition: one whole batch"
+        );
+
+        let cluster = self::cluster(100_000, &[&[100], &[10_000]]);
+        let answer = fetch(&cluster, i32::MAX, 1_000, 2).await;
+        assert_eq!(
+            answer,
+            [vec![small], vec![]],
+            "a later partition's batch over its partition_max_bytes waits"
+        );
+        let answer = fetch(&cluster, 0, 0, 2).await;
+        assert_eq!(answer, [vec![small], vec![]], "caps of 0 still move on");
+    }
 }

@@ -3,6 +3,7 @@
 
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
 use kafka_protocol::messages::join_group_response::JoinGroupResponseMember;
 use kafka_protocol::messages::{JoinGroupRequest, JoinGroupResponse};
 use kafka_protocol::ResponseError;
@@ -38,7 +39,9 @@ pub async fn handle(ctx: &Ctx<'_>, request: JoinGroupRequest) -> JoinGroupRespon
     let protocols: Vec<_> = request
         .protocols
         .iter()
-        .map(|p| (p.name.to_string(), p.metadata.clone()))
+        // A copy: the member keeps it for its lifetime, and a slice would keep the whole
+        // request frame (padding included) alive with it.
+        .map(|p| (p.name.to_string(), Bytes::copy_from_slice(&p.metadata)))
         .collect();
     let protocol_type = request.protocol_type.to_string();
     let joined = ctx.cluster.groups.with_group(&group_id, |group| {

@@ -1,5 +1,6 @@
 //! SyncGroup: the leader's assignments are handed to every member of the generation.
 
+use bytes::Bytes;
 use kafka_protocol::messages::{SyncGroupRequest, SyncGroupResponse};
 use kafka_protocol::ResponseError;
 use tokio::sync::oneshot;
@@ -11,7 +12,13 @@ pub async fn handle(ctx: &Ctx<'_>, request: SyncGroupRequest) -> SyncGroupRespon
     let assignments = request
         .assignments
         .into_iter()
-        .map(|a| (a.member_id.to_string(), a.assignment))
+        // Copies, kept by the group: not slices holding the request frame alive.
+        .map(|a| {
+            (
+                a.member_id.to_string(),
+                Bytes::copy_from_slice(&a.assignment),
+            )
+        })
         .collect();
     let (tx, rx) = oneshot::channel();
     let found = ctx

@@ -80,12 +80,21 @@ impl Batch {
 
 /// Splits a produce request's `records` into batches, checking each one's framing, magic
 /// and CRC. One bad batch refuses the whole partition's data, as Kafka does.
+///
+/// Each batch is copied out of the request: `records` is a slice of the request frame, and
+/// a stored slice would keep the whole frame in memory for as long as the batch is stored (a
+/// small batch followed by megabytes of anything else in the same request). Recovery
+/// (`segment::recover_segment`) keeps slicing with [`take_one`]: its buffer is a segment
+/// file, which holds stored batches only (and at most a torn tail, cut off), so its slices
+/// share it with nothing wasted and no second copy of the log made at start.
 pub fn split(records: &Bytes) -> Result<Vec<Batch>, BatchError> {
     let mut batches = Vec::with_capacity(1);
     let mut rest = records.clone();
     while !rest.is_empty() {
         let (batch, tail) = take_one(&rest)?;
-        batches.push(batch);
+        batches.push(Batch {
+            data: Bytes::copy_from_slice(&batch.data),
+        });
         rest = tail;
     }
     if batches.is_empty() {
@@ -155,6 +164,29 @@ mod tests {
         assert_eq!(batches.len(), 2);
         assert_eq!(batches[1].last_offset_delta(), 4);
         assert_eq!(batches[1].max_timestamp(), 2000);
+    }
+
+    /// A batch stored from a produce request does not keep the request's frame alive: the
+    /// frame is freed once the request is answered, whatever else it carried.
+    #[test]
+    fn split_batches_do_not_share_the_request_frame() {
+        let mut frame = BytesMut::new();
+        frame.extend_from_slice(b"request header");
+        frame.extend_from_slice(&empty_batch(0));
+        frame.extend_from_slice(&vec![0u8; 4 * 1024 * 1024]);
+        let frame = frame.freeze();
+        let start = b"request header".len();
+        let records = frame.slice(start..start + HEADER_LEN);
+        let batches = split(&records).expect("valid");
+        drop(records);
+        let stored = batches[0].data.as_ptr_range();
+        let sent = frame.as_ptr_range();
+        assert!(
+            stored.end <= sent.start || stored.start >= sent.end,
+            "the stored batch is a copy, not a slice of the frame"
+        );
+        assert!(frame.is_unique(), "nothing else holds the frame");
+        assert_eq!(batches[0].data, frame.slice(start..start + HEADER_LEN));
     }
 
     #[test]

@@ -10,6 +10,7 @@ use anyhow::{bail, Result};
 use buf::{ByteBuf, ByteBufMut};
 use bytes::Bytes;
 
+pub mod allowance; // kafka-orders patch
 pub mod buf;
 pub mod types;
 
