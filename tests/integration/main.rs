@@ -7,6 +7,7 @@ mod common;
 
 mod auth;
 mod broker_bad_input;
+mod broker_delete_records;
 mod broker_durability;
 mod broker_hostile;
 mod broker_hostile_produce;

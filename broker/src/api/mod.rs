@@ -6,6 +6,7 @@
 
 pub mod api_versions;
 mod create_topics;
+mod delete_records;
 mod delete_topics;
 mod describe_configs;
 mod describe_groups;
@@ -59,6 +60,7 @@ pub const SUPPORTED: &[(ApiKey, i16, i16)] = &[
     (ApiKey::ApiVersions, 0, 4),
     (ApiKey::CreateTopics, 2, 7),
     (ApiKey::DeleteTopics, 1, 6),
+    (ApiKey::DeleteRecords, 0, 2),
     (ApiKey::InitProducerId, 0, 5),
     (ApiKey::DescribeConfigs, 1, 4),
     (ApiKey::OffsetForLeaderEpoch, 2, 4),
@@ -101,6 +103,7 @@ pub async fn handle(ctx: &Ctx<'_>, request: RequestKind) -> Option<ResponseKind>
         Rq::ListGroups(r) => Rs::ListGroups(list_groups::handle(ctx, r)),
         Rq::CreateTopics(r) => Rs::CreateTopics(create_topics::handle(ctx, r)),
         Rq::DeleteTopics(r) => Rs::DeleteTopics(delete_topics::handle(ctx, r)),
+        Rq::DeleteRecords(r) => Rs::DeleteRecords(delete_records::handle(ctx, r)),
         Rq::InitProducerId(r) => Rs::InitProducerId(init_producer_id::handle(ctx, r)),
         Rq::DescribeConfigs(r) => Rs::DescribeConfigs(describe_configs::handle(ctx, r)),
         Rq::OffsetForLeaderEpoch(r) => {

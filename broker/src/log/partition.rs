@@ -1,11 +1,13 @@
 //! One partition's log: batches in offset order, appended and read as raw bytes.
 
+use std::collections::VecDeque;
+
 use bytes::{Bytes, BytesMut};
 use kafka_protocol::ResponseError;
 
 use super::batch::Batch;
 use super::producers::{Producers, SequenceCheck};
-use super::segment::SegmentWriter;
+use super::segment::{Recovered, SegmentWriter};
 
 /// A single node is the leader of every partition for ever: its epoch never changes.
 pub const LEADER_EPOCH: i32 = 0;
@@ -29,7 +31,9 @@ impl Stored {
 /// assignment, the segment write and the in-memory append happen as one step, in one order.
 #[derive(Debug, Default)]
 pub struct PartitionLog {
-    batches: Vec<Stored>,
+    batches: VecDeque<Stored>,
+    /// The first offset a consumer may read: the first batch's, or later after DeleteRecords.
+    log_start: i64,
     next_offset: i64,
     size_bytes: u64,
     producers: Producers,
@@ -57,13 +61,20 @@ pub struct Appended {
 }
 
 impl PartitionLog {
-    pub fn with_segment(segment: SegmentWriter, recovered: Vec<(i64, Batch)>) -> Self {
+    pub fn with_segment(segment: SegmentWriter, recovered: Recovered) -> Self {
         let mut log = Self {
             segment: Some(segment),
             ..Self::default()
         };
-        for (base_offset, batch) in recovered {
+        log.log_start = recovered
+            .batches
+            .first()
+            .map_or(0, |(base_offset, _)| *base_offset);
+        for (base_offset, batch) in recovered.batches {
             log.push(base_offset, batch);
+        }
+        if let Some(stored) = recovered.log_start {
+            log.log_start = log.log_start.max(stored).min(log.next_offset);
         }
         log
     }
@@ -72,7 +83,7 @@ impl PartitionLog {
         self.producers.record(&batch, base_offset);
         self.size_bytes += batch.len() as u64;
         self.next_offset = base_offset + i64::from(batch.last_offset_delta()) + 1;
-        self.batches.push(Stored { base_offset, batch });
+        self.batches.push_back(Stored { base_offset, batch });
     }
 
     /// Appends one batch, or answers a retried one with the offset it already has.
@@ -103,9 +114,46 @@ impl PartitionLog {
     }
 
     pub fn log_start_offset(&self) -> i64 {
-        self.batches
-            .first()
-            .map_or(self.next_offset, |b| b.base_offset)
+        self.log_start
+    }
+
+    /// DeleteRecords: moves the log start to `offset` (-1: the high watermark), drops the
+    /// batches wholly before it from memory and the segment files wholly before it from disk.
+    /// The new log start is on disk before anything is removed, so a restart never goes back.
+    /// Returns the log start after the call (Kafka's low watermark); an offset at or below it
+    /// changes nothing.
+    pub fn delete_records(&mut self, offset: i64) -> Result<i64, ResponseError> {
+        let target = if offset == -1 {
+            self.next_offset
+        } else {
+            offset
+        };
+        if !(0..=self.next_offset).contains(&target) {
+            return Err(ResponseError::OffsetOutOfRange);
+        }
+        if target <= self.log_start {
+            return Ok(self.log_start);
+        }
+        if self.state == State::Deleted {
+            return Err(ResponseError::UnknownTopicOrPartition);
+        }
+        if let Some(segment) = &mut self.segment {
+            if let Err(err) = segment.delete_before(target) {
+                self.fail(&err);
+                return Err(ResponseError::KafkaStorageError);
+            }
+        }
+        self.log_start = target;
+        while self
+            .batches
+            .front()
+            .is_some_and(|b| b.last_offset() < target)
+        {
+            if let Some(gone) = self.batches.pop_front() {
+                self.size_bytes -= gone.batch.len() as u64;
+            }
+        }
+        Ok(target)
     }
 
     /// Bytes of record batches held (what DescribeLogDirs reports as the partition's size).
@@ -126,7 +174,7 @@ impl PartitionLog {
         }
         let first = self.batches.partition_point(|b| b.last_offset() < offset);
         let mut out = BytesMut::new();
-        for stored in &self.batches[first..] {
+        for stored in self.batches.range(first..) {
             if !out.is_empty() && out.len() + stored.batch.len() > max_bytes {
                 break;
             }
@@ -264,6 +312,35 @@ mod tests {
             "plain producers are not checked"
         );
         assert_eq!(log.high_watermark(), 7);
+    }
+
+    #[test]
+    fn delete_records_moves_the_log_start_and_frees_whole_batches() {
+        let mut log = PartitionLog::default();
+        for _ in 0..3 {
+            log.append(batch(-1, -1, -1, 2)).expect("append");
+        }
+        let one_batch = log.size_bytes() / 3;
+        assert_eq!(log.delete_records(3), Ok(3));
+        assert_eq!(log.log_start_offset(), 3);
+        assert_eq!(log.size_bytes(), 2 * one_batch, "offsets 0-1 are gone");
+        assert_eq!(log.read(2, 1 << 20), Err(ResponseError::OffsetOutOfRange));
+        let (first, _) = batch::take_one(&log.read(3, 1).expect("read")).expect("batch");
+        assert_eq!(
+            i64::from_be_bytes(first.data[..8].try_into().expect("8 bytes")),
+            2,
+            "the batch holding offset 3 is served whole, as Kafka does"
+        );
+        assert_eq!(log.delete_records(1), Ok(3), "never backwards");
+        assert_eq!(log.delete_records(7), Err(ResponseError::OffsetOutOfRange));
+        assert_eq!(
+            log.delete_records(-1),
+            Ok(6),
+            "-1: up to the high watermark"
+        );
+        assert_eq!(log.size_bytes(), 0);
+        assert_eq!(log.read(6, 1 << 20).expect("at the end").len(), 0);
+        assert_eq!(log.offset_for_timestamp(0), None);
     }
 
     #[test]

@@ -75,6 +75,8 @@ struct OpenFile {
 #[derive(Debug)]
 pub struct SegmentWriter {
     dir: PathBuf,
+    /// Base offsets of the segment files, oldest first; the last is the tail, appended to.
+    bases: Vec<i64>,
     /// Base offset of the tail segment, which names its file.
     base_offset: i64,
     file: Option<OpenFile>,
@@ -86,6 +88,18 @@ pub struct SegmentWriter {
     dirty: bool,
     scratch: Vec<u8>,
 }
+
+/// What a partition folder held at start.
+#[derive(Debug, Default)]
+pub struct Recovered {
+    /// Every valid batch with its base offset, in offset order.
+    pub batches: Vec<(i64, Batch)>,
+    /// The log start set by DeleteRecords, if any.
+    pub log_start: Option<i64>,
+}
+
+/// The log start offset set by DeleteRecords, in the partition's folder.
+const LOG_START: &str = "log-start-offset";
 
 fn segment_path(dir: &Path, base_offset: i64) -> PathBuf {
     dir.join(format!("{base_offset:020}.log"))
@@ -103,7 +117,7 @@ impl SegmentWriter {
         fsync: FsyncPolicy,
         max_bytes: u64,
         open_files: OpenFiles,
-    ) -> io::Result<(Self, Vec<(i64, Batch)>)> {
+    ) -> io::Result<(Self, Recovered)> {
         fs::create_dir_all(dir)?;
         let mut segments: Vec<PathBuf> = fs::read_dir(dir)?
             .filter_map(|e| e.ok().map(|e| e.path()))
@@ -115,13 +129,30 @@ impl SegmentWriter {
         for path in &segments {
             size = recover_segment(path, &mut recovered)?;
         }
-        let base_offset = segments
-            .last()
-            .and_then(|p| p.file_stem()?.to_str()?.parse().ok())
-            .unwrap_or(0);
+        let mut bases: Vec<i64> = segments
+            .iter()
+            .filter_map(|p| p.file_stem()?.to_str()?.parse().ok())
+            .collect();
+        if bases.is_empty() {
+            bases.push(0);
+        }
+        let log_start = match fs::read_to_string(dir.join(LOG_START)) {
+            Ok(text) => Some(text.trim().parse().map_err(|_| {
+                io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!(
+                        "{} is not a number: {text:?}",
+                        dir.join(LOG_START).display()
+                    ),
+                )
+            })?),
+            Err(err) if err.kind() == io::ErrorKind::NotFound => None,
+            Err(err) => return Err(err),
+        };
         let writer = Self {
             dir: dir.to_path_buf(),
-            base_offset,
+            base_offset: *bases.last().unwrap_or(&0),
+            bases,
             file: None,
             open_files,
             size,
@@ -129,6 +160,10 @@ impl SegmentWriter {
             fsync_each_write: fsync == FsyncPolicy::Always,
             dirty: false,
             scratch: Vec::new(),
+        };
+        let recovered = Recovered {
+            batches: recovered,
+            log_start,
         };
         Ok((writer, recovered))
     }
@@ -163,6 +198,7 @@ impl SegmentWriter {
             self.with_file(|full| crate::blocking::block_in_place(|| full.sync_all()))?;
             self.file = None;
             self.base_offset = base_offset;
+            self.bases.push(base_offset);
             self.size = 0;
         }
         self.scratch.clear();
@@ -203,6 +239,22 @@ impl SegmentWriter {
         written?;
         self.size += self.scratch.len() as u64;
         self.dirty = !self.fsync_each_write;
+        Ok(())
+    }
+
+    /// Records `log_start` (replacing the file atomically), then removes the segment files
+    /// whose every offset is below it; the tail segment always stays.
+    pub fn delete_before(&mut self, log_start: i64) -> io::Result<()> {
+        crate::blocking::block_in_place(|| {
+            crate::files::replace(
+                &self.dir.join(LOG_START),
+                format!("{log_start}\n").as_bytes(),
+            )
+        })?;
+        while self.bases.len() > 1 && self.bases[1] <= log_start {
+            fs::remove_file(segment_path(&self.dir, self.bases[0]))?;
+            self.bases.remove(0);
+        }
         Ok(())
     }
 
@@ -311,7 +363,7 @@ mod tests {
         assert_eq!(budget.open(), 0, "closed files give their place back");
         for p in 0..10 {
             let (_, recovered) = open(p);
-            let offsets: Vec<i64> = recovered.iter().map(|(o, _)| *o).collect();
+            let offsets: Vec<i64> = recovered.batches.iter().map(|(o, _)| *o).collect();
             assert_eq!(offsets, [0, 1, 2], "partition {p}");
         }
     }

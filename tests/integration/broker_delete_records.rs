@@ -1,0 +1,151 @@
+//! DeleteRecords through rdkafka's admin client, on both brokers: the low watermark moves,
+//! earliest follows it, a consumer starting from the beginning starts there; on the built-in
+//! broker, whole segment files before it leave the disk and a restart keeps the log start.
+
+use std::time::Duration;
+
+use broker::BrokerConfig;
+use rdkafka::admin::{AdminClient, AdminOptions};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::Message;
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::{Offset, TopicPartitionList};
+
+use crate::common::{client_config, create_topic, real_kafka, TestBroker};
+
+async fn produce(addr: &str, topic: &str, n: usize) {
+    let producer: FutureProducer = client_config(addr).create().expect("producer");
+    for i in 0..n {
+        producer
+            .send(
+                FutureRecord::<(), str>::to(topic)
+                    .partition(0)
+                    .payload(&format!("m{i}")),
+                Duration::from_secs(30),
+            )
+            .await
+            .expect("delivered");
+    }
+}
+
+async fn delete_before(
+    addr: &str,
+    topic: &str,
+    offset: Offset,
+) -> rdkafka::error::KafkaResult<i64> {
+    let admin: AdminClient<DefaultClientContext> = client_config(addr).create().expect("admin");
+    let mut list = TopicPartitionList::new();
+    list.add_partition_offset(topic, 0, offset).expect("offset");
+    let result = admin.delete_records(&list, &AdminOptions::new()).await?;
+    let element = result
+        .find_partition(topic, 0)
+        .expect("partition in the answer");
+    element.error()?;
+    match element.offset() {
+        Offset::Offset(low) => Ok(low),
+        other => panic!("low watermark {other:?}"),
+    }
+}
+
+/// (low, high) watermarks and the first message a new consumer reads from the beginning.
+async fn earliest(addr: &str, topic: &str) -> ((i64, i64), Option<(i64, String)>) {
+    let (addr, topic) = (addr.to_string(), topic.to_string());
+    tokio::task::spawn_blocking(move || {
+        let consumer: BaseConsumer = client_config(&addr)
+            .set("group.id", uuid::Uuid::new_v4().to_string())
+            .set("auto.offset.reset", "earliest")
+            .create()
+            .expect("consumer");
+        let marks = consumer
+            .fetch_watermarks(&topic, 0, Duration::from_secs(10))
+            .expect("watermarks");
+        if marks.0 == marks.1 {
+            return (marks, None);
+        }
+        let mut from_the_start = TopicPartitionList::new();
+        from_the_start
+            .add_partition_offset(&topic, 0, Offset::Beginning)
+            .expect("offset");
+        consumer.assign(&from_the_start).expect("assign");
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while std::time::Instant::now() < deadline {
+            if let Some(Ok(m)) = consumer.poll(Duration::from_millis(200)) {
+                let value = m
+                    .payload_view::<str>()
+                    .and_then(Result::ok)
+                    .unwrap_or_default();
+                return (marks, Some((m.offset(), value.to_string())));
+            }
+        }
+        (marks, None)
+    })
+    .await
+    .expect("consumer task")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn delete_records_moves_the_low_watermark_and_consumers_start_there() {
+    let broker = TestBroker::start().await;
+    let addr = broker.bootstrap();
+    let topic = format!("delete-records-{}", uuid::Uuid::new_v4().simple());
+    create_topic(&addr, &topic, 1).await;
+    produce(&addr, &topic, 10).await;
+    assert_eq!(delete_before(&addr, &topic, Offset::Offset(4)).await, Ok(4));
+    assert_eq!(
+        earliest(&addr, &topic).await,
+        ((4, 10), Some((4, "m4".to_string())))
+    );
+    assert_eq!(
+        delete_before(&addr, &topic, Offset::Offset(2)).await,
+        Ok(4),
+        "never back"
+    );
+    let past_the_end = delete_before(&addr, &topic, Offset::Offset(11)).await;
+    assert_eq!(
+        past_the_end.map_err(|e| e.rdkafka_error_code()),
+        Err(Some(rdkafka::types::RDKafkaErrorCode::OffsetOutOfRange))
+    );
+    assert_eq!(delete_before(&addr, &topic, Offset::End).await, Ok(10));
+    assert_eq!(earliest(&addr, &topic).await.0, (10, 10));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn deleted_segments_leave_the_disk_and_a_restart_keeps_the_log_start() {
+    if real_kafka().is_some() {
+        return; // Apache Kafka's files are its own; this is about the built-in broker's.
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = BrokerConfig {
+        data_dir: Some(dir.path().to_path_buf()),
+        segment_bytes: 300,
+        ..BrokerConfig::ephemeral()
+    };
+    let mut broker = TestBroker::embedded(config).await;
+    let addr = broker.bootstrap();
+    create_topic(&addr, "t", 1).await;
+    produce(&addr, "t", 20).await;
+    let segments = || {
+        std::fs::read_dir(dir.path().join("topics/t/0"))
+            .expect("partition folder")
+            .filter(|e| {
+                e.as_ref()
+                    .is_ok_and(|e| e.path().extension().is_some_and(|x| x == "log"))
+            })
+            .count()
+    };
+    let before = segments();
+    assert!(before > 3, "{before} segments");
+    assert_eq!(delete_before(&addr, "t", Offset::Offset(15)).await, Ok(15));
+    assert!(
+        segments() < before,
+        "{} of {before} segments left",
+        segments()
+    );
+    broker.pause().await;
+    broker.resume().await;
+    assert_eq!(
+        earliest(&addr, "t").await,
+        ((15, 20), Some((15, "m15".to_string())))
+    );
+}
