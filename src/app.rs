@@ -74,6 +74,8 @@ fn broker_config(settings: &Settings) -> broker::BrokerConfig {
             .max(broker::BrokerConfig::default().queued_max_request_bytes),
         max_partitions: broker.max_partitions,
         max_open_segments: broker.max_open_segments,
+        max_memory_bytes: broker.max_memory_bytes,
+        retention_ms: broker.retention_ms,
         offsets_retention: std::time::Duration::from_secs(
             broker.offsets_retention_minutes.saturating_mul(60),
         ),

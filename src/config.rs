@@ -106,6 +106,13 @@ pub struct BrokerSettings {
     /// Segment files kept open at most; past it a partition opens its file per append.
     #[serde(rename = "broker_max_open_segments")]
     pub max_open_segments: usize,
+    /// Bytes of records the built-in broker holds at most (it serves fetches from memory);
+    /// past it the oldest segments of the largest partitions are deleted.
+    #[serde(rename = "broker_max_memory_bytes")]
+    pub max_memory_bytes: u64,
+    /// How long a segment is kept after its newest record (Kafka's `log.retention.ms`).
+    #[serde(rename = "broker_retention_ms")]
+    pub retention_ms: i64,
     /// How long an empty group keeps its committed offsets (Kafka's `offsets.retention.minutes`).
     #[serde(rename = "broker_offsets_retention_minutes")]
     pub offsets_retention_minutes: u64,
@@ -266,6 +273,8 @@ impl Default for Settings {
                 max_partitions: built_in.max_partitions,
                 max_open_segments: built_in.max_open_segments,
                 offsets_retention_minutes: built_in.offsets_retention.as_secs() / 60,
+                max_memory_bytes: built_in.max_memory_bytes,
+                retention_ms: built_in.retention_ms,
             },
             storage: StorageSettings {
                 data_dir: None,

@@ -16,6 +16,7 @@ use crate::group::Coordinator;
 use crate::log::segment::{OpenFiles, SegmentWriter};
 use crate::log::PartitionLog;
 use crate::producer_ids::ProducerIds;
+use crate::topic_config::TopicConfigs;
 use crate::topic_store::{TopicSpec, TopicStore};
 
 /// Kafka refuses a CreateTopics request that would create more partitions than this in total
@@ -55,16 +56,11 @@ pub struct Topic {
     pub name: String,
     pub id: Uuid,
     pub partitions: Vec<Partition>,
-    /// `max.message.bytes` set on this topic at creation, if any.
-    pub max_message_bytes: Option<usize>,
+    /// The configs set on this topic at creation.
+    pub configs: TopicConfigs,
 }
 
 impl Topic {
-    /// The largest batch this topic takes: its `max.message.bytes`, else the broker's.
-    pub fn max_message_bytes(&self, config: &BrokerConfig) -> usize {
-        self.max_message_bytes.unwrap_or(config.max_message_bytes)
-    }
-
     pub fn partition(&self, index: i32) -> Option<&Partition> {
         usize::try_from(index)
             .ok()
@@ -177,17 +173,14 @@ impl Cluster {
         let mut logs = Vec::new();
         for index in 0..spec.partitions {
             let log = match &self.store {
-                None => PartitionLog::default(),
+                None => PartitionLog::new(spec.configs.segment_bytes(&self.config)),
                 Some(store) => {
                     let path = store.partition_dir(name, index);
-                    let (segment, recovered) = SegmentWriter::open(
-                        &path,
-                        self.config.fsync,
-                        self.config.segment_bytes,
-                        self.open_files.clone(),
-                    )
-                    .map_err(|source| BrokerError::Storage { path, source })?;
-                    PartitionLog::with_segment(segment, recovered)
+                    let (segment, recovered) =
+                        SegmentWriter::open(&path, self.config.fsync, self.open_files.clone())
+                            .map_err(|source| BrokerError::Storage { path, source })?;
+                    let segment_bytes = spec.configs.segment_bytes(&self.config);
+                    PartitionLog::with_segment(segment, recovered, segment_bytes)
                 }
             };
             logs.push(Partition {
@@ -198,7 +191,7 @@ impl Cluster {
             name: name.to_string(),
             id,
             partitions: logs,
-            max_message_bytes: spec.max_message_bytes,
+            configs: spec.configs,
         })
     }
 
@@ -252,7 +245,7 @@ impl Cluster {
             name,
             TopicSpec {
                 partitions,
-                max_message_bytes: None,
+                configs: TopicConfigs::default(),
             },
         )
     }
@@ -342,6 +335,48 @@ impl Cluster {
             connections: self.connections.load(Ordering::Relaxed),
             uptime_ms: self.started.elapsed().as_millis() as u64,
         }
+    }
+
+    /// Deletes what retention no longer keeps, partition by partition (each topic's
+    /// `retention.ms` / `retention.bytes`, else the broker's), then, while the batches held
+    /// exceed `max_memory_bytes`, the oldest segment of the largest partition. A partition's
+    /// lock is held for its own pass only; file deletions run in block_in_place.
+    pub fn apply_retention(&self) {
+        let now_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+        crate::blocking::block_in_place(|| {
+            let topics = self.all_topics();
+            let mut held = 0;
+            for topic in &topics {
+                let retention = topic.configs.retention(&self.config);
+                for partition in &topic.partitions {
+                    let mut log = partition.log();
+                    log.apply_retention(now_ms, retention);
+                    held += log.size_bytes();
+                }
+            }
+            if held <= self.config.max_memory_bytes {
+                return;
+            }
+            tracing::warn!(
+                held,
+                max_memory_bytes = self.config.max_memory_bytes,
+                "over the memory budget: deleting the oldest segments of the largest partitions"
+            );
+            while held > self.config.max_memory_bytes {
+                let largest = topics
+                    .iter()
+                    .flat_map(|t| t.partitions.iter())
+                    .max_by_key(|p| p.log().closed_segment_bytes());
+                let freed = largest.map_or(0, |p| p.log().drop_oldest_segment());
+                if freed == 0 {
+                    // Only segments being appended to are left: nothing more can go.
+                    break;
+                }
+                held -= freed;
+            }
+        });
     }
 
     /// Forces every segment to disk (the `Interval` fsync policy, and shutdown). Each

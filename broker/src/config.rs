@@ -60,6 +60,16 @@ pub struct BrokerConfig {
     pub max_message_bytes: usize,
     /// A segment file is closed and a new one started once it reaches this size.
     pub segment_bytes: u64,
+    /// How long a segment is kept after its newest record (Kafka: `log.retention.ms`, 7 days);
+    /// a topic's `retention.ms` overrides it. -1: for ever.
+    pub retention_ms: i64,
+    /// Bytes a partition keeps at least, deleting its oldest segments beyond them (Kafka:
+    /// `log.retention.bytes`, -1: no limit); a topic's `retention.bytes` overrides it.
+    pub retention_bytes: i64,
+    /// Bytes of record batches held across all partitions at most. Fetches are served from
+    /// memory (with a data directory too), so past it the oldest segment of the largest
+    /// partition is deleted, as retention would, until the total is under it again.
+    pub max_memory_bytes: u64,
     /// Partitions across all topics at most: CreateTopics (and auto-creation) past it is
     /// refused with POLICY_VIOLATION. Each partition holds its batches in memory and, with a
     /// data directory, a folder of segment files. Kafka has no such broker-wide cap.
@@ -102,6 +112,9 @@ impl Default for BrokerConfig {
             max_frame_bytes: 100 * 1024 * 1024,
             max_message_bytes: 1_048_588,
             segment_bytes: 64 * 1024 * 1024,
+            retention_ms: 7 * 24 * 60 * 60 * 1000,
+            retention_bytes: -1,
+            max_memory_bytes: 1024 * 1024 * 1024,
             max_partitions: 10_000,
             max_open_segments: 256,
             max_connections: 1000,

@@ -28,6 +28,7 @@ mod producer_ids;
 mod read_frame;
 mod server;
 mod shutdown;
+mod topic_config;
 mod topic_store;
 
 pub use cluster::Stats;

@@ -27,6 +27,10 @@ use crate::shutdown::{self, Shutdown};
 /// Largest answer buffer a connection keeps between requests (bigger ones are dropped).
 const MAX_KEPT_BUFFER: usize = 16 * 1024 * 1024;
 
+/// How often retention and the memory budget are applied (Kafka checks retention every
+/// `log.retention.check.interval.ms`, 5 minutes; the memory budget needs a tighter loop).
+const RETENTION_CHECK: Duration = Duration::from_secs(1);
+
 /// How long shutdown waits for in-flight requests (a long-polling fetch is cut short).
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -164,10 +168,12 @@ async fn serve(listener: TcpListener, cluster: Arc<Cluster>, mut shutdown: Shutd
         _ => Duration::from_secs(3600),
     };
     let mut fsync = tokio::time::interval(fsync_every);
+    let mut retention = tokio::time::interval(RETENTION_CHECK);
     loop {
         tokio::select! {
             _ = shutdown.recv() => break,
             _ = ticker.tick() => cluster.groups.tick(),
+            _ = retention.tick() => cluster.apply_retention(),
             _ = fsync.tick(), if matches!(cluster.config.fsync, FsyncPolicy::Interval(_)) => cluster.sync_all(),
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) if connections.len() >= cluster.config.max_connections => {

@@ -18,6 +18,7 @@ use std::path::{Path, PathBuf};
 use uuid::Uuid;
 
 use crate::files;
+use crate::topic_config::TopicConfigs;
 
 const TOPICS: &str = "topics";
 const STAGING: &str = "staging";
@@ -29,8 +30,7 @@ const META: &str = "meta";
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TopicSpec {
     pub partitions: i32,
-    /// Kafka's topic config `max.message.bytes`; `None`: the broker's `message.max.bytes`.
-    pub max_message_bytes: Option<usize>,
+    pub configs: TopicConfigs,
 }
 
 /// A topic found in the data directory at start.
@@ -102,8 +102,8 @@ impl TopicStore {
     pub fn create(&self, name: &str, id: Uuid, spec: TopicSpec) -> io::Result<()> {
         let staged = self.root.join(STAGING).join(id.to_string());
         let mut meta = format!("id={id}\npartitions={}\n", spec.partitions);
-        if let Some(max) = spec.max_message_bytes {
-            meta.push_str(&format!("max.message.bytes={max}\n"));
+        for (name, value) in spec.configs.entries() {
+            meta.push_str(&format!("{name}={value}\n"));
         }
         let made = fs::create_dir(&staged)
             .and_then(|()| files::replace(&staged.join(META), meta.as_bytes()))
@@ -132,25 +132,22 @@ fn read_meta(topic_dir: &Path) -> io::Result<(Uuid, TopicSpec)> {
     let text = fs::read_to_string(topic_dir.join(META))?;
     let mut id = None;
     let mut partitions = None;
-    let mut max_message_bytes = None;
+    let mut configs = TopicConfigs::default();
     for line in text.lines() {
         match line.split_once('=') {
             Some(("id", v)) => id = v.parse().ok(),
             Some(("partitions", v)) => partitions = v.parse().ok().filter(|n: &i32| *n >= 1),
-            Some(("max.message.bytes", v)) => {
-                max_message_bytes = Some(v.parse().map_err(|_| {
-                    io::Error::new(
-                        io::ErrorKind::InvalidData,
-                        "max.message.bytes is not a number",
-                    )
-                })?)
+            Some((name, v)) => {
+                configs
+                    .set(name, v)
+                    .map_err(|why| io::Error::new(io::ErrorKind::InvalidData, why))?;
             }
-            _ => {}
+            None => {}
         }
     }
     let spec = partitions.map(|partitions| TopicSpec {
         partitions,
-        max_message_bytes,
+        configs,
     });
     id.zip(spec).ok_or_else(|| {
         io::Error::new(
@@ -172,7 +169,11 @@ mod tests {
         let id = Uuid::new_v4();
         let spec = TopicSpec {
             partitions: 3,
-            max_message_bytes: Some(2048),
+            configs: TopicConfigs {
+                max_message_bytes: Some(2048),
+                retention_ms: Some(60_000),
+                ..TopicConfigs::default()
+            },
         };
         store.create("kept", id, spec).expect("create");
         // A create that died before its rename, and a delete that died after its rename.

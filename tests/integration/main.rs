@@ -7,13 +7,13 @@ mod common;
 
 mod auth;
 mod broker_bad_input;
-mod broker_delete_records;
 mod broker_durability;
 mod broker_hostile;
 mod broker_hostile_produce;
 mod broker_memory;
 mod broker_rdkafka;
 mod broker_restart;
+mod broker_retention;
 mod broker_storage;
 mod cli;
 mod cluster;

@@ -9,29 +9,17 @@ use kafka_protocol::ResponseError;
 
 use super::{str_bytes, Ctx};
 use crate::cluster::{valid_topic_name, Cluster, MAX_PARTITIONS_PER_REQUEST};
+use crate::topic_config::TopicConfigs;
 use crate::topic_store::TopicSpec;
 
-/// The topic's `max.message.bytes` config, if the request sets it. Other topic configs are
-/// accepted and not applied (the broker keeps everything, compacts nothing).
-fn max_message_bytes(wanted: &CreatableTopic) -> Result<Option<usize>, String> {
-    let Some(config) = wanted
-        .configs
-        .iter()
-        .find(|c| c.name.as_str() == "max.message.bytes")
-    else {
-        return Ok(None);
-    };
-    let value = config.value.as_deref().unwrap_or_default();
-    match value
-        .parse::<i32>()
-        .ok()
-        .and_then(|n| usize::try_from(n).ok())
-    {
-        Some(max) => Ok(Some(max)),
-        None => Err(format!(
-            "Invalid value {value} for configuration max.message.bytes: must be an int at least 0"
-        )),
+/// The configs the request sets on the topic. Configs this broker does not apply are accepted
+/// and ignored (it keeps everything until retention, compacts nothing).
+fn configs(wanted: &CreatableTopic) -> Result<TopicConfigs, String> {
+    let mut configs = TopicConfigs::default();
+    for config in &wanted.configs {
+        configs.set(&config.name, config.value.as_deref().unwrap_or_default())?;
     }
+    Ok(configs)
 }
 
 /// The partitions a topic of the request asks for: its count, its assignments, or the default.
@@ -116,13 +104,13 @@ pub fn handle(ctx: &Ctx<'_>, request: CreateTopicsRequest) -> CreateTopicsRespon
                         .with_replication_factor(1),
                 };
             }
-            let max_message_bytes = match max_message_bytes(&wanted) {
-                Ok(max) => max,
+            let configs = match configs(&wanted) {
+                Ok(configs) => configs,
                 Err(message) => return fail(ResponseError::InvalidConfig, message),
             };
             let spec = TopicSpec {
                 partitions,
-                max_message_bytes,
+                configs,
             };
             match c.create_topic_with(&name, spec) {
                 Ok(topic) => result

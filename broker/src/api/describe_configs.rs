@@ -29,21 +29,23 @@ fn entries(ctx: &Ctx<'_>, resource_type: i8, topic: Option<&Topic>) -> Vec<Entry
         |(name, value, config_type): (&'static str, String, i8)| (name, value, config_type, false);
     match resource_type {
         TOPIC => {
-            let max_message_bytes = topic.and_then(|t| t.max_message_bytes);
+            let set = topic.map(|t| t.configs.entries()).unwrap_or_default();
+            let topic_or = |name: &'static str, broker: String, config_type: i8| match set
+                .iter()
+                .find(|(n, _)| *n == name)
+            {
+                Some((_, value)) => (name, value.clone(), config_type, true),
+                None => (name, broker, config_type, false),
+            };
             vec![
                 default(("cleanup.policy", "delete".into(), STRING)),
                 default(("compression.type", "producer".into(), STRING)),
-                (
-                    "max.message.bytes",
-                    max_message_bytes.unwrap_or(c.max_message_bytes).to_string(),
-                    INT,
-                    max_message_bytes.is_some(),
-                ),
+                topic_or("max.message.bytes", c.max_message_bytes.to_string(), INT),
                 default(("message.timestamp.type", "CreateTime".into(), STRING)),
                 default(("min.insync.replicas", "1".into(), INT)),
-                default(("retention.bytes", "-1".into(), LONG)),
-                default(("retention.ms", "-1".into(), LONG)),
-                default(("segment.bytes", c.segment_bytes.to_string(), INT)),
+                topic_or("retention.bytes", c.retention_bytes.to_string(), LONG),
+                topic_or("retention.ms", c.retention_ms.to_string(), LONG),
+                topic_or("segment.bytes", c.segment_bytes.to_string(), INT),
             ]
         }
         _ => [
@@ -70,6 +72,9 @@ fn entries(ctx: &Ctx<'_>, resource_type: i8, topic: Option<&Topic>) -> Vec<Entry
                     .map_or("(in memory)".into(), |d| d.display().to_string()),
                 STRING,
             ),
+            ("log.retention.bytes", c.retention_bytes.to_string(), LONG),
+            ("log.retention.ms", c.retention_ms.to_string(), LONG),
+            ("log.segment.bytes", c.segment_bytes.to_string(), INT),
             ("message.max.bytes", c.max_message_bytes.to_string(), INT),
             ("num.partitions", c.default_partitions.to_string(), INT),
             (

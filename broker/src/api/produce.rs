@@ -74,7 +74,7 @@ fn append(
         BatchError::Corrupt => ResponseError::CorruptMessage,
         BatchError::UnsupportedMagic => ResponseError::UnsupportedForMessageFormat,
     })?;
-    let max_message_bytes = topic.max_message_bytes(&ctx.cluster.config);
+    let max_message_bytes = topic.configs.max_message_bytes(&ctx.cluster.config);
     for batch in &batches {
         check(ctx, max_message_bytes, batch)?;
     }

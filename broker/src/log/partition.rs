@@ -24,14 +24,34 @@ impl Stored {
     }
 }
 
+/// A segment of the log: the batches from `base_offset` to the next segment's. Segments are
+/// what retention deletes, whole; with a data directory each is one file.
+#[derive(Debug)]
+struct Segment {
+    base_offset: i64,
+    bytes: u64,
+    max_timestamp: i64,
+}
+
+/// How much of a partition's log is kept (Kafka's `retention.ms` and `retention.bytes`;
+/// -1: no limit).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retention {
+    pub ms: i64,
+    pub bytes: i64,
+}
+
 /// One partition: its batches in memory (the fetch path reads only these), the producer
 /// state for idempotence, and the segment file when the broker has a data directory.
 ///
 /// It is always reached through the partition mutex (`cluster::Partition::log`), so offset
 /// assignment, the segment write and the in-memory append happen as one step, in one order.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct PartitionLog {
     batches: VecDeque<Stored>,
+    segments: VecDeque<Segment>,
+    /// A segment is closed and a new one started before a batch that would take it past this.
+    segment_bytes: u64,
     /// The first offset a consumer may read: the first batch's, or later after DeleteRecords.
     log_start: i64,
     next_offset: i64,
@@ -42,9 +62,8 @@ pub struct PartitionLog {
 }
 
 /// Whether the partition still takes appends.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
-    #[default]
     Open,
     /// A write or fsync of its segment failed: what is acknowledged is still served, but
     /// appends answer KAFKA_STORAGE_ERROR until a restart recovers the segment from disk
@@ -61,17 +80,40 @@ pub struct Appended {
 }
 
 impl PartitionLog {
-    pub fn with_segment(segment: SegmentWriter, recovered: Recovered) -> Self {
+    /// An empty log in memory.
+    pub fn new(segment_bytes: u64) -> Self {
+        Self {
+            batches: VecDeque::new(),
+            segments: VecDeque::new(),
+            segment_bytes,
+            log_start: 0,
+            next_offset: 0,
+            size_bytes: 0,
+            producers: Producers::default(),
+            segment: None,
+            state: State::Open,
+        }
+    }
+
+    /// The log recovered from its segment files, appending to them from now on.
+    pub fn with_segment(segment: SegmentWriter, recovered: Recovered, segment_bytes: u64) -> Self {
         let mut log = Self {
             segment: Some(segment),
-            ..Self::default()
+            ..Self::new(segment_bytes)
         };
         log.log_start = recovered
             .batches
             .first()
             .map_or(0, |(base_offset, _)| *base_offset);
+        let mut bases = recovered.segment_bases.iter().peekable();
         for (base_offset, batch) in recovered.batches {
-            log.push(base_offset, batch);
+            // A new segment where the next file begins, as the files were rolled.
+            let mut starts = log.segments.is_empty();
+            while bases.peek().is_some_and(|b| **b <= base_offset) {
+                bases.next();
+                starts = true;
+            }
+            log.push(base_offset, batch, starts);
         }
         if let Some(stored) = recovered.log_start {
             log.log_start = log.log_start.max(stored).min(log.next_offset);
@@ -79,9 +121,20 @@ impl PartitionLog {
         log
     }
 
-    fn push(&mut self, base_offset: i64, batch: Batch) {
+    fn push(&mut self, base_offset: i64, batch: Batch, new_segment: bool) {
         self.producers.record(&batch, base_offset);
         self.size_bytes += batch.len() as u64;
+        if new_segment || self.segments.is_empty() {
+            self.segments.push_back(Segment {
+                base_offset,
+                bytes: 0,
+                max_timestamp: i64::MIN,
+            });
+        }
+        if let Some(segment) = self.segments.back_mut() {
+            segment.bytes += batch.len() as u64;
+            segment.max_timestamp = segment.max_timestamp.max(batch.max_timestamp());
+        }
         self.next_offset = base_offset + i64::from(batch.last_offset_delta()) + 1;
         self.batches.push_back(Stored { base_offset, batch });
     }
@@ -103,13 +156,17 @@ impl PartitionLog {
             return Ok(Appended { base_offset });
         }
         let base_offset = self.next_offset;
+        let roll = self
+            .segments
+            .back()
+            .is_some_and(|s| s.bytes > 0 && s.bytes + batch.len() as u64 > self.segment_bytes);
         if let Some(segment) = &mut self.segment {
-            if let Err(err) = segment.append(&batch, base_offset) {
+            if let Err(err) = segment.append(&batch, base_offset, roll) {
                 self.fail(&err);
                 return Err(ResponseError::KafkaStorageError);
             }
         }
-        self.push(base_offset, batch);
+        self.push(base_offset, batch, roll);
         Ok(Appended { base_offset })
     }
 
@@ -137,23 +194,84 @@ impl PartitionLog {
         if self.state == State::Deleted {
             return Err(ResponseError::UnknownTopicOrPartition);
         }
+        self.advance(target, true)?;
+        Ok(target)
+    }
+
+    /// Moves the log start to `target`: whole segments before it leave memory and disk, and
+    /// the batches wholly before it leave memory. `record`: keep `target` itself on disk
+    /// (DeleteRecords); retention cuts at a segment's start, which the files already say.
+    fn advance(&mut self, target: i64, record: bool) -> Result<(), ResponseError> {
         if let Some(segment) = &mut self.segment {
-            if let Err(err) = segment.delete_before(target) {
+            if let Err(err) = segment.delete_before(target, record) {
                 self.fail(&err);
                 return Err(ResponseError::KafkaStorageError);
             }
         }
         self.log_start = target;
+        while self.segments.len() > 1 && self.segments[1].base_offset <= target {
+            self.segments.pop_front();
+        }
         while self
             .batches
             .front()
             .is_some_and(|b| b.last_offset() < target)
         {
             if let Some(gone) = self.batches.pop_front() {
-                self.size_bytes -= gone.batch.len() as u64;
+                let len = gone.batch.len() as u64;
+                self.size_bytes -= len;
+                if let Some(first) = self
+                    .segments
+                    .front_mut()
+                    .filter(|s| gone.base_offset >= s.base_offset)
+                {
+                    first.bytes -= len;
+                }
             }
         }
-        Ok(target)
+        Ok(())
+    }
+
+    /// Deletes the oldest segments that `retention` no longer keeps: older than `ms` (by
+    /// their newest timestamp), or not needed to keep `bytes`, as Kafka does. The segment
+    /// being appended to always stays. Returns the bytes freed.
+    pub fn apply_retention(&mut self, now_ms: i64, retention: Retention) -> u64 {
+        let mut kept = self.size_bytes as i64;
+        let mut target = None;
+        for pair in self.segments.iter().collect::<Vec<_>>().windows(2) {
+            let (oldest, next) = (pair[0], pair[1]);
+            let too_old =
+                retention.ms >= 0 && oldest.max_timestamp < now_ms.saturating_sub(retention.ms);
+            let too_big = retention.bytes >= 0 && kept - retention.bytes >= oldest.bytes as i64;
+            if !(too_old || too_big) {
+                break;
+            }
+            kept -= oldest.bytes as i64;
+            target = Some(next.base_offset);
+        }
+        self.drop_until(target)
+    }
+
+    /// Bytes in segments other than the one being appended to: what could be deleted.
+    pub fn closed_segment_bytes(&self) -> u64 {
+        self.size_bytes - self.segments.back().map_or(0, |s| s.bytes)
+    }
+
+    /// Deletes the oldest segment, if it is not the one being appended to (the broker's
+    /// memory budget); the bytes freed.
+    pub fn drop_oldest_segment(&mut self) -> u64 {
+        let target = self.segments.get(1).map(|s| s.base_offset);
+        self.drop_until(target)
+    }
+
+    fn drop_until(&mut self, target: Option<i64>) -> u64 {
+        let before = self.size_bytes;
+        if let Some(target) = target.filter(|t| *t > self.log_start) {
+            if self.advance(target, false).is_err() {
+                return 0;
+            }
+        }
+        before - self.size_bytes
     }
 
     /// Bytes of record batches held (what DescribeLogDirs reports as the partition's size).
@@ -263,7 +381,7 @@ mod tests {
 
     #[test]
     fn a_retried_batch_is_acknowledged_once_and_stored_once() {
-        let mut log = PartitionLog::default();
+        let mut log = PartitionLog::new(1 << 30);
         assert_eq!(
             log.append(batch(7, 0, 0, 3)),
             Ok(Appended { base_offset: 0 })
@@ -283,7 +401,7 @@ mod tests {
 
     #[test]
     fn sequence_gaps_and_stale_epochs_are_refused() {
-        let mut log = PartitionLog::default();
+        let mut log = PartitionLog::new(1 << 30);
         assert_eq!(
             log.append(batch(7, 1, 0, 2)),
             Ok(Appended { base_offset: 0 })
@@ -314,9 +432,55 @@ mod tests {
         assert_eq!(log.high_watermark(), 7);
     }
 
+    /// Ten batches of the same size, two a segment.
+    fn five_segments() -> (PartitionLog, u64) {
+        let one = batch(-1, -1, -1, 2).len() as u64;
+        let mut log = PartitionLog::new(2 * one);
+        for _ in 0..10 {
+            log.append(batch(-1, -1, -1, 2)).expect("append");
+        }
+        (log, one)
+    }
+
+    #[test]
+    fn retention_deletes_whole_old_segments_and_never_the_active_one() {
+        let forever = Retention { ms: -1, bytes: -1 };
+        let (mut log, one) = five_segments();
+        assert_eq!(log.apply_retention(i64::MAX, forever), 0);
+        // Keep at least 5 batches: the two oldest segments (4 batches) go, not a third.
+        let by_size = Retention {
+            ms: -1,
+            bytes: 5 * one as i64,
+        };
+        assert_eq!(log.apply_retention(0, by_size), 4 * one);
+        assert_eq!(
+            log.log_start_offset(),
+            8,
+            "at the start of the first segment kept"
+        );
+        assert_eq!(log.read(7, 1 << 20), Err(ResponseError::OffsetOutOfRange));
+        assert_eq!(log.closed_segment_bytes(), 4 * one);
+        // Batches are stamped 1000-1001: everything is older than a minute at 100000, but
+        // the segment being appended to stays.
+        let by_time = Retention {
+            ms: 60_000,
+            bytes: -1,
+        };
+        assert_eq!(log.apply_retention(100_000, by_time), 4 * one);
+        assert_eq!(log.log_start_offset(), 16);
+        assert_eq!(log.high_watermark(), 20);
+        assert_eq!(
+            log.drop_oldest_segment(),
+            0,
+            "the active segment is never dropped"
+        );
+        log.append(batch(-1, -1, -1, 2)).expect("appends carry on");
+        assert_eq!(log.drop_oldest_segment(), 2 * one);
+    }
+
     #[test]
     fn delete_records_moves_the_log_start_and_frees_whole_batches() {
-        let mut log = PartitionLog::default();
+        let mut log = PartitionLog::new(1 << 30);
         for _ in 0..3 {
             log.append(batch(-1, -1, -1, 2)).expect("append");
         }
@@ -345,7 +509,7 @@ mod tests {
 
     #[test]
     fn reads_whole_batches_with_assigned_offsets() {
-        let mut log = PartitionLog::default();
+        let mut log = PartitionLog::new(1 << 30);
         for _ in 0..3 {
             log.append(batch(-1, -1, -1, 2)).expect("append");
         }

@@ -82,7 +82,6 @@ pub struct SegmentWriter {
     file: Option<OpenFile>,
     open_files: OpenFiles,
     size: u64,
-    max_bytes: u64,
     fsync_each_write: bool,
     /// Written since the last background fsync (`FsyncPolicy::Interval`).
     dirty: bool,
@@ -94,6 +93,8 @@ pub struct SegmentWriter {
 pub struct Recovered {
     /// Every valid batch with its base offset, in offset order.
     pub batches: Vec<(i64, Batch)>,
+    /// Base offset of each segment file, oldest first: where the partition's segments begin.
+    pub segment_bases: Vec<i64>,
     /// The log start set by DeleteRecords, if any.
     pub log_start: Option<i64>,
 }
@@ -115,7 +116,6 @@ impl SegmentWriter {
     pub fn open(
         dir: &Path,
         fsync: FsyncPolicy,
-        max_bytes: u64,
         open_files: OpenFiles,
     ) -> io::Result<(Self, Recovered)> {
         fs::create_dir_all(dir)?;
@@ -152,17 +152,17 @@ impl SegmentWriter {
         let writer = Self {
             dir: dir.to_path_buf(),
             base_offset: *bases.last().unwrap_or(&0),
-            bases,
+            bases: bases.clone(),
             file: None,
             open_files,
             size,
-            max_bytes,
             fsync_each_write: fsync == FsyncPolicy::Always,
             dirty: false,
             scratch: Vec::new(),
         };
         let recovered = Recovered {
             batches: recovered,
+            segment_bases: bases,
             log_start,
         };
         Ok((writer, recovered))
@@ -189,8 +189,10 @@ impl SegmentWriter {
     /// Writes one batch with its assigned offset; with `FsyncPolicy::Always` also syncs it.
     /// On an error (disk full, I/O error, failed fsync) the segment is cut back to its size
     /// before this call, so no partial batch stays in the file for later appends to follow.
-    pub fn append(&mut self, batch: &Batch, base_offset: i64) -> io::Result<()> {
-        if self.size > 0 && self.size + batch.len() as u64 > self.max_bytes {
+    /// `roll`: this batch starts a new segment file (the partition's log decides, by
+    /// `segment_bytes`, so that its segments in memory and the files match).
+    pub fn append(&mut self, batch: &Batch, base_offset: i64, roll: bool) -> io::Result<()> {
+        if roll {
             // Once per `segment_bytes` (64 MiB by default), whatever the policy: the full
             // segment is made durable before the next one starts. This fsync can write back
             // up to a whole segment of dirty pages (tens to hundreds of ms on a slow disk), so
@@ -242,15 +244,18 @@ impl SegmentWriter {
         Ok(())
     }
 
-    /// Records `log_start` (replacing the file atomically), then removes the segment files
-    /// whose every offset is below it; the tail segment always stays.
-    pub fn delete_before(&mut self, log_start: i64) -> io::Result<()> {
-        crate::blocking::block_in_place(|| {
-            crate::files::replace(
-                &self.dir.join(LOG_START),
-                format!("{log_start}\n").as_bytes(),
-            )
-        })?;
+    /// Removes the segment files whose every offset is below `log_start`; the tail segment
+    /// always stays. With `record`, first records `log_start` itself (replacing the file
+    /// atomically): DeleteRecords may cut mid-segment, retention only drops whole segments.
+    pub fn delete_before(&mut self, log_start: i64, record: bool) -> io::Result<()> {
+        if record {
+            crate::blocking::block_in_place(|| {
+                crate::files::replace(
+                    &self.dir.join(LOG_START),
+                    format!("{log_start}\n").as_bytes(),
+                )
+            })?;
+        }
         while self.bases.len() > 1 && self.bases[1] <= log_start {
             fs::remove_file(segment_path(&self.dir, self.bases[0]))?;
             self.bases.remove(0);
@@ -341,7 +346,6 @@ mod tests {
             SegmentWriter::open(
                 &dir.path().join(p.to_string()),
                 FsyncPolicy::Never,
-                1 << 20,
                 budget.clone(),
             )
             .expect("open")
@@ -354,7 +358,7 @@ mod tests {
         );
         for offset in 0..3 {
             for writer in &mut writers {
-                writer.append(&one_record(), offset).expect("append");
+                writer.append(&one_record(), offset, false).expect("append");
                 assert!(budget.open() <= 2, "{} open", budget.open());
             }
         }

@@ -1,6 +1,8 @@
-//! DeleteRecords through rdkafka's admin client, on both brokers: the low watermark moves,
-//! earliest follows it, a consumer starting from the beginning starts there; on the built-in
-//! broker, whole segment files before it leave the disk and a restart keeps the log start.
+//! The log start moving forward. DeleteRecords through rdkafka's admin client, on both
+//! brokers: the low watermark moves, earliest follows it, a consumer starting from the
+//! beginning starts there; on the built-in broker, whole segment files before it leave the
+//! disk and a restart keeps the log start. Retention and the memory budget on the built-in
+//! broker (Apache Kafka applies retention every 5 minutes, too slow for a test).
 
 use std::time::Duration;
 
@@ -147,5 +149,73 @@ async fn deleted_segments_leave_the_disk_and_a_restart_keeps_the_log_start() {
     assert_eq!(
         earliest(&addr, "t").await,
         ((15, 20), Some((15, "m15".to_string())))
+    );
+}
+
+/// Segment files of partition 0 of `topic` in the broker's data directory.
+fn segment_files(dir: &std::path::Path, topic: &str) -> usize {
+    std::fs::read_dir(dir.join("topics").join(topic).join("0"))
+        .expect("partition folder")
+        .filter(|e| {
+            e.as_ref()
+                .is_ok_and(|e| e.path().extension().is_some_and(|x| x == "log"))
+        })
+        .count()
+}
+
+/// The watermarks of partition 0 once at most `kept` messages are left (retention runs every
+/// second); panics after 20 s.
+async fn until_at_most(addr: &str, topic: &str, kept: i64) -> (i64, i64) {
+    crate::common::eventually(20, || async {
+        let (low, high) = earliest(addr, topic).await.0;
+        (high - low <= kept).then_some((low, high))
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn retention_bytes_and_the_memory_budget_delete_the_oldest_segments() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = BrokerConfig {
+        data_dir: Some(dir.path().to_path_buf()),
+        segment_bytes: 2_000,
+        max_memory_bytes: 30_000,
+        ..BrokerConfig::ephemeral()
+    };
+    let broker = TestBroker::embedded(config).await;
+    let addr = broker.bootstrap();
+    let admin: AdminClient<DefaultClientContext> = client_config(&addr).create().expect("admin");
+    let kept = rdkafka::admin::NewTopic::new("kept", 1, rdkafka::admin::TopicReplication::Fixed(1))
+        .set("retention.bytes", "5000");
+    let created = admin
+        .create_topics(&[kept], &AdminOptions::new())
+        .await
+        .expect("CreateTopics");
+    assert!(created[0].is_ok(), "{created:?}");
+    create_topic(&addr, "unbounded", 1).await;
+
+    // About 70 bytes a message (one batch each): 200 of them are 14 KB in 2 KB segments.
+    produce(&addr, "kept", 200).await;
+    let (low, high) = until_at_most(&addr, "kept", 105).await;
+    assert_eq!(high, 200);
+    assert!(
+        high - low >= 60,
+        "at least 5000 bytes are kept: {low}..{high}"
+    );
+    assert!(
+        segment_files(dir.path(), "kept") <= 5,
+        "old segment files deleted"
+    );
+
+    // A topic without retention, past the 30 KB memory budget: its oldest segments go.
+    produce(&addr, "unbounded", 600).await;
+    // The budget, less what "kept" holds, is room for at most about 420 of them.
+    let (low, high) = until_at_most(&addr, "unbounded", 450).await;
+    assert_eq!(high, 600);
+    let (_, first) = earliest(&addr, "unbounded").await;
+    assert_eq!(
+        first.map(|(offset, _)| offset),
+        Some(low),
+        "consumers start at the log start"
     );
 }
