@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# Runs the client compatibility scenario (tests/clients/README.md) with every real client
-# against the embedded broker and, if given, a real Kafka: scripts/client-compat.sh [HOST:PORT]
+# Runs the client compatibility scenario (tests/clients/README.md) with every real client, and
+# Apache Kafka's own command-line tools (tests/kafka-tools/tools.sh), against the embedded
+# broker and, if given, a real Kafka: scripts/client-compat.sh [HOST:PORT]
 set -uo pipefail
 cd "$(dirname "$0")/.."
 real_kafka=${1:-}
 port=${EMBEDDED_PORT:-29092}
-bin=target/debug/kafka-orders
+bin=${CARGO_TARGET_DIR:-target}/debug/kafka-orders
 [ -x "$bin" ] || cargo build -q --bin kafka-orders
 log=$(mktemp)
 RUST_LOG=warn "$bin" broker --listen "127.0.0.1:$port" --partitions 3 >"$log" 2>&1 &
@@ -22,6 +23,7 @@ clients=(
   "kafkajs 2.2.4|node tests/clients/node/kafkajs_compat.mjs"
   "franz-go v1.22.3|bash -c 'cd tests/clients/go && go run .'"
   "java kafka-clients 4.1.1|java -Dlog4j2.configurationFile=fixtures/kafka/log4j2.xml -Dkafka.logs.dir=${TMPDIR:-/tmp} -cp '$java_libs' tests/clients/java/Compat.java"
+  "kafka's own tools 4.1.1|tests/kafka-tools/tools.sh \$BOOTSTRAP && echo PASS"
 )
 brokers=("embedded|127.0.0.1:$port")
 [ -n "$real_kafka" ] && brokers+=("apache-kafka|$real_kafka")

@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Apache Kafka's own command-line tools, from the Maven jars (fixtures/kafka/kafka.sh run),
+# against the broker at $1: the built-in one or Apache Kafka, same steps, same checks.
+# A step fails the run when its tool exits non-zero, prints an error (several print one and
+# still exit 0), or does not print what Kafka's tools print for it.
+#
+#   tests/kafka-tools/tools.sh 127.0.0.1:19092
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+bootstrap=${1:?usage: tools.sh HOST:PORT}
+topic=tools-$(date +%s%N)
+group=$topic-group
+
+# step NAME EXPECTED-REGEX CLASS ARGS... (stdin passes through to the tool)
+step() {
+  local name=$1 expect=$2 out
+  shift 2
+  if ! out=$(fixtures/kafka/kafka.sh run "$@" --bootstrap-server "$bootstrap" 2>&1); then
+    printf 'FAIL %s: exit code\n%s\n' "$name" "$out"
+    exit 1
+  fi
+  if grep -qiE 'error|exception|does not support|failed' <<<"$out"; then
+    printf 'FAIL %s: an error was printed\n%s\n' "$name" "$out"
+    exit 1
+  fi
+  if ! grep -qE "$expect" <<<"$out"; then
+    printf 'FAIL %s: expected /%s/ in\n%s\n' "$name" "$expect" "$out"
+    exit 1
+  fi
+  echo "ok   $name"
+}
+
+topics=org.apache.kafka.tools.TopicCommand
+groups=org.apache.kafka.tools.consumer.group.ConsumerGroupCommand
+
+echo "== Kafka's tools against $bootstrap (topic $topic)"
+step "kafka-topics --create" "Created topic $topic" \
+  $topics --create --topic "$topic" --partitions 1 --replication-factor 1
+step "kafka-topics --describe" "PartitionCount: 1" $topics --describe --topic "$topic"
+seq 1 10 | step "kafka-console-producer" "" \
+  org.apache.kafka.tools.ConsoleProducer --topic "$topic"
+step "kafka-console-consumer --group" "Processed a total of 10 messages" \
+  org.apache.kafka.tools.consumer.ConsoleConsumer --topic "$topic" --group "$group" \
+  --from-beginning --max-messages 10
+step "kafka-consumer-groups --describe (lag)" "$group +$topic +0 +10 +10 +0" \
+  $groups --describe --group "$group"
+step "kafka-consumer-groups --reset-offsets --to-earliest" "$group +$topic +0 +0" \
+  $groups --reset-offsets --to-earliest --execute --group "$group" --topic "$topic"
+step "kafka-consumer-groups --reset-offsets --to-datetime" "$group +$topic +0 +0" \
+  $groups --reset-offsets --to-datetime 2020-01-01T00:00:00.000 --execute --group "$group" --topic "$topic"
+step "kafka-consumer-groups --reset-offsets --to-latest" "$group +$topic +0 +10" \
+  $groups --reset-offsets --to-latest --execute --group "$group" --topic "$topic"
+step "kafka-get-offsets" "$topic:0:10" org.apache.kafka.tools.GetOffsetShell --topic "$topic"
+offsets=$(mktemp)
+trap 'rm -f "$offsets"' EXIT
+printf '{"partitions":[{"topic":"%s","partition":0,"offset":4}],"version":1}' "$topic" > "$offsets"
+step "kafka-delete-records" "partition: $topic-0[[:space:]]+low_watermark: 4" \
+  org.apache.kafka.tools.DeleteRecordsCommand --offset-json-file "$offsets"
+step "kafka-get-offsets --time earliest" "$topic:0:4" \
+  org.apache.kafka.tools.GetOffsetShell --topic "$topic" --time earliest
+step "kafka-configs --describe" "Dynamic configs for topic $topic" \
+  kafka.admin.ConfigCommand --describe --entity-type topics --entity-name "$topic"
+echo "== every step as Kafka's tools expect"
