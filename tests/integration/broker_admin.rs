@@ -1,0 +1,365 @@
+//! The admin APIs Kafka's tools use, driven by rdkafka's admin client where it has the call
+//! and by raw frames where it does not; every test passes on the built-in broker and on
+//! Apache Kafka (`KAFKA_BROKERS`), the reference for each answer.
+
+use std::time::Duration;
+
+use broker::BrokerConfig;
+use kafka_protocol::messages::offset_delete_request::{
+    OffsetDeleteRequestPartition, OffsetDeleteRequestTopic,
+};
+use kafka_protocol::messages::{
+    DescribeAclsRequest, DescribeClusterRequest, GroupId, ListTransactionsRequest,
+    OffsetDeleteRequest, OffsetDeleteResponse, TopicName,
+};
+use kafka_protocol::protocol::StrBytes;
+use kafka_protocol::ResponseError;
+use rdkafka::admin::{AdminClient, AdminOptions};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
+use rdkafka::message::Message;
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::types::RDKafkaErrorCode;
+use rdkafka::{Offset, TopicPartitionList};
+
+use crate::common::{create_topic, eventually, wire, TestBroker};
+
+/// A name no earlier run on the same real Kafka used.
+fn unique(prefix: &str) -> String {
+    format!("{prefix}-{}", uuid::Uuid::new_v4().simple())
+}
+
+fn admin(bootstrap: &str) -> AdminClient<DefaultClientContext> {
+    crate::common::client_config(bootstrap)
+        .create()
+        .expect("admin")
+}
+
+fn group_client(bootstrap: &str, group: &str) -> BaseConsumer {
+    crate::common::client_config(bootstrap)
+        .set("group.id", group)
+        .set("auto.offset.reset", "earliest")
+        .set("enable.auto.commit", "false")
+        .set("session.timeout.ms", "6000")
+        .create()
+        .expect("consumer")
+}
+
+/// Commits `offset` for each partition as a client outside the group's membership.
+fn commit(client: &BaseConsumer, topic: &str, partitions: &[i32], offset: i64) {
+    let mut list = TopicPartitionList::new();
+    for &p in partitions {
+        list.add_partition_offset(topic, p, Offset::Offset(offset))
+            .expect("offset");
+    }
+    client.commit(&list, CommitMode::Sync).expect("commit");
+}
+
+/// The group's committed offsets of `topic`'s `partitions` (None: nothing committed).
+fn committed(client: &BaseConsumer, topic: &str, partitions: &[i32]) -> Vec<Option<i64>> {
+    let mut list = TopicPartitionList::new();
+    for &p in partitions {
+        list.add_partition(topic, p);
+    }
+    let got = client
+        .committed_offsets(list, Duration::from_secs(10))
+        .expect("OffsetFetch");
+    partitions
+        .iter()
+        .map(
+            |&p| match got.find_partition(topic, p).map(|e| e.offset()) {
+                Some(Offset::Offset(o)) => Some(o),
+                _ => None,
+            },
+        )
+        .collect()
+}
+
+/// Subscribes a member to `topic` and waits until it has the partitions and a record.
+async fn subscribed_member(bootstrap: &str, group: &str, topic: &str) -> BaseConsumer {
+    let producer: FutureProducer = crate::common::client_config(bootstrap)
+        .create()
+        .expect("producer");
+    producer
+        .send(
+            FutureRecord::to(topic).key("k").payload("v"),
+            Duration::from_secs(10),
+        )
+        .await
+        .expect("delivered");
+    let member = group_client(bootstrap, group);
+    member.subscribe(&[topic]).expect("subscribe");
+    tokio::task::block_in_place(|| loop {
+        match member.poll(Duration::from_millis(500)) {
+            Some(Ok(msg)) => {
+                assert_eq!(msg.payload(), Some(&b"v"[..]));
+                member
+                    .commit_message(&msg, CommitMode::Sync)
+                    .expect("commit");
+                break;
+            }
+            Some(Err(err)) => panic!("consumer error: {err}"),
+            None => {}
+        }
+    });
+    member
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delete_groups_refuses_a_group_with_members_and_deletes_an_empty_one_with_its_offsets() {
+    let broker = TestBroker::start().await;
+    let bootstrap = broker.bootstrap();
+    let (topic, group) = (unique("t-delgroup"), unique("g-delgroup"));
+    create_topic(&bootstrap, &topic, 1).await;
+    let admin = admin(&bootstrap);
+    let options = AdminOptions::new().request_timeout(Some(Duration::from_secs(10)));
+
+    let member = subscribed_member(&bootstrap, &group, &topic).await;
+    let refused = admin
+        .delete_groups(&[&group], &options)
+        .await
+        .expect("DeleteGroups");
+    assert_eq!(
+        refused,
+        vec![Err((group.clone(), RDKafkaErrorCode::NonEmptyGroup))]
+    );
+    tokio::task::block_in_place(|| member.unsubscribe());
+    drop(member);
+
+    // The member's LeaveGroup empties the group: now it goes, with its committed offset.
+    let deleted = eventually(20, || {
+        let admin = &admin;
+        let (group, options) = (&group, &options);
+        async move {
+            let got = admin.delete_groups(&[group], options).await.ok()?;
+            (got[0] != Err((group.clone(), RDKafkaErrorCode::NonEmptyGroup))).then_some(got)
+        }
+    })
+    .await;
+    assert_eq!(deleted, vec![Ok(group.clone())]);
+    let again = admin
+        .delete_groups(&[&group], &options)
+        .await
+        .expect("DeleteGroups");
+    assert_eq!(
+        again,
+        vec![Err((group.clone(), RDKafkaErrorCode::GroupIdNotFound))]
+    );
+    let probe = group_client(&bootstrap, &group);
+    let offsets = tokio::task::block_in_place(|| committed(&probe, &topic, &[0]));
+    assert_eq!(
+        offsets,
+        vec![None],
+        "the committed offset went with the group"
+    );
+    drop(probe);
+    broker.stop().await;
+}
+
+/// A deleted group stays deleted after a restart, not brought back by the offsets log.
+/// Always the built-in broker: this is about its own files (and restarting the shared real
+/// Kafka would disturb the tests running on it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deleted_group_stays_deleted_after_a_restart() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = BrokerConfig {
+        data_dir: Some(dir.path().to_path_buf()),
+        ..BrokerConfig::ephemeral()
+    };
+    let mut broker = TestBroker::embedded(config).await;
+    let bootstrap = broker.bootstrap();
+    let (topic, group, kept) = (unique("t-delrestart"), unique("g-gone"), unique("g-kept"));
+    create_topic(&bootstrap, &topic, 2).await;
+    let gone_client = group_client(&bootstrap, &group);
+    let kept_client = group_client(&bootstrap, &kept);
+    tokio::task::block_in_place(|| {
+        commit(&gone_client, &topic, &[0, 1], 5);
+        commit(&kept_client, &topic, &[0, 1], 7);
+    });
+    drop((gone_client, kept_client));
+    let deleted = admin(&bootstrap)
+        .delete_groups(&[&group], &AdminOptions::new())
+        .await
+        .expect("DeleteGroups");
+    assert_eq!(deleted, vec![Ok(group.clone())]);
+
+    broker.pause().await;
+    broker.resume().await;
+    let (gone_client, kept_client) = (
+        group_client(&bootstrap, &group),
+        group_client(&bootstrap, &kept),
+    );
+    let (gone, kept) = eventually(60, || {
+        let got = tokio::task::block_in_place(|| {
+            let mut list = TopicPartitionList::new();
+            list.add_partition(&topic, 0);
+            // Wait until the restarted broker answers OffsetFetch at all.
+            kept_client
+                .committed_offsets(list, Duration::from_secs(5))
+                .ok()?;
+            Some((
+                committed(&gone_client, &topic, &[0, 1]),
+                committed(&kept_client, &topic, &[0, 1]),
+            ))
+        });
+        async move { got }
+    })
+    .await;
+    assert_eq!(gone, vec![None, None]);
+    assert_eq!(kept, vec![Some(7), Some(7)]);
+    drop((gone_client, kept_client));
+    broker.stop().await;
+}
+
+fn offset_delete(group: &str, topic: &str, partitions: &[i32]) -> OffsetDeleteRequest {
+    let partitions = partitions
+        .iter()
+        .map(|&p| OffsetDeleteRequestPartition::default().with_partition_index(p))
+        .collect();
+    OffsetDeleteRequest::default()
+        .with_group_id(GroupId(StrBytes::from_string(group.to_string())))
+        .with_topics(vec![OffsetDeleteRequestTopic::default()
+            .with_name(TopicName(StrBytes::from_string(topic.to_string())))
+            .with_partitions(partitions)])
+}
+
+/// (partition, error code) of the one topic in the answer.
+fn partition_codes(response: &OffsetDeleteResponse) -> Vec<(i32, i16)> {
+    let mut codes: Vec<_> = response
+        .topics
+        .iter()
+        .flat_map(|t| {
+            t.partitions
+                .iter()
+                .map(|p| (p.partition_index, p.error_code))
+        })
+        .collect();
+    codes.sort_unstable();
+    codes
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn offset_delete_removes_offsets_except_of_subscribed_topics() {
+    if !wire::plaintext() {
+        return;
+    }
+    let broker = TestBroker::start().await;
+    let bootstrap = broker.bootstrap();
+    let (free, used, group) = (unique("t-free"), unique("t-used"), unique("g-offdel"));
+    create_topic(&bootstrap, &free, 2).await;
+    create_topic(&bootstrap, &used, 1).await;
+
+    let unknown = wire::request(
+        &bootstrap,
+        &offset_delete(&unique("g-none"), &free, &[0]),
+        0,
+    )
+    .await;
+    assert_eq!(unknown.error_code, ResponseError::GroupIdNotFound.code());
+
+    // An Empty group: any of its offsets may go.
+    let client = group_client(&bootstrap, &group);
+    tokio::task::block_in_place(|| commit(&client, &free, &[0, 1], 3));
+    let answer = wire::request(&bootstrap, &offset_delete(&group, &free, &[0]), 0).await;
+    assert_eq!(answer.error_code, 0);
+    assert_eq!(partition_codes(&answer), vec![(0, 0)]);
+    // A partition without a committed offset: nothing to delete, no error either.
+    let again = wire::request(&bootstrap, &offset_delete(&group, &free, &[0]), 0).await;
+    assert_eq!(
+        (again.error_code, partition_codes(&again)),
+        (0, vec![(0, 0)])
+    );
+    let unknown = ResponseError::UnknownTopicOrPartition.code();
+    let nowhere = unique("t-none");
+    let missing = wire::request(&bootstrap, &offset_delete(&group, &nowhere, &[0]), 0).await;
+    assert_eq!(partition_codes(&missing), vec![(0, unknown)]);
+    // (Last, as the built-in broker removes a group left with no offsets at once.)
+    let beyond = wire::request(&bootstrap, &offset_delete(&group, &free, &[1, 9]), 0).await;
+    assert_eq!(partition_codes(&beyond), vec![(1, 0), (9, unknown)]);
+    let left = tokio::task::block_in_place(|| committed(&client, &free, &[0, 1]));
+    assert_eq!(left, vec![None, None]);
+    drop(client);
+
+    // With a member subscribed to `used`: its offsets stay, those of `free` may go.
+    let member = subscribed_member(&bootstrap, &group, &used).await;
+    let refused = wire::request(&bootstrap, &offset_delete(&group, &used, &[0]), 0).await;
+    assert_eq!(refused.error_code, 0);
+    assert_eq!(
+        partition_codes(&refused),
+        vec![(0, ResponseError::GroupSubscribedToTopic.code())]
+    );
+    tokio::task::block_in_place(|| commit(&member, &free, &[1], 4));
+    let allowed = wire::request(&bootstrap, &offset_delete(&group, &free, &[1]), 0).await;
+    assert_eq!(partition_codes(&allowed), vec![(1, 0)]);
+    let left = tokio::task::block_in_place(|| {
+        (
+            committed(&member, &free, &[0, 1]),
+            committed(&member, &used, &[0]),
+        )
+    });
+    assert_eq!(left, (vec![None, None], vec![Some(1)]));
+    drop(member);
+    broker.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn describe_cluster_acls_and_transactions_answer_as_a_kafka_without_authorizer() {
+    if !wire::plaintext() {
+        return;
+    }
+    let broker = TestBroker::start().await;
+    let bootstrap = broker.bootstrap();
+
+    let cluster = wire::request(
+        &bootstrap,
+        &DescribeClusterRequest::default().with_include_cluster_authorized_operations(true),
+        1,
+    )
+    .await;
+    assert_eq!(cluster.error_code, 0, "{cluster:?}");
+    assert!(!cluster.cluster_id.is_empty());
+    assert_eq!(cluster.brokers.len(), 1, "{cluster:?}");
+    assert_eq!(cluster.controller_id, cluster.brokers[0].broker_id);
+    // Every cluster operation, as Kafka reports them without an authorizer.
+    assert_eq!(cluster.cluster_authorized_operations, 8096);
+    let controllers = wire::request(
+        &bootstrap,
+        &DescribeClusterRequest::default().with_endpoint_type(2),
+        1,
+    )
+    .await;
+    assert_eq!(
+        controllers.error_code,
+        ResponseError::MismatchedEndpointType.code(),
+        "{controllers:?}"
+    );
+
+    // Every ACL, as `kafka-acls --list` asks (1: ANY for each filter; Kafka closes the
+    // connection on UNKNOWN, the default 0).
+    let any = DescribeAclsRequest::default()
+        .with_resource_type_filter(1)
+        .with_pattern_type_filter(1)
+        .with_operation(1)
+        .with_permission_type(1);
+    let acls = wire::request(&bootstrap, &any, 3).await;
+    assert_eq!(acls.error_code, ResponseError::SecurityDisabled.code());
+    assert_eq!(
+        acls.error_message.as_deref(),
+        Some("No Authorizer is configured on the broker")
+    );
+
+    let filters = ["Ongoing", "NoSuchState"].map(StrBytes::from_static_str);
+    let transactions = wire::request(
+        &bootstrap,
+        &ListTransactionsRequest::default().with_state_filters(filters.to_vec()),
+        1,
+    )
+    .await;
+    assert_eq!(transactions.error_code, 0);
+    assert!(
+        transactions.transaction_states.is_empty(),
+        "{transactions:?}"
+    );
+    assert_eq!(transactions.unknown_state_filters, vec![filters[1].clone()]);
+    broker.stop().await;
+}
