@@ -5,16 +5,17 @@
 use std::time::Duration;
 
 use broker::BrokerConfig;
+use kafka_protocol::messages::create_partitions_request::CreatePartitionsTopic;
 use kafka_protocol::messages::offset_delete_request::{
     OffsetDeleteRequestPartition, OffsetDeleteRequestTopic,
 };
 use kafka_protocol::messages::{
-    DescribeAclsRequest, DescribeClusterRequest, GroupId, ListTransactionsRequest,
-    OffsetDeleteRequest, OffsetDeleteResponse, TopicName,
+    CreatePartitionsRequest, DescribeAclsRequest, DescribeClusterRequest, GroupId,
+    ListTransactionsRequest, OffsetDeleteRequest, OffsetDeleteResponse, TopicName,
 };
 use kafka_protocol::protocol::StrBytes;
 use kafka_protocol::ResponseError;
-use rdkafka::admin::{AdminClient, AdminOptions};
+use rdkafka::admin::{AdminClient, AdminOptions, NewPartitions};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
 use rdkafka::message::Message;
@@ -361,5 +362,187 @@ async fn describe_cluster_acls_and_transactions_answer_as_a_kafka_without_author
         "{transactions:?}"
     );
     assert_eq!(transactions.unknown_state_filters, vec![filters[1].clone()]);
+    broker.stop().await;
+}
+
+/// The partition count of `topic` as Metadata tells it.
+fn partition_count(client: &BaseConsumer, topic: &str) -> usize {
+    let metadata = client
+        .fetch_metadata(Some(topic), Duration::from_secs(10))
+        .expect("Metadata");
+    metadata.topics()[0].partitions().len()
+}
+
+/// Produces `value` to `partition` of `topic` with a new producer (which learns the
+/// partition count afresh) and reads it back from there.
+async fn round_trip(bootstrap: &str, topic: &str, partition: i32, value: &str) {
+    let producer: FutureProducer = crate::common::client_config(bootstrap)
+        .create()
+        .expect("producer");
+    let delivery = producer
+        .send(
+            FutureRecord::to(topic)
+                .partition(partition)
+                .key("k")
+                .payload(value),
+            Duration::from_secs(10),
+        )
+        .await
+        .expect("delivered to the new partition");
+    assert_eq!(delivery.partition, partition);
+    let reader = group_client(bootstrap, &unique("g-reader"));
+    let mut list = TopicPartitionList::new();
+    list.add_partition_offset(topic, partition, Offset::Beginning)
+        .expect("offset");
+    reader.assign(&list).expect("assign");
+    let read = tokio::task::block_in_place(|| loop {
+        match reader.poll(Duration::from_millis(500)) {
+            Some(Ok(msg)) => break msg.payload().map(<[u8]>::to_vec),
+            Some(Err(err)) => panic!("consumer error: {err}"),
+            None => {}
+        }
+    });
+    assert_eq!(read.as_deref(), Some(value.as_bytes()));
+}
+
+fn grow(topic: &str, count: i32) -> CreatePartitionsTopic {
+    CreatePartitionsTopic::default()
+        .with_name(TopicName(StrBytes::from_string(topic.to_string())))
+        .with_count(count)
+        .with_assignments(None)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn create_partitions_grows_a_topic_and_refuses_to_shrink_it() {
+    let broker = TestBroker::start().await;
+    let bootstrap = broker.bootstrap();
+    let topic = unique("t-grow");
+    create_topic(&bootstrap, &topic, 2).await;
+    let admin = admin(&bootstrap);
+    let grown = admin
+        .create_partitions(&[NewPartitions::new(&topic, 4)], &AdminOptions::new())
+        .await
+        .expect("CreatePartitions");
+    assert_eq!(grown, vec![Ok(topic.clone())]);
+    let probe = group_client(&bootstrap, &unique("g-probe"));
+    let count = eventually(20, || {
+        let n = tokio::task::block_in_place(|| partition_count(&probe, &topic));
+        async move { (n == 4).then_some(n) }
+    })
+    .await;
+    assert_eq!(count, 4);
+    round_trip(&bootstrap, &topic, 3, "in a new partition").await;
+
+    if wire::plaintext() {
+        let missing = unique("t-none");
+        let request = CreatePartitionsRequest::default()
+            .with_topics(vec![grow(&topic, 4), grow(&topic, 3), grow(&missing, 2)])
+            .with_timeout_ms(10_000);
+        // The same topic twice: both refused as one duplicate.
+        let answer = wire::request(&bootstrap, &request, 3).await;
+        let codes: Vec<_> = answer
+            .results
+            .iter()
+            .map(|r| {
+                (
+                    r.name.to_string(),
+                    r.error_code,
+                    r.error_message.as_deref().map(str::to_string),
+                )
+            })
+            .collect();
+        assert_eq!(
+            codes,
+            vec![
+                (
+                    topic.clone(),
+                    ResponseError::InvalidRequest.code(),
+                    Some("Duplicate topic name.".into())
+                ),
+                (
+                    missing.clone(),
+                    ResponseError::UnknownTopicOrPartition.code(),
+                    None
+                ),
+            ]
+        );
+        for (count, message) in [
+            (4, "Topic already has 4 partition(s).".to_string()),
+            (
+                3,
+                format!(
+                    "The topic {topic} currently has 4 partition(s); 3 would not be an increase."
+                ),
+            ),
+        ] {
+            let request = CreatePartitionsRequest::default()
+                .with_topics(vec![grow(&topic, count)])
+                .with_timeout_ms(10_000);
+            let answer = wire::request(&bootstrap, &request, 3).await;
+            assert_eq!(
+                answer.results[0].error_code,
+                ResponseError::InvalidPartitions.code()
+            );
+            assert_eq!(
+                answer.results[0].error_message.as_deref(),
+                Some(message.as_str())
+            );
+        }
+        let check = CreatePartitionsRequest::default()
+            .with_topics(vec![grow(&topic, 6)])
+            .with_timeout_ms(10_000)
+            .with_validate_only(true);
+        let answer = wire::request(&bootstrap, &check, 3).await;
+        assert_eq!(answer.results[0].error_code, 0, "{answer:?}");
+    }
+    let after = tokio::task::block_in_place(|| partition_count(&probe, &topic));
+    assert_eq!(
+        after, 4,
+        "validate_only and refused requests change nothing"
+    );
+    drop(probe);
+    broker.stop().await;
+}
+
+/// Added partitions, and what was written to them, are there after a restart. Always the
+/// built-in broker: this is about its own files.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn added_partitions_survive_a_restart() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = BrokerConfig {
+        data_dir: Some(dir.path().to_path_buf()),
+        ..BrokerConfig::ephemeral()
+    };
+    let mut broker = TestBroker::embedded(config).await;
+    let bootstrap = broker.bootstrap();
+    let topic = unique("t-growrestart");
+    create_topic(&bootstrap, &topic, 1).await;
+    let grown = admin(&bootstrap)
+        .create_partitions(&[NewPartitions::new(&topic, 3)], &AdminOptions::new())
+        .await
+        .expect("CreatePartitions");
+    assert_eq!(grown, vec![Ok(topic.clone())]);
+    round_trip(&bootstrap, &topic, 2, "kept").await;
+
+    broker.pause().await;
+    broker.resume().await;
+    let probe = group_client(&bootstrap, &unique("g-probe"));
+    let count = tokio::task::block_in_place(|| partition_count(&probe, &topic));
+    assert_eq!(count, 3);
+    let reader = group_client(&bootstrap, &unique("g-reader"));
+    let mut list = TopicPartitionList::new();
+    list.add_partition_offset(&topic, 2, Offset::Beginning)
+        .expect("offset");
+    reader.assign(&list).expect("assign");
+    let read = tokio::task::block_in_place(|| loop {
+        if let Some(msg) = reader.poll(Duration::from_millis(500)) {
+            break msg
+                .expect("no consumer error")
+                .payload()
+                .map(<[u8]>::to_vec);
+        }
+    });
+    assert_eq!(read.as_deref(), Some(&b"kept"[..]));
+    drop((probe, reader));
     broker.stop().await;
 }

@@ -5,6 +5,7 @@
 //! answers from it, so the broker never advertises what it does not serve.
 
 pub mod api_versions;
+mod create_partitions;
 mod create_topics;
 mod delete_groups;
 mod delete_topics;
@@ -73,6 +74,7 @@ pub const SUPPORTED: &[(ApiKey, i16, i16)] = &[
     (ApiKey::DescribeCluster, 0, 2),
     (ApiKey::DescribeAcls, 1, 3),
     (ApiKey::ListTransactions, 0, 2),
+    (ApiKey::CreatePartitions, 0, 3),
 ];
 
 pub fn supported(api: ApiKey) -> Option<(i16, i16)> {
@@ -122,6 +124,7 @@ pub async fn handle(ctx: &Ctx<'_>, request: RequestKind) -> Option<ResponseKind>
         Rq::DescribeCluster(r) => Rs::DescribeCluster(describe_cluster::handle(ctx, r)),
         Rq::DescribeAcls(r) => Rs::DescribeAcls(describe_acls::handle(ctx, r)),
         Rq::ListTransactions(r) => Rs::ListTransactions(list_transactions::handle(ctx, r)),
+        Rq::CreatePartitions(r) => Rs::CreatePartitions(create_partitions::handle(ctx, r)),
         // decode_request admits only the keys in SUPPORTED, all matched above.
         other => {
             tracing::error!(request = ?std::mem::discriminant(&other), "request reached no handler");
