@@ -6,12 +6,13 @@ use std::time::Duration;
 
 use broker::BrokerConfig;
 use kafka_protocol::messages::create_partitions_request::CreatePartitionsTopic;
+use kafka_protocol::messages::describe_producers_request::TopicRequest;
 use kafka_protocol::messages::offset_delete_request::{
     OffsetDeleteRequestPartition, OffsetDeleteRequestTopic,
 };
 use kafka_protocol::messages::{
-    CreatePartitionsRequest, DescribeAclsRequest, DescribeClusterRequest, GroupId,
-    ListTransactionsRequest, OffsetDeleteRequest, OffsetDeleteResponse, TopicName,
+    CreatePartitionsRequest, DescribeAclsRequest, DescribeClusterRequest, DescribeProducersRequest,
+    GroupId, ListTransactionsRequest, OffsetDeleteRequest, OffsetDeleteResponse, TopicName,
 };
 use kafka_protocol::protocol::StrBytes;
 use kafka_protocol::ResponseError;
@@ -544,5 +545,90 @@ async fn added_partitions_survive_a_restart() {
     });
     assert_eq!(read.as_deref(), Some(&b"kept"[..]));
     drop((probe, reader));
+    broker.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn describe_producers_shows_the_idempotent_producer_of_a_partition() {
+    if !wire::plaintext() {
+        return;
+    }
+    let broker = TestBroker::start().await;
+    let bootstrap = broker.bootstrap();
+    let topic = unique("t-producers");
+    create_topic(&bootstrap, &topic, 2).await;
+    let producer: FutureProducer = crate::common::client_config(&bootstrap)
+        .set("enable.idempotence", "true")
+        .create()
+        .expect("producer");
+    for i in 0..3 {
+        let value = format!("v{i}");
+        producer
+            .send(
+                FutureRecord::to(&topic)
+                    .partition(0)
+                    .key("k")
+                    .payload(&value),
+                Duration::from_secs(10),
+            )
+            .await
+            .expect("delivered");
+    }
+    let name = |n: &str| TopicName(StrBytes::from_string(n.to_string()));
+    let missing = unique("t-none");
+    let request = DescribeProducersRequest::default().with_topics(vec![
+        TopicRequest::default()
+            .with_name(name(&topic))
+            .with_partition_indexes(vec![0, 1, 7]),
+        TopicRequest::default()
+            .with_name(name(&missing))
+            .with_partition_indexes(vec![0]),
+    ]);
+    let answer = wire::request(&bootstrap, &request, 0).await;
+    let unknown = ResponseError::UnknownTopicOrPartition.code();
+    let errors: Vec<Vec<(i32, i16, Option<String>)>> = answer
+        .topics
+        .iter()
+        .map(|t| {
+            t.partitions
+                .iter()
+                .map(|p| {
+                    (
+                        p.partition_index,
+                        p.error_code,
+                        p.error_message.as_deref().map(str::to_string),
+                    )
+                })
+                .collect()
+        })
+        .collect();
+    assert_eq!(
+        errors,
+        vec![
+            vec![(0, 0, None), (1, 0, None), (7, unknown, None)],
+            vec![(
+                0,
+                unknown,
+                Some("This server does not host this topic-partition.".into())
+            )],
+        ]
+    );
+    let written = &answer.topics[0].partitions[0].active_producers;
+    assert_eq!(written.len(), 1, "{written:?}");
+    let state = &written[0];
+    assert!(state.producer_id.0 >= 0, "{state:?}");
+    assert_eq!(
+        (
+            state.producer_epoch,
+            state.last_sequence,
+            state.coordinator_epoch,
+            state.current_txn_start_offset
+        ),
+        (0, 2, -1, -1),
+        "{state:?}"
+    );
+    assert!(state.last_timestamp > 0, "{state:?}");
+    assert!(answer.topics[0].partitions[1].active_producers.is_empty());
+    drop(producer);
     broker.stop().await;
 }

@@ -14,6 +14,7 @@ mod describe_cluster;
 mod describe_configs;
 mod describe_groups;
 mod describe_log_dirs;
+mod describe_producers;
 mod fetch;
 mod find_coordinator;
 mod heartbeat;
@@ -75,6 +76,7 @@ pub const SUPPORTED: &[(ApiKey, i16, i16)] = &[
     (ApiKey::DescribeAcls, 1, 3),
     (ApiKey::ListTransactions, 0, 2),
     (ApiKey::CreatePartitions, 0, 3),
+    (ApiKey::DescribeProducers, 0, 0),
 ];
 
 pub fn supported(api: ApiKey) -> Option<(i16, i16)> {
@@ -125,6 +127,7 @@ pub async fn handle(ctx: &Ctx<'_>, request: RequestKind) -> Option<ResponseKind>
         Rq::DescribeAcls(r) => Rs::DescribeAcls(describe_acls::handle(ctx, r)),
         Rq::ListTransactions(r) => Rs::ListTransactions(list_transactions::handle(ctx, r)),
         Rq::CreatePartitions(r) => Rs::CreatePartitions(create_partitions::handle(ctx, r)),
+        Rq::DescribeProducers(r) => Rs::DescribeProducers(describe_producers::handle(ctx, r)),
         // decode_request admits only the keys in SUPPORTED, all matched above.
         other => {
             tracing::error!(request = ?std::mem::discriminant(&other), "request reached no handler");
