@@ -5,14 +5,17 @@
 use std::time::Duration;
 
 use broker::BrokerConfig;
-use kafka_protocol::messages::create_partitions_request::CreatePartitionsTopic;
+use kafka_protocol::messages::create_partitions_request::{
+    CreatePartitionsAssignment, CreatePartitionsTopic,
+};
 use kafka_protocol::messages::describe_producers_request::TopicRequest;
 use kafka_protocol::messages::offset_delete_request::{
     OffsetDeleteRequestPartition, OffsetDeleteRequestTopic,
 };
 use kafka_protocol::messages::{
-    CreatePartitionsRequest, DescribeAclsRequest, DescribeClusterRequest, DescribeProducersRequest,
-    GroupId, ListTransactionsRequest, OffsetDeleteRequest, OffsetDeleteResponse, TopicName,
+    BrokerId, CreatePartitionsRequest, DeleteGroupsRequest, DescribeAclsRequest,
+    DescribeClusterRequest, DescribeProducersRequest, GroupId, ListTransactionsRequest,
+    OffsetDeleteRequest, OffsetDeleteResponse, TopicName,
 };
 use kafka_protocol::protocol::StrBytes;
 use kafka_protocol::ResponseError;
@@ -630,5 +633,68 @@ async fn describe_producers_shows_the_idempotent_producer_of_a_partition() {
     assert!(state.last_timestamp > 0, "{state:?}");
     assert!(answer.topics[0].partitions[1].active_producers.is_empty());
     drop(producer);
+    broker.stop().await;
+}
+
+/// Requests no well-behaved admin client sends: an empty group id, replica assignments that
+/// do not fit the cluster. Same codes and messages on both brokers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_requests_with_bad_arguments_get_kafkas_errors() {
+    if !wire::plaintext() {
+        return;
+    }
+    let broker = TestBroker::start().await;
+    let bootstrap = broker.bootstrap();
+    let empty = GroupId(StrBytes::from_static_str(""));
+    let deleted = wire::request(
+        &bootstrap,
+        &DeleteGroupsRequest::default().with_groups_names(vec![empty.clone()]),
+        2,
+    )
+    .await;
+    assert_eq!(
+        deleted.results[0].error_code,
+        ResponseError::GroupIdNotFound.code(),
+        "no group has the empty id: Kafka does not check it here, unlike OffsetDelete"
+    );
+    let offsets = wire::request(&bootstrap, &offset_delete("", "t", &[0]), 0).await;
+    assert_eq!(offsets.error_code, ResponseError::InvalidGroupId.code());
+
+    let topic = unique("t-assign");
+    create_topic(&bootstrap, &topic, 1).await;
+    let node = wire::request(&bootstrap, &DescribeClusterRequest::default(), 0)
+        .await
+        .brokers[0]
+        .broker_id;
+    let on = |ids: &[i32]| {
+        CreatePartitionsAssignment::default()
+            .with_broker_ids(ids.iter().map(|&b| BrokerId(b)).collect())
+    };
+    for (assignments, message) in [
+        (
+            vec![on(&[node.0])],
+            "Attempted to add 2 additional partition(s), but only 1 assignment(s) were specified.".to_string(),
+        ),
+        (
+            vec![on(&[node.0]), on(&[node.0 + 1000])],
+            format!("The manual partition assignment includes broker {}, but no such broker is registered.", node.0 + 1000),
+        ),
+    ] {
+        let request = CreatePartitionsRequest::default()
+            .with_topics(vec![grow(&topic, 3).with_assignments(Some(assignments))])
+            .with_timeout_ms(10_000);
+        let answer = wire::request(&bootstrap, &request, 3).await;
+        assert_eq!(
+            (answer.results[0].error_code, answer.results[0].error_message.as_deref()),
+            (ResponseError::InvalidReplicaAssignment.code(), Some(message.as_str()))
+        );
+    }
+    let placed = CreatePartitionsRequest::default()
+        .with_topics(vec![
+            grow(&topic, 2).with_assignments(Some(vec![on(&[node.0])]))
+        ])
+        .with_timeout_ms(10_000);
+    let answer = wire::request(&bootstrap, &placed, 3).await;
+    assert_eq!(answer.results[0].error_code, 0, "{answer:?}");
     broker.stop().await;
 }

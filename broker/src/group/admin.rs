@@ -17,9 +17,6 @@ impl Coordinator {
     /// Deletes an Empty group with its committed offsets. Kafka: NON_EMPTY_GROUP while it has
     /// members, GROUP_ID_NOT_FOUND for a group it does not know (or one already Dead).
     pub fn delete_group(&self, id: &str) -> Result<(), ResponseError> {
-        if id.is_empty() {
-            return Err(ResponseError::InvalidGroupId);
-        }
         self.with_existing(id, |group| {
             if group.state != GroupState::Empty {
                 return Err(ResponseError::NonEmptyGroup);
