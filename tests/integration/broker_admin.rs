@@ -689,6 +689,23 @@ async fn admin_requests_with_bad_arguments_get_kafkas_errors() {
             (ResponseError::InvalidReplicaAssignment.code(), Some(message.as_str()))
         );
     }
+    // Kafka checks the topic and the increase before the assignments.
+    let missing = unique("t-none");
+    let first = CreatePartitionsRequest::default()
+        .with_topics(vec![
+            grow(&missing, 3).with_assignments(Some(vec![])),
+            grow(&topic, 1).with_assignments(Some(vec![])),
+        ])
+        .with_timeout_ms(10_000);
+    let answer = wire::request(&bootstrap, &first, 3).await;
+    let codes: Vec<_> = answer.results.iter().map(|r| r.error_code).collect();
+    assert_eq!(
+        codes,
+        vec![
+            ResponseError::UnknownTopicOrPartition.code(),
+            ResponseError::InvalidPartitions.code()
+        ]
+    );
     let placed = CreatePartitionsRequest::default()
         .with_topics(vec![
             grow(&topic, 2).with_assignments(Some(vec![on(&[node.0])]))

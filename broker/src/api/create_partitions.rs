@@ -11,23 +11,65 @@ use kafka_protocol::ResponseError;
 use super::{str_bytes, Ctx};
 use crate::cluster::PartitionsError;
 
+/// Kafka's answer to a refusal.
+fn refusal(
+    ctx: &Ctx<'_>,
+    wanted: &CreatePartitionsTopic,
+    err: PartitionsError,
+) -> (ResponseError, Option<String>) {
+    let name = wanted.name.as_str();
+    match err {
+        PartitionsError::UnknownTopic => (ResponseError::UnknownTopicOrPartition, None),
+        PartitionsError::NotAnIncrease { current } if current == wanted.count => (
+            ResponseError::InvalidPartitions,
+            Some(format!("Topic already has {current} partition(s).")),
+        ),
+        PartitionsError::NotAnIncrease { current } => (
+            ResponseError::InvalidPartitions,
+            Some(format!(
+                "The topic {name} currently has {current} partition(s); {} would not be an increase.",
+                wanted.count
+            )),
+        ),
+        PartitionsError::TooMany { added } => (
+            ResponseError::PolicyViolation,
+            Some(format!(
+                "{added} more partitions would pass the broker's limit of {} (max_partitions)",
+                ctx.cluster.config.max_partitions
+            )),
+        ),
+        PartitionsError::Storage => (
+            ResponseError::KafkaStorageError,
+            Some(format!("the new partitions of '{name}' could not be stored")),
+        ),
+    }
+}
+
+/// Checks in Kafka's order (topic, increase, assignments), then grows the topic; the first
+/// two are checked again under the topics lock by `add_partitions`.
 fn grow(
     ctx: &Ctx<'_>,
     wanted: &CreatePartitionsTopic,
     validate_only: bool,
 ) -> Result<(), (ResponseError, Option<String>)> {
     let c = ctx.cluster;
-    let name = wanted.name.as_str();
-    let current = c.topic(name).map_or(0, |t| t.partitions.len() as i32);
+    let refused = |err| refusal(ctx, wanted, err);
+    let topic = c
+        .topic(&wanted.name)
+        .ok_or_else(|| refused(PartitionsError::UnknownTopic))?;
+    let current = topic.partitions.len() as i32;
+    if wanted.count <= current {
+        return Err(refused(PartitionsError::NotAnIncrease { current }));
+    }
     if let Some(assignments) = &wanted.assignments {
         let added = wanted.count - current;
-        // One broker: each new partition's replicas can only be this node, once.
-        if added > 0 && assignments.len() != added as usize {
+        if assignments.len() != added as usize {
             return Err((
                 ResponseError::InvalidReplicaAssignment,
                 Some(format!("Attempted to add {added} additional partition(s), but only {} assignment(s) were specified.", assignments.len())),
             ));
         }
+        // One broker: a new partition's replicas can only be this node.
         let node = c.config.node_id;
         if let Some(bad) = assignments
             .iter()
@@ -40,32 +82,8 @@ fn grow(
             ));
         }
     }
-    c.add_partitions(name, wanted.count, validate_only)
-        .map_err(|err| match err {
-            PartitionsError::UnknownTopic => (ResponseError::UnknownTopicOrPartition, None),
-            PartitionsError::NotAnIncrease { current } if current == wanted.count => (
-                ResponseError::InvalidPartitions,
-                Some(format!("Topic already has {current} partition(s).")),
-            ),
-            PartitionsError::NotAnIncrease { current } => (
-                ResponseError::InvalidPartitions,
-                Some(format!(
-                    "The topic {name} currently has {current} partition(s); {} would not be an increase.",
-                    wanted.count
-                )),
-            ),
-            PartitionsError::TooMany { added } => (
-                ResponseError::PolicyViolation,
-                Some(format!(
-                    "{added} more partitions would pass the broker's limit of {} (max_partitions)",
-                    c.config.max_partitions
-                )),
-            ),
-            PartitionsError::Storage => (
-                ResponseError::KafkaStorageError,
-                Some(format!("the new partitions of '{name}' could not be stored")),
-            ),
-        })
+    c.add_partitions(&wanted.name, wanted.count, validate_only)
+        .map_err(refused)
 }
 
 pub fn handle(ctx: &Ctx<'_>, request: CreatePartitionsRequest) -> CreatePartitionsResponse {
