@@ -25,8 +25,9 @@ import uuid
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 KAFKA_SH = os.path.join(ROOT, "fixtures", "kafka", "kafka.sh")
-BIN = os.path.join(ROOT, "target", "release", "kafka-orders")
-BENCH = os.path.join(ROOT, "target", "release", "kafka-bench")
+TARGET = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
+BIN = os.path.join(TARGET, "release", "kafka-orders")
+BENCH = os.path.join(TARGET, "release", "kafka-bench")
 RDKAFKA_VERSION = "2.12.1"
 E2E_RATE = 1000
 KAFKA = "127.0.0.1:19092"

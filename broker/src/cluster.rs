@@ -23,6 +23,19 @@ use crate::topic_store::{TopicSpec, TopicStore};
 /// (KAFKA-17870, Kafka 4.0), with POLICY_VIOLATION for every topic in it.
 pub const MAX_PARTITIONS_PER_REQUEST: i64 = 10_000;
 
+/// Why partitions could not be added to a topic.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum PartitionsError {
+    #[error("unknown topic")]
+    UnknownTopic,
+    #[error("the topic has {current} partitions already")]
+    NotAnIncrease { current: i32 },
+    #[error("{added} more partitions would pass the broker's limit (max_partitions)")]
+    TooMany { added: usize },
+    #[error("the new partitions could not be stored")]
+    Storage,
+}
+
 /// One partition of a topic.
 ///
 /// Locking: `log` is a `std::sync::Mutex` guarding the whole `PartitionLog` (batches, next
@@ -55,8 +68,11 @@ impl Partition {
 pub struct Topic {
     pub name: String,
     pub id: Uuid,
-    pub partitions: Vec<Partition>,
-    /// The configs set on this topic at creation.
+    /// Shared with the `Topic` this one replaced when partitions were added
+    /// (`Cluster::add_partitions`): a request still holding the old `Topic` appends to the
+    /// same logs.
+    pub partitions: Vec<Arc<Partition>>,
+    /// The configs set on this topic.
     pub configs: TopicConfigs,
 }
 
@@ -65,6 +81,7 @@ impl Topic {
         usize::try_from(index)
             .ok()
             .and_then(|i| self.partitions.get(i))
+            .map(Arc::as_ref)
     }
 }
 
@@ -83,7 +100,8 @@ pub struct Stats {
 /// write lock while it creates the topic's folder, writes its `meta` file and opens its empty
 /// segments (a handful of small file operations, typically well under a millisecond on a
 /// local disk, and rare), so that two creators cannot both create the same topic; lookups on
-/// other threads wait that long. No other lock is ever taken while `topics` is held (it may
+/// other threads wait that long; `add_partitions` likewise, for the new partitions' segments
+/// and the rewritten `meta`. No other lock is ever taken while `topics` is held (it may
 /// itself be taken under a group's lock: OffsetCommit checks that the topic exists).
 /// `delete_topic` takes the deleted topic's partition locks after releasing it.
 pub struct Cluster {
@@ -170,29 +188,39 @@ impl Cluster {
     }
 
     fn build_topic(&self, name: &str, id: Uuid, spec: TopicSpec) -> Result<Topic, BrokerError> {
+        Ok(Topic {
+            name: name.to_string(),
+            id,
+            partitions: self.open_partitions(name, 0..spec.partitions, &spec.configs)?,
+            configs: spec.configs,
+        })
+    }
+
+    /// Opens (recovering, or creating empty) the logs of the topic's partitions `indexes`.
+    fn open_partitions(
+        &self,
+        name: &str,
+        indexes: std::ops::Range<i32>,
+        configs: &TopicConfigs,
+    ) -> Result<Vec<Arc<Partition>>, BrokerError> {
+        let segment_bytes = configs.segment_bytes(&self.config);
         let mut logs = Vec::new();
-        for index in 0..spec.partitions {
+        for index in indexes {
             let log = match &self.store {
-                None => PartitionLog::new(spec.configs.segment_bytes(&self.config)),
+                None => PartitionLog::new(segment_bytes),
                 Some(store) => {
                     let path = store.partition_dir(name, index);
                     let (segment, recovered) =
                         SegmentWriter::open(&path, self.config.fsync, self.open_files.clone())
                             .map_err(|source| BrokerError::Storage { path, source })?;
-                    let segment_bytes = spec.configs.segment_bytes(&self.config);
                     PartitionLog::with_segment(segment, recovered, segment_bytes)
                 }
             };
-            logs.push(Partition {
+            logs.push(Arc::new(Partition {
                 log: Mutex::new(log),
-            });
+            }));
         }
-        Ok(Topic {
-            name: name.to_string(),
-            id,
-            partitions: logs,
-            configs: spec.configs,
-        })
+        Ok(logs)
     }
 
     pub fn topic(&self, name: &str) -> Option<Arc<Topic>> {
@@ -296,6 +324,63 @@ impl Cluster {
         topics.insert(name.to_string(), topic.clone());
         tracing::info!(topic = name, partitions, "created topic");
         Ok(topic)
+    }
+
+    /// Grows the topic to `count` partitions (`validate_only`: only checks that it could).
+    /// Under the `topics` write lock, as `create_topic_with` and for the same reason: the new
+    /// partitions' folders and the rewritten `meta` (a few fsyncs, in block_in_place), then
+    /// the topic is replaced by one sharing its old partitions.
+    pub fn add_partitions(
+        &self,
+        name: &str,
+        count: i32,
+        validate_only: bool,
+    ) -> Result<(), PartitionsError> {
+        let mut topics = self.topics.write().unwrap_or_else(|p| p.into_inner());
+        let topic = topics.get(name).ok_or(PartitionsError::UnknownTopic)?;
+        let current = topic.partitions.len() as i32;
+        if count <= current {
+            return Err(PartitionsError::NotAnIncrease { current });
+        }
+        let held: usize = topics.values().map(|t| t.partitions.len()).sum();
+        let added = (count - current) as usize;
+        if held + added > self.config.max_partitions {
+            return Err(PartitionsError::TooMany { added });
+        }
+        if validate_only {
+            return Ok(());
+        }
+        let storage = |err: &dyn std::fmt::Display| {
+            tracing::error!(topic = name, %err, "cannot add partitions to the topic");
+            PartitionsError::Storage
+        };
+        let partitions = crate::blocking::block_in_place(|| {
+            let mut added = self
+                .open_partitions(name, current..count, &topic.configs)
+                .map_err(|err| storage(&err))?;
+            if let Some(store) = &self.store {
+                let spec = TopicSpec {
+                    partitions: count,
+                    configs: topic.configs,
+                };
+                // The commit point: until `meta` says `count`, a restart has the old partitions.
+                store
+                    .update(name, topic.id, spec)
+                    .map_err(|err| storage(&err))?;
+            }
+            let mut all = topic.partitions.clone();
+            all.append(&mut added);
+            Ok(all)
+        })?;
+        let grown = Topic {
+            name: topic.name.clone(),
+            id: topic.id,
+            partitions,
+            configs: topic.configs,
+        };
+        topics.insert(name.to_string(), Arc::new(grown));
+        tracing::info!(topic = name, from = current, to = count, "added partitions");
+        Ok(())
     }
 
     pub fn delete_topic(&self, name: &str) -> Result<Uuid, ResponseError> {

@@ -101,18 +101,22 @@ impl TopicStore {
     /// the topic exists on disk whole, or not at all.
     pub fn create(&self, name: &str, id: Uuid, spec: TopicSpec) -> io::Result<()> {
         let staged = self.root.join(STAGING).join(id.to_string());
-        let mut meta = format!("id={id}\npartitions={}\n", spec.partitions);
-        for (name, value) in spec.configs.entries() {
-            meta.push_str(&format!("{name}={value}\n"));
-        }
         let made = fs::create_dir(&staged)
-            .and_then(|()| files::replace(&staged.join(META), meta.as_bytes()))
+            .and_then(|()| files::replace(&staged.join(META), meta(id, spec).as_bytes()))
             .and_then(|()| fs::rename(&staged, self.root.join(TOPICS).join(name)))
             .and_then(|()| files::sync_dir(&self.root.join(TOPICS)));
         if made.is_err() {
             let _ = fs::remove_dir_all(&staged);
         }
         made
+    }
+
+    /// Replaces the topic's meta with one for `spec` (its partition count grew): a crash
+    /// leaves the old meta or the new one. Partitions beyond the old count may already have
+    /// their folders; the old meta ignores them.
+    pub fn update(&self, name: &str, id: Uuid, spec: TopicSpec) -> io::Result<()> {
+        let path = self.root.join(TOPICS).join(name).join(META);
+        files::replace(&path, meta(id, spec).as_bytes())
     }
 
     /// Moves the topic's folder to trash/ (one rename, synced: from then on it is gone even
@@ -126,6 +130,14 @@ impl TopicStore {
         }
         Ok(())
     }
+}
+
+fn meta(id: Uuid, spec: TopicSpec) -> String {
+    let mut meta = format!("id={id}\npartitions={}\n", spec.partitions);
+    for (name, value) in spec.configs.entries() {
+        meta.push_str(&format!("{name}={value}\n"));
+    }
+    meta
 }
 
 fn read_meta(topic_dir: &Path) -> io::Result<(Uuid, TopicSpec)> {
@@ -203,6 +215,14 @@ mod tests {
             .collect();
         assert_eq!(aside.len(), 1);
         assert!(aside[0].starts_with("torn-"), "{aside:?}");
+
+        let grown = TopicSpec {
+            partitions: 5,
+            ..spec
+        };
+        store.update("kept", id, grown).expect("update");
+        let (store, found) = TopicStore::open(dir.path()).expect("reopen after update");
+        assert_eq!((found[0].id, found[0].spec), (id, grown));
 
         store.delete("kept").expect("delete");
         let (_, found) = TopicStore::open(dir.path()).expect("reopen after delete");

@@ -6,6 +6,7 @@
 mod common;
 
 mod auth;
+mod broker_admin;
 mod broker_bad_input;
 mod broker_durability;
 mod broker_hostile;

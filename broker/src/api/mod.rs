@@ -5,12 +5,17 @@
 //! answers from it, so the broker never advertises what it does not serve.
 
 pub mod api_versions;
+mod create_partitions;
 mod create_topics;
+mod delete_groups;
 mod delete_records;
 mod delete_topics;
+mod describe_acls;
+mod describe_cluster;
 mod describe_configs;
 mod describe_groups;
 mod describe_log_dirs;
+mod describe_producers;
 mod fetch;
 mod find_coordinator;
 mod heartbeat;
@@ -19,8 +24,10 @@ mod join_group;
 mod leave_group;
 mod list_groups;
 mod list_offsets;
+mod list_transactions;
 mod metadata;
 mod offset_commit;
+mod offset_delete;
 mod offset_fetch;
 mod offset_for_leader_epoch;
 mod produce;
@@ -65,6 +72,13 @@ pub const SUPPORTED: &[(ApiKey, i16, i16)] = &[
     (ApiKey::DescribeConfigs, 1, 4),
     (ApiKey::OffsetForLeaderEpoch, 2, 4),
     (ApiKey::DescribeLogDirs, 1, 4),
+    (ApiKey::DeleteGroups, 0, 2),
+    (ApiKey::OffsetDelete, 0, 0),
+    (ApiKey::DescribeCluster, 0, 2),
+    (ApiKey::DescribeAcls, 1, 3),
+    (ApiKey::ListTransactions, 0, 2),
+    (ApiKey::CreatePartitions, 0, 3),
+    (ApiKey::DescribeProducers, 0, 0),
 ];
 
 pub fn supported(api: ApiKey) -> Option<(i16, i16)> {
@@ -110,6 +124,13 @@ pub async fn handle(ctx: &Ctx<'_>, request: RequestKind) -> Option<ResponseKind>
             Rs::OffsetForLeaderEpoch(offset_for_leader_epoch::handle(ctx, r))
         }
         Rq::DescribeLogDirs(r) => Rs::DescribeLogDirs(describe_log_dirs::handle(ctx, r)),
+        Rq::DeleteGroups(r) => Rs::DeleteGroups(delete_groups::handle(ctx, r)),
+        Rq::OffsetDelete(r) => Rs::OffsetDelete(offset_delete::handle(ctx, r)),
+        Rq::DescribeCluster(r) => Rs::DescribeCluster(describe_cluster::handle(ctx, r)),
+        Rq::DescribeAcls(r) => Rs::DescribeAcls(describe_acls::handle(ctx, r)),
+        Rq::ListTransactions(r) => Rs::ListTransactions(list_transactions::handle(ctx, r)),
+        Rq::CreatePartitions(r) => Rs::CreatePartitions(create_partitions::handle(ctx, r)),
+        Rq::DescribeProducers(r) => Rs::DescribeProducers(describe_producers::handle(ctx, r)),
         // decode_request admits only the keys in SUPPORTED, all matched above.
         other => {
             tracing::error!(request = ?std::mem::discriminant(&other), "request reached no handler");

@@ -138,7 +138,7 @@ impl Coordinator {
                 group.upkeep.scheduled = None;
                 if self.deadline(group.upkeep.clock).is_some_and(|d| d <= now) {
                     tracing::info!(group = %group.id, retention = ?self.retention, "committed offsets expired: the group was Empty for the offsets retention; group removed");
-                    self.drop_offsets(group, |_| true);
+                    self.drop_offsets(group, |_, _| true);
                 }
             });
         }

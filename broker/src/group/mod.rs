@@ -1,6 +1,7 @@
 //! The group coordinator: classic consumer groups (JoinGroup/SyncGroup/Heartbeat/LeaveGroup)
 //! and their committed offsets, persisted when the broker has a data directory.
 
+mod admin;
 mod expiry;
 #[cfg(test)]
 mod expiry_tests;
@@ -176,11 +177,11 @@ impl Coordinator {
         Ok(())
     }
 
-    /// Removes the committed offsets of the topics `gone` picks, recording a tombstone for each.
-    fn drop_offsets(&self, group: &mut Group, gone: impl Fn(&str) -> bool) {
+    /// Removes the committed offsets of the partitions `gone` picks, recording a tombstone for each.
+    fn drop_offsets(&self, group: &mut Group, gone: impl Fn(&str, i32) -> bool) {
         let mut log = self.offsets_log.as_ref().map(lock);
         group.offsets.retain(|(topic, partition), _| {
-            if !gone(topic) {
+            if !gone(topic, *partition) {
                 return true;
             }
             if let Some(log) = log.as_mut() {
@@ -195,7 +196,7 @@ impl Coordinator {
     /// Drops committed offsets of a deleted topic.
     pub fn forget_topic(&self, topic: &str) {
         for id in self.group_ids() {
-            self.with_existing(&id, |group| self.drop_offsets(group, |t| t == topic));
+            self.with_existing(&id, |group| self.drop_offsets(group, |t, _| t == topic));
         }
     }
 

@@ -101,6 +101,10 @@ impl Group {
         !self.pending.is_empty()
     }
 
+    pub fn forget_pending(&mut self) {
+        self.pending.clear();
+    }
+
     pub fn add_pending(&mut self, member_id: String, session_timeout: Duration) {
         self.pending
             .insert(member_id, Instant::now() + session_timeout);

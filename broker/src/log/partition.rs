@@ -317,6 +317,11 @@ impl PartitionLog {
             })
     }
 
+    /// The idempotent producers that wrote here: (id, epoch, last sequence, last timestamp).
+    pub fn active_producers(&self) -> Vec<(i64, i16, i32, i64)> {
+        self.producers.active()
+    }
+
     pub fn max_producer_id(&self) -> Option<i64> {
         self.producers.max_producer_id()
     }

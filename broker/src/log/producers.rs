@@ -15,6 +15,8 @@ const RECENT_BATCHES: usize = 5;
 struct ProducerState {
     epoch: i16,
     last_sequence: i32,
+    /// The max timestamp of its last batch, for DescribeProducers.
+    last_timestamp: i64,
     /// (first sequence, last sequence, base offset) of recent batches, oldest first.
     recent: VecDeque<(i32, i32, i64)>,
 }
@@ -98,6 +100,7 @@ impl Producers {
         let state = self.0.entry(id).or_insert(ProducerState {
             epoch,
             last_sequence: -1,
+            last_timestamp: -1,
             recent: VecDeque::new(),
         });
         if epoch != state.epoch {
@@ -105,12 +108,24 @@ impl Producers {
             state.recent.clear();
         }
         state.last_sequence = last_sequence(batch);
+        state.last_timestamp = batch.max_timestamp();
         if state.recent.len() == RECENT_BATCHES {
             state.recent.pop_front();
         }
         state
             .recent
             .push_back((batch.base_sequence(), state.last_sequence, base_offset));
+    }
+
+    /// Each idempotent producer seen: (id, epoch, last sequence, last timestamp).
+    pub fn active(&self) -> Vec<(i64, i16, i32, i64)> {
+        let mut all: Vec<_> = self
+            .0
+            .iter()
+            .map(|(&id, s)| (id, s.epoch, s.last_sequence, s.last_timestamp))
+            .collect();
+        all.sort_unstable();
+        all
     }
 
     pub fn max_producer_id(&self) -> Option<i64> {
