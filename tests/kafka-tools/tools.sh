@@ -15,7 +15,8 @@ group=$topic-group
 step() {
   local name=$1 expect=$2 out
   shift 2
-  if ! out=$(fixtures/kafka/kafka.sh run "$@" --bootstrap-server "$bootstrap" 2>&1); then
+  # The bootstrap right after the tool's class: kafka-transactions wants it before its command.
+  if ! out=$(fixtures/kafka/kafka.sh run "$1" --bootstrap-server "$bootstrap" "${@:2}" 2>&1); then
     printf 'FAIL %s: exit code\n%s\n' "$name" "$out"
     exit 1
   fi
@@ -60,4 +61,14 @@ step "kafka-get-offsets --time earliest" "$topic:0:4" \
   org.apache.kafka.tools.GetOffsetShell --topic "$topic" --time earliest
 step "kafka-configs --describe" "Dynamic configs for topic $topic" \
   kafka.admin.ConfigCommand --describe --entity-type topics --entity-name "$topic"
+step "kafka-topics --alter --partitions 3" "" $topics --alter --topic "$topic" --partitions 3
+step "kafka-topics --describe (grown)" "PartitionCount: 3" $topics --describe --topic "$topic"
+step "kafka-consumer-groups --delete" "Deletion of requested consumer groups \('$group'\) was successful" \
+  $groups --delete --group "$group"
+step "kafka-consumer-groups --list (deleted)" "" $groups --list
+if fixtures/kafka/kafka.sh run $groups --list --bootstrap-server "$bootstrap" 2>&1 | grep -qx "$group"; then
+  echo "FAIL the deleted group $group is still listed"
+  exit 1
+fi
+step "kafka-transactions list" "TransactionalId" org.apache.kafka.tools.TransactionsCommand list
 echo "== every step as Kafka's tools expect"
