@@ -383,6 +383,54 @@ impl Cluster {
         Ok(())
     }
 
+    /// Changes a topic's configs with `change` (AlterConfigs, IncrementalAlterConfigs): the
+    /// topic's `meta` is replaced on disk first, then a `Topic` with the same partitions and
+    /// the new configs takes the old one's place, so requests see the old configs or the new.
+    pub fn alter_topic_configs(
+        &self,
+        name: &str,
+        validate_only: bool,
+        change: impl FnOnce(&mut TopicConfigs) -> Result<(), String>,
+    ) -> Result<(), (ResponseError, String)> {
+        let mut topics = self.topics.write().unwrap_or_else(|p| p.into_inner());
+        let topic = topics.get(name).ok_or_else(|| {
+            (
+                ResponseError::UnknownTopicOrPartition,
+                format!("Topic {name} does not exist"),
+            )
+        })?;
+        let mut configs = topic.configs;
+        change(&mut configs).map_err(|message| (ResponseError::InvalidConfig, message))?;
+        if validate_only || configs == topic.configs {
+            return Ok(());
+        }
+        if let Some(store) = &self.store {
+            let spec = TopicSpec {
+                partitions: topic.partitions.len() as i32,
+                configs,
+            };
+            crate::blocking::block_in_place(|| store.update(name, topic.id, spec)).map_err(
+                |err| {
+                    tracing::error!(topic = name, %err, "cannot write the topic's configs");
+                    (ResponseError::KafkaStorageError, err.to_string())
+                },
+            )?;
+        }
+        let segment_bytes = configs.segment_bytes(&self.config);
+        for partition in &topic.partitions {
+            partition.log().set_segment_bytes(segment_bytes);
+        }
+        let altered = Topic {
+            name: topic.name.clone(),
+            id: topic.id,
+            partitions: topic.partitions.clone(),
+            configs,
+        };
+        topics.insert(name.to_string(), Arc::new(altered));
+        tracing::info!(topic = name, ?configs, "altered topic configs");
+        Ok(())
+    }
+
     pub fn delete_topic(&self, name: &str) -> Result<Uuid, ResponseError> {
         let removed = self
             .topics

@@ -69,6 +69,31 @@ impl TopicConfigs {
         Ok(true)
     }
 
+    /// One change asked by AlterConfigs or IncrementalAlterConfigs: `Some(value)` sets the
+    /// config, `None` takes it back to the broker's default. Configs this broker does not
+    /// apply are refused by name (`cleanup.policy=delete` is accepted: it is what it does).
+    pub fn alter(&mut self, name: &str, value: Option<&str>) -> Result<(), String> {
+        let unsupported = || format!("Unknown or unsupported topic config name: {name}");
+        match value {
+            Some(value) => match self.set(name, value)? {
+                true => Ok(()),
+                false if name == "cleanup.policy" && value == "delete" => Ok(()),
+                false => Err(unsupported()),
+            },
+            None => {
+                match name {
+                    "max.message.bytes" => self.max_message_bytes = None,
+                    "retention.ms" => self.retention_ms = None,
+                    "retention.bytes" => self.retention_bytes = None,
+                    "segment.bytes" => self.segment_bytes = None,
+                    "cleanup.policy" => {}
+                    _ => return Err(unsupported()),
+                }
+                Ok(())
+            }
+        }
+    }
+
     /// The configs set on the topic, as `meta` lines and DescribeConfigs show them.
     pub fn entries(&self) -> Vec<(&'static str, String)> {
         [

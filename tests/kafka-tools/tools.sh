@@ -61,6 +61,18 @@ step "kafka-get-offsets --time earliest" "$topic:0:4" \
   org.apache.kafka.tools.GetOffsetShell --topic "$topic" --time earliest
 step "kafka-configs --describe" "Dynamic configs for topic $topic" \
   kafka.admin.ConfigCommand --describe --entity-type topics --entity-name "$topic"
+step "kafka-configs --alter --add-config" "Completed updating config for topic $topic" \
+  kafka.admin.ConfigCommand --alter --entity-type topics --entity-name "$topic" \
+  --add-config retention.ms=86400000,retention.bytes=100000000
+step "kafka-configs --describe (altered)" "retention.ms=86400000" \
+  kafka.admin.ConfigCommand --describe --entity-type topics --entity-name "$topic"
+step "kafka-configs --alter --delete-config" "Completed updating config for topic $topic" \
+  kafka.admin.ConfigCommand --alter --entity-type topics --entity-name "$topic" --delete-config retention.ms
+if fixtures/kafka/kafka.sh run kafka.admin.ConfigCommand --bootstrap-server "$bootstrap" --describe \
+  --entity-type topics --entity-name "$topic" 2>&1 | grep -q "retention.ms=86400000"; then
+  echo "FAIL retention.ms is still set after --delete-config"
+  exit 1
+fi
 step "kafka-topics --alter --partitions 3" "" $topics --alter --topic "$topic" --partitions 3
 step "kafka-topics --describe (grown)" "PartitionCount: 3" $topics --describe --topic "$topic"
 step "kafka-consumer-groups --delete" "Deletion of requested consumer groups \('$group'\) was successful" \

@@ -10,8 +10,9 @@ use kafka_protocol::ResponseError;
 use super::{str_bytes, Ctx};
 use crate::cluster::Topic;
 
-const TOPIC: i8 = 2;
-const BROKER: i8 = 4;
+/// Kafka's ConfigResource types.
+pub const TOPIC: i8 = 2;
+pub const BROKER: i8 = 4;
 /// Kafka's ConfigSource DYNAMIC_TOPIC_CONFIG and DEFAULT_CONFIG, ConfigType STRING/INT/BOOLEAN/LONG.
 const TOPIC_CONFIG: i8 = 1;
 const DEFAULT_CONFIG: i8 = 5;

@@ -252,6 +252,11 @@ impl PartitionLog {
         self.drop_until(target)
     }
 
+    /// A new `segment.bytes` for the segments still to roll (AlterConfigs).
+    pub fn set_segment_bytes(&mut self, segment_bytes: u64) {
+        self.segment_bytes = segment_bytes;
+    }
+
     /// Bytes in segments other than the one being appended to: what could be deleted.
     pub fn closed_segment_bytes(&self) -> u64 {
         self.size_bytes - self.segments.back().map_or(0, |s| s.bytes)
