@@ -13,6 +13,7 @@ mod broker_rdkafka;
 mod broker_restart;
 mod cli;
 mod cluster;
+mod consumer_dead_letters;
 mod consumer_faults;
 mod consumer_reliability;
 mod crash_recovery;

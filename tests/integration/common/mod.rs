@@ -176,6 +176,17 @@ pub async fn create_topic(bootstrap: &str, topic: &str, partitions: i32) {
     assert!(results.iter().all(Result::is_ok), "{results:?}");
 }
 
+/// A header of a consumed message as text; empty when it is absent.
+pub fn header(message: &impl rdkafka::Message, name: &str) -> String {
+    use rdkafka::message::Headers;
+    message
+        .headers()
+        .and_then(|h| h.iter().find(|h| h.key == name))
+        .and_then(|h| h.value)
+        .map(|v| String::from_utf8_lossy(v).into_owned())
+        .unwrap_or_default()
+}
+
 /// The real Kafka to test against, if `KAFKA_BROKERS` names one.
 pub fn real_kafka() -> Option<String> {
     std::env::var("KAFKA_BROKERS")
