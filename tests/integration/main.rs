@@ -21,4 +21,5 @@ mod cross_site;
 mod limits;
 mod operations;
 mod orders_flow;
+mod orders_pages;
 mod topics;
