@@ -32,6 +32,7 @@ use crate::order::{FieldError, Order};
 use forward::{ApiError, Forwarded, OrdersApi};
 use observe::Observed;
 pub use observe::{router, ConsumerState};
+use publish::Keep;
 use rewind::{Action, Rewinds};
 
 /// Orders forwarded to the Orders API at the same time.
@@ -204,8 +205,25 @@ impl Worker {
 
     async fn dead_letter(&self, message: &OwnedMessage, refusal: Refusal) -> Step {
         let error = refusal.to_string();
-        if let Err(source) = publish::dead_letter(&self.producer, &self.dlq, message, &error).await
-        {
+        let mut parked =
+            publish::dead_letter(&self.producer, &self.dlq, message, &error, Keep::All).await;
+        // Retrying a copy refused for its size would stall the partition for good: the message
+        // came through a topic that allows more than the dead-letter one (or than this
+        // producer's own `message.max.bytes`), and the headers added here make it larger still.
+        if parked.as_ref().is_err_and(publish::too_large) {
+            tracing::warn!(
+                partition = message.partition(),
+                offset = message.offset(),
+                dlq = self.dlq,
+                bytes = message.payload().map_or(0, <[u8]>::len),
+                kept = publish::TRUNCATED_BYTES,
+                "too large for the dead-letter topic: parking a truncated copy"
+            );
+            parked =
+                publish::dead_letter(&self.producer, &self.dlq, message, &error, Keep::Truncated)
+                    .await;
+        }
+        if let Err(source) = parked {
             return Err(Retry::DeadLetter {
                 topic: self.dlq.clone(),
                 source,

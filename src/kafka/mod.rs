@@ -23,6 +23,8 @@ pub mod headers {
     pub const DLQ_TOPIC: &str = "dlq-origin-topic";
     pub const DLQ_PARTITION: &str = "dlq-origin-partition";
     pub const DLQ_OFFSET: &str = "dlq-origin-offset";
+    /// On a dead letter cut to fit the dead-letter topic: the original value's size in bytes.
+    pub const DLQ_TRUNCATED: &str = "dlq-truncated";
 }
 
 pub const ORDER_CREATED: &str = "order.created";

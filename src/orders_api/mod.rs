@@ -1,6 +1,7 @@
 //! The Orders API (:3003): stores orders and answers queries and statistics.
 
 mod db;
+mod list;
 mod routes;
 mod stats;
 mod store;

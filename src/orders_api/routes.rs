@@ -1,18 +1,18 @@
 //! The Orders API's endpoints.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::body::Body;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{json, Value};
 
+use super::list;
 use super::stats::StatsView;
-use super::store::{Ingested, ListQuery, OrderStore, StoreError, UpdateError};
+use super::store::{Ingested, OrderStore, StoreError, UpdateError};
 use crate::http::{self, Problem};
 use crate::order::{self, FieldError, Order, Status};
 
@@ -67,13 +67,13 @@ impl From<PatchError> for Problem {
         title = "kafka-orders Orders API",
         description = "Stores orders (from the consumer) and answers queries and statistics."
     ),
-    paths(list, ingest, stats, get_one, patch, delete, readyz)
+    paths(list::list, ingest, stats, get_one, patch, delete, readyz)
 )]
 struct ApiDoc;
 
 pub fn router(store: Store) -> Router {
     let routes = Router::new()
-        .route("/orders", get(list).post(ingest))
+        .route("/orders", get(list::list).post(ingest))
         .route("/orders/stats", get(stats))
         .route("/orders/{id}", get(get_one).patch(patch).delete(delete))
         .route("/readyz", get(readyz))
@@ -134,68 +134,6 @@ async fn ingest(
         )
         .into_response(),
     })
-}
-
-fn parse_query(params: &HashMap<String, String>) -> Result<ListQuery, Problem> {
-    let mut errors = Vec::new();
-    let mut query = ListQuery::default();
-    for (key, value) in params {
-        match key.as_str() {
-            "status" => match Status::parse(value) {
-                Some(s) => query.status = Some(s),
-                None => errors.push(FieldError::new(
-                    "status",
-                    "must be one of pending, confirmed, shipped, delivered, cancelled",
-                )),
-            },
-            "userId" => query.user_id = Some(value.clone()),
-            "limit" => match value.parse::<usize>() {
-                Ok(n) if (1..=10_000).contains(&n) => query.limit = Some(n),
-                _ => errors.push(FieldError::new(
-                    "limit",
-                    "must be a whole number from 1 to 10000",
-                )),
-            },
-            "offset" => match value.parse::<i32>() {
-                Ok(n) if n >= 0 => query.offset = n as usize,
-                _ => errors.push(FieldError::new(
-                    "offset",
-                    "must be a whole number from 0 to 2147483647",
-                )),
-            },
-            other => errors.push(FieldError::new(
-                other,
-                "unknown query parameter (use status, userId, limit, offset)",
-            )),
-        }
-    }
-    if errors.is_empty() {
-        Ok(query)
-    } else {
-        Err(Problem::invalid(errors))
-    }
-}
-
-/// All orders, newest first. `X-Total-Count` tells how many match before paging.
-#[utoipa::path(get, path = "/orders", tag = "orders",
-    params(
-        ("status" = Option<Status>, Query, description = "Only orders with this status"),
-        ("userId" = Option<String>, Query, description = "Only this user's orders"),
-        ("limit" = Option<u32>, Query, minimum = 1, maximum = 10000, description = "At most this many"),
-        ("offset" = Option<u32>, Query, minimum = 0, maximum = 2147483647, description = "Skip this many"),
-    ),
-    responses(
-        (status = 200, description = "The page of orders", body = Vec<Order>, headers(("X-Total-Count" = u64, description = "Orders matching before paging"))),
-        (status = 422, description = "A bad or unknown query parameter, listed in `errors`", body = Problem, content_type = "application/problem+json"),
-    )
-)]
-async fn list(
-    State(store): State<Store>,
-    Query(params): Query<HashMap<String, String>>,
-) -> Result<Response, Problem> {
-    let query = parse_query(&params)?;
-    let (total, page) = store.list(&query);
-    Ok(([("x-total-count", total.to_string())], Json(page)).into_response())
 }
 
 /// Totals over all stored orders, kept up to date on every change.

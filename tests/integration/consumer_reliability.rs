@@ -6,12 +6,12 @@ use std::time::Duration;
 
 use kafka_orders::app::Services;
 use rdkafka::consumer::{Consumer, StreamConsumer};
-use rdkafka::message::{Headers, Message};
+use rdkafka::message::Message;
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use serde_json::json;
 
 use crate::common::stream::OrderStream;
-use crate::common::{group_members, seed_order, settings, TestApp, TestBroker};
+use crate::common::{group_members, header, seed_order, settings, TestApp, TestBroker};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn poison_messages_in_the_middle_of_a_stream_go_to_the_dlq_and_the_rest_flows() {
@@ -64,26 +64,7 @@ async fn poison_messages_in_the_middle_of_a_stream_go_to_the_dlq_and_the_rest_fl
             .await
             .expect("dead letter")
             .expect("ok");
-        let headers: Vec<(String, String)> = message
-            .headers()
-            .map(|h| {
-                h.iter()
-                    .map(|h| {
-                        (
-                            h.key.to_string(),
-                            String::from_utf8_lossy(h.value.unwrap_or_default()).into_owned(),
-                        )
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
-        let get = |name: &str| {
-            headers
-                .iter()
-                .find(|(k, _)| k == name)
-                .map(|(_, v)| v.clone())
-                .unwrap_or_default()
-        };
+        let get = |name: &str| header(&message, name);
         assert_eq!(get("dlq-origin-topic"), s.kafka.topic);
         assert_eq!(get("dlq-origin-partition"), "0");
         seen.push((

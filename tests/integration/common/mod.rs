@@ -177,6 +177,17 @@ pub async fn create_topic(bootstrap: &str, topic: &str, partitions: i32) {
     assert!(results.iter().all(Result::is_ok), "{results:?}");
 }
 
+/// A header of a consumed message as text; empty when it is absent.
+pub fn header(message: &impl rdkafka::Message, name: &str) -> String {
+    use rdkafka::message::Headers;
+    message
+        .headers()
+        .and_then(|h| h.iter().find(|h| h.key == name))
+        .and_then(|h| h.value)
+        .map(|v| String::from_utf8_lossy(v).into_owned())
+        .unwrap_or_default()
+}
+
 /// The real Kafka to test against, if `KAFKA_BROKERS` names one.
 pub fn real_kafka() -> Option<String> {
     std::env::var("KAFKA_BROKERS")
@@ -282,14 +293,39 @@ where
     }
 }
 
-/// The orders the Orders API holds.
+/// Every order the Orders API holds, newest first.
 pub async fn orders(api: &str) -> Vec<serde_json::Value> {
-    reqwest::get(format!("{api}/orders"))
-        .await
-        .expect("GET /orders")
-        .json()
-        .await
-        .expect("json")
+    try_orders(api).await.expect("GET /orders")
+}
+
+/// Every order the Orders API holds, page after page as each page's `Link: rel="next"` says.
+/// Pages of 1000 (the most): up to that many orders come in one answer, one snapshot, whereas
+/// an order stored between two pages shifts the next one (paging is by offset, newest first)
+/// and the order at the edge would be counted twice.
+pub async fn try_orders(api: &str) -> reqwest::Result<Vec<serde_json::Value>> {
+    let mut url = reqwest::Url::parse(&format!("{api}/orders?limit=1000")).expect("url");
+    let mut all = Vec::new();
+    loop {
+        let response = reqwest::get(url.clone()).await?.error_for_status()?;
+        let next = next_link(&response).map(|link| url.join(&link).expect("a URL in Link"));
+        all.extend(response.json::<Vec<serde_json::Value>>().await?);
+        match next {
+            Some(next) => url = next,
+            None => return Ok(all),
+        }
+    }
+}
+
+/// The target of a response's `Link: <…>; rel="next"`, if it has one.
+pub fn next_link(response: &reqwest::Response) -> Option<String> {
+    let links = response
+        .headers()
+        .get(reqwest::header::LINK)?
+        .to_str()
+        .ok()?;
+    let next = links.split(',').find(|l| l.contains("rel=\"next\""))?;
+    let (_, target) = next.split_once('<')?;
+    target.split_once('>').map(|(target, _)| target.to_string())
 }
 
 /// Waits (at most 20 s) until the Orders API holds `n` orders, then a little longer, and

@@ -132,12 +132,7 @@ impl OrderStream {
             .map_or(Duration::ZERO, |t| *t - fault_ended);
         // Redeliveries still under way would show up now as duplicates.
         tokio::time::sleep(Duration::from_secs(1)).await;
-        let orders: Vec<Value> = reqwest::get(format!("{api}/orders"))
-            .await
-            .expect("GET /orders")
-            .json()
-            .await
-            .expect("json");
+        let orders = super::orders(api).await;
         let mut counts: HashMap<&str, usize> = HashMap::new();
         for order in &orders {
             *counts.entry(order["id"].as_str().expect("id")).or_default() += 1;
@@ -170,10 +165,7 @@ impl OrderStream {
 
 /// The ids the Orders API holds; none while it is unreachable.
 async fn list(api: &str) -> HashSet<String> {
-    let Ok(response) = reqwest::get(format!("{api}/orders")).await else {
-        return HashSet::new();
-    };
-    let orders: Vec<Value> = response.json().await.unwrap_or_default();
+    let orders = super::try_orders(api).await.unwrap_or_default();
     orders
         .iter()
         .filter_map(|o| o["id"].as_str().map(str::to_string))
