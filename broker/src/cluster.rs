@@ -203,17 +203,17 @@ impl Cluster {
         indexes: std::ops::Range<i32>,
         configs: &TopicConfigs,
     ) -> Result<Vec<Arc<Partition>>, BrokerError> {
-        let segment_bytes = configs.segment_bytes(&self.config);
+        let rolling = configs.rolling(&self.config);
         let mut logs = Vec::new();
         for index in indexes {
             let log = match &self.store {
-                None => PartitionLog::new(segment_bytes),
+                None => PartitionLog::new(rolling),
                 Some(store) => {
                     let path = store.partition_dir(name, index);
                     let (segment, recovered) =
                         SegmentWriter::open(&path, self.config.fsync, self.open_files.clone())
                             .map_err(|source| BrokerError::Storage { path, source })?;
-                    PartitionLog::with_segment(segment, recovered, segment_bytes)
+                    PartitionLog::with_segment(segment, recovered, rolling)
                 }
             };
             logs.push(Arc::new(Partition {
@@ -416,9 +416,9 @@ impl Cluster {
                 },
             )?;
         }
-        let segment_bytes = configs.segment_bytes(&self.config);
+        let rolling = configs.rolling(&self.config);
         for partition in &topic.partitions {
-            partition.log().set_segment_bytes(segment_bytes);
+            partition.log().set_rolling(rolling);
         }
         let altered = Topic {
             name: topic.name.clone(),

@@ -60,6 +60,9 @@ pub struct BrokerConfig {
     pub max_message_bytes: usize,
     /// A segment file is closed and a new one started once it reaches this size.
     pub segment_bytes: u64,
+    /// A segment is also closed once it is this old (Kafka: `log.roll.ms`, 7 days), so that
+    /// time retention can delete a quiet partition's data.
+    pub segment_ms: i64,
     /// How long a segment is kept after its newest record (Kafka: `log.retention.ms`, 7 days);
     /// a topic's `retention.ms` overrides it. -1: for ever.
     pub retention_ms: i64,
@@ -112,6 +115,7 @@ impl Default for BrokerConfig {
             max_frame_bytes: 100 * 1024 * 1024,
             max_message_bytes: 1_048_588,
             segment_bytes: 64 * 1024 * 1024,
+            segment_ms: 7 * 24 * 60 * 60 * 1000,
             retention_ms: 7 * 24 * 60 * 60 * 1000,
             retention_bytes: -1,
             max_memory_bytes: 1024 * 1024 * 1024,

@@ -2,7 +2,7 @@
 //! it. Unset ones follow the broker's settings. They are kept in the topic's `meta` file.
 
 use crate::config::BrokerConfig;
-use crate::log::partition::Retention;
+use crate::log::partition::{Retention, Rolling};
 
 /// Kafka 4's smallest `segment.bytes` (KIP-1030).
 const MIN_SEGMENT_BYTES: u64 = 1024 * 1024;
@@ -13,6 +13,7 @@ pub struct TopicConfigs {
     pub retention_ms: Option<i64>,
     pub retention_bytes: Option<i64>,
     pub segment_bytes: Option<u64>,
+    pub segment_ms: Option<i64>,
 }
 
 fn invalid(name: &str, value: &str, why: &str) -> String {
@@ -64,6 +65,10 @@ impl TopicConfigs {
                 let n = u64::try_from(n).unwrap_or(0);
                 self.segment_bytes = Some(at_least(name, value, n, MIN_SEGMENT_BYTES)?);
             }
+            "segment.ms" => {
+                let n: i64 = number(name, value, "LONG")?;
+                self.segment_ms = Some(at_least(name, value, n, 1)?);
+            }
             _ => return Ok(false),
         }
         Ok(true)
@@ -86,6 +91,7 @@ impl TopicConfigs {
                     "retention.ms" => self.retention_ms = None,
                     "retention.bytes" => self.retention_bytes = None,
                     "segment.bytes" => self.segment_bytes = None,
+                    "segment.ms" => self.segment_ms = None,
                     "cleanup.policy" => {}
                     _ => return Err(unsupported()),
                 }
@@ -107,6 +113,7 @@ impl TopicConfigs {
                 self.retention_bytes.map(|n| n.to_string()),
             ),
             ("segment.bytes", self.segment_bytes.map(|n| n.to_string())),
+            ("segment.ms", self.segment_ms.map(|n| n.to_string())),
         ]
         .into_iter()
         .filter_map(|(name, value)| Some((name, value?)))
@@ -117,8 +124,11 @@ impl TopicConfigs {
         self.max_message_bytes.unwrap_or(broker.max_message_bytes)
     }
 
-    pub fn segment_bytes(&self, broker: &BrokerConfig) -> u64 {
-        self.segment_bytes.unwrap_or(broker.segment_bytes)
+    pub fn rolling(&self, broker: &BrokerConfig) -> Rolling {
+        Rolling {
+            bytes: self.segment_bytes.unwrap_or(broker.segment_bytes),
+            ms: self.segment_ms.unwrap_or(broker.segment_ms),
+        }
     }
 
     pub fn retention(&self, broker: &BrokerConfig) -> Retention {

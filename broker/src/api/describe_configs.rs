@@ -47,6 +47,7 @@ fn entries(ctx: &Ctx<'_>, resource_type: i8, topic: Option<&Topic>) -> Vec<Entry
                 topic_or("retention.bytes", c.retention_bytes.to_string(), LONG),
                 topic_or("retention.ms", c.retention_ms.to_string(), LONG),
                 topic_or("segment.bytes", c.segment_bytes.to_string(), INT),
+                topic_or("segment.ms", c.segment_ms.to_string(), LONG),
             ]
         }
         _ => [
@@ -75,6 +76,7 @@ fn entries(ctx: &Ctx<'_>, resource_type: i8, topic: Option<&Topic>) -> Vec<Entry
             ),
             ("log.retention.bytes", c.retention_bytes.to_string(), LONG),
             ("log.retention.ms", c.retention_ms.to_string(), LONG),
+            ("log.roll.ms", c.segment_ms.to_string(), LONG),
             ("log.segment.bytes", c.segment_bytes.to_string(), INT),
             ("message.max.bytes", c.max_message_bytes.to_string(), INT),
             ("num.partitions", c.default_partitions.to_string(), INT),

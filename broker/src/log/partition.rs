@@ -31,6 +31,21 @@ struct Segment {
     base_offset: i64,
     bytes: u64,
     max_timestamp: i64,
+    /// When it was started (wall clock, ms): it is closed `segment.ms` later.
+    opened_ms: i64,
+}
+
+/// When a segment is closed and the next one started (Kafka's `segment.bytes`, `segment.ms`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rolling {
+    pub bytes: u64,
+    pub ms: i64,
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
 /// How much of a partition's log is kept (Kafka's `retention.ms` and `retention.bytes`;
@@ -50,8 +65,9 @@ pub struct Retention {
 pub struct PartitionLog {
     batches: VecDeque<Stored>,
     segments: VecDeque<Segment>,
-    /// A segment is closed and a new one started before a batch that would take it past this.
-    segment_bytes: u64,
+    /// A segment is closed and a new one started before a batch that would take it past
+    /// `rolling.bytes`, or once it is `rolling.ms` old.
+    rolling: Rolling,
     /// The first offset a consumer may read: the first batch's, or later after DeleteRecords.
     log_start: i64,
     next_offset: i64,
@@ -81,11 +97,11 @@ pub struct Appended {
 
 impl PartitionLog {
     /// An empty log in memory.
-    pub fn new(segment_bytes: u64) -> Self {
+    pub fn new(rolling: Rolling) -> Self {
         Self {
             batches: VecDeque::new(),
             segments: VecDeque::new(),
-            segment_bytes,
+            rolling,
             log_start: 0,
             next_offset: 0,
             size_bytes: 0,
@@ -96,10 +112,10 @@ impl PartitionLog {
     }
 
     /// The log recovered from its segment files, appending to them from now on.
-    pub fn with_segment(segment: SegmentWriter, recovered: Recovered, segment_bytes: u64) -> Self {
+    pub fn with_segment(segment: SegmentWriter, recovered: Recovered, rolling: Rolling) -> Self {
         let mut log = Self {
             segment: Some(segment),
-            ..Self::new(segment_bytes)
+            ..Self::new(rolling)
         };
         log.log_start = recovered
             .batches
@@ -129,6 +145,7 @@ impl PartitionLog {
                 base_offset,
                 bytes: 0,
                 max_timestamp: i64::MIN,
+                opened_ms: now_ms(),
             });
         }
         if let Some(segment) = self.segments.back_mut() {
@@ -156,10 +173,11 @@ impl PartitionLog {
             return Ok(Appended { base_offset });
         }
         let base_offset = self.next_offset;
-        let roll = self
-            .segments
-            .back()
-            .is_some_and(|s| s.bytes > 0 && s.bytes + batch.len() as u64 > self.segment_bytes);
+        let roll = self.segments.back().is_some_and(|s| {
+            s.bytes > 0
+                && (s.bytes + batch.len() as u64 > self.rolling.bytes
+                    || now_ms().saturating_sub(s.opened_ms) >= self.rolling.ms)
+        });
         if let Some(segment) = &mut self.segment {
             if let Err(err) = segment.append(&batch, base_offset, roll) {
                 self.fail(&err);
@@ -252,9 +270,9 @@ impl PartitionLog {
         self.drop_until(target)
     }
 
-    /// A new `segment.bytes` for the segments still to roll (AlterConfigs).
-    pub fn set_segment_bytes(&mut self, segment_bytes: u64) {
-        self.segment_bytes = segment_bytes;
+    /// New `segment.bytes` / `segment.ms` for the segments still to roll (AlterConfigs).
+    pub fn set_rolling(&mut self, rolling: Rolling) {
+        self.rolling = rolling;
     }
 
     /// Bytes in segments other than the one being appended to: what could be deleted.
@@ -391,7 +409,10 @@ mod tests {
 
     #[test]
     fn a_retried_batch_is_acknowledged_once_and_stored_once() {
-        let mut log = PartitionLog::new(1 << 30);
+        let mut log = PartitionLog::new(Rolling {
+            bytes: 1 << 30,
+            ms: i64::MAX,
+        });
         assert_eq!(
             log.append(batch(7, 0, 0, 3)),
             Ok(Appended { base_offset: 0 })
@@ -411,7 +432,10 @@ mod tests {
 
     #[test]
     fn sequence_gaps_and_stale_epochs_are_refused() {
-        let mut log = PartitionLog::new(1 << 30);
+        let mut log = PartitionLog::new(Rolling {
+            bytes: 1 << 30,
+            ms: i64::MAX,
+        });
         assert_eq!(
             log.append(batch(7, 1, 0, 2)),
             Ok(Appended { base_offset: 0 })
@@ -445,7 +469,10 @@ mod tests {
     /// Ten batches of the same size, two a segment.
     fn five_segments() -> (PartitionLog, u64) {
         let one = batch(-1, -1, -1, 2).len() as u64;
-        let mut log = PartitionLog::new(2 * one);
+        let mut log = PartitionLog::new(Rolling {
+            bytes: 2 * one,
+            ms: i64::MAX,
+        });
         for _ in 0..10 {
             log.append(batch(-1, -1, -1, 2)).expect("append");
         }
@@ -489,8 +516,31 @@ mod tests {
     }
 
     #[test]
+    fn segments_also_close_by_age() {
+        let one = batch(-1, -1, -1, 2).len() as u64;
+        // segment.ms of 0: every segment is old enough to close before the next batch.
+        let mut log = PartitionLog::new(Rolling {
+            bytes: 1 << 30,
+            ms: 0,
+        });
+        for _ in 0..3 {
+            log.append(batch(-1, -1, -1, 2)).expect("append");
+        }
+        assert_eq!(log.closed_segment_bytes(), 2 * one, "one batch a segment");
+        let by_time = Retention {
+            ms: 60_000,
+            bytes: -1,
+        };
+        assert_eq!(log.apply_retention(100_000, by_time), 2 * one);
+        assert_eq!(log.log_start_offset(), 4);
+    }
+
+    #[test]
     fn delete_records_moves_the_log_start_and_frees_whole_batches() {
-        let mut log = PartitionLog::new(1 << 30);
+        let mut log = PartitionLog::new(Rolling {
+            bytes: 1 << 30,
+            ms: i64::MAX,
+        });
         for _ in 0..3 {
             log.append(batch(-1, -1, -1, 2)).expect("append");
         }
@@ -519,7 +569,10 @@ mod tests {
 
     #[test]
     fn reads_whole_batches_with_assigned_offsets() {
-        let mut log = PartitionLog::new(1 << 30);
+        let mut log = PartitionLog::new(Rolling {
+            bytes: 1 << 30,
+            ms: i64::MAX,
+        });
         for _ in 0..3 {
             log.append(batch(-1, -1, -1, 2)).expect("append");
         }
