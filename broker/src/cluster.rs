@@ -48,6 +48,9 @@ pub enum PartitionsError {
 /// - a segment roll (inside an append), which fsyncs the full segment (see `SegmentWriter`);
 /// - a fetch, ListOffsets, DescribeLogDirs: copying out batches or reading counters;
 /// - `Cluster::sync_all`: only to duplicate the file handle; the fsync runs after release.
+/// - DeleteRecords, retention and the memory budget (`Cluster::apply_retention`, every
+///   second): moving the log start, which may unlink segment files (in block_in_place);
+/// - AlterConfigs: setting the partition's rolling, after the `topics` lock is released.
 ///
 /// Never held across an `.await` (a std guard is not `Send`, so a spawned task could not
 /// compile with it held there), and no other lock is taken while holding it.
@@ -101,9 +104,10 @@ pub struct Stats {
 /// segments (a handful of small file operations, typically well under a millisecond on a
 /// local disk, and rare), so that two creators cannot both create the same topic; lookups on
 /// other threads wait that long; `add_partitions` likewise, for the new partitions' segments
-/// and the rewritten `meta`. No other lock is ever taken while `topics` is held (it may
-/// itself be taken under a group's lock: OffsetCommit checks that the topic exists).
-/// `delete_topic` takes the deleted topic's partition locks after releasing it.
+/// and the rewritten `meta`; `alter_topic_configs` for the rewritten `meta`. No other lock is
+/// ever taken while `topics` is held (it may itself be taken under a group's lock:
+/// OffsetCommit checks that the topic exists). `delete_topic` and `alter_topic_configs` take
+/// the topic's partition locks after releasing it.
 pub struct Cluster {
     pub config: BrokerConfig,
     pub advertised_host: String,
@@ -416,17 +420,20 @@ impl Cluster {
                 },
             )?;
         }
-        let rolling = configs.rolling(&self.config);
-        for partition in &topic.partitions {
-            partition.log().set_rolling(rolling);
-        }
-        let altered = Topic {
+        let altered = Arc::new(Topic {
             name: topic.name.clone(),
             id: topic.id,
             partitions: topic.partitions.clone(),
             configs,
-        };
-        topics.insert(name.to_string(), Arc::new(altered));
+        });
+        topics.insert(name.to_string(), altered.clone());
+        // The partitions' own rolling settings after the `topics` lock is released: a
+        // partition lock may be held for an fsync, and lookups must not wait for it.
+        drop(topics);
+        let rolling = configs.rolling(&self.config);
+        for partition in &altered.partitions {
+            partition.log().set_rolling(rolling);
+        }
         tracing::info!(topic = name, ?configs, "altered topic configs");
         Ok(())
     }
@@ -475,9 +482,7 @@ impl Cluster {
     /// exceed `max_memory_bytes`, the oldest segment of the largest partition. A partition's
     /// lock is held for its own pass only; file deletions run in block_in_place.
     pub fn apply_retention(&self) {
-        let now_ms = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+        let now_ms = crate::files::unix_millis();
         crate::blocking::block_in_place(|| {
             let topics = self.all_topics();
             let mut held = 0;
@@ -497,17 +502,22 @@ impl Cluster {
                 max_memory_bytes = self.config.max_memory_bytes,
                 "over the memory budget: deleting the oldest segments of the largest partitions"
             );
-            while held > self.config.max_memory_bytes {
-                let largest = topics
+            let mut candidates: Vec<&Arc<Partition>> =
+                topics.iter().flat_map(|t| t.partitions.iter()).collect();
+            while held > self.config.max_memory_bytes && !candidates.is_empty() {
+                let Some((at, _)) = candidates
                     .iter()
-                    .flat_map(|t| t.partitions.iter())
-                    .max_by_key(|p| p.log().closed_segment_bytes());
-                let freed = largest.map_or(0, |p| p.log().drop_oldest_segment());
-                if freed == 0 {
-                    // Only segments being appended to are left: nothing more can go.
+                    .enumerate()
+                    .max_by_key(|(_, p)| p.log().closed_segment_bytes())
+                else {
                     break;
+                };
+                let freed = candidates[at].log().drop_oldest_segment();
+                if freed == 0 {
+                    // Only its segment being appended to is left (or it failed): next one.
+                    candidates.swap_remove(at);
                 }
-                held -= freed;
+                held = held.saturating_sub(freed);
             }
         });
     }

@@ -26,9 +26,9 @@ pub fn replace(path: &Path, contents: &[u8]) -> io::Result<()> {
     sync_dir(dir)
 }
 
-/// Milliseconds since the Unix epoch, to name a file kept aside.
-pub fn unix_millis() -> u128 {
+/// Milliseconds since the Unix epoch: Kafka's timestamps, and names of files kept aside.
+pub fn unix_millis() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis())
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }

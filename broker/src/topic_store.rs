@@ -2,7 +2,7 @@
 //! leaves a topic whole or absent, never a folder that stops the next start.
 //!
 //! ```text
-//! <data_dir>/topics/<name>/meta           id=UUID, partitions=N and max.message.bytes=N lines
+//! <data_dir>/topics/<name>/meta           id=UUID, partitions=N and the topic's configs (name=value)
 //! <data_dir>/topics/<name>/<partition>/   segment files (log/segment.rs)
 //! <data_dir>/staging/<uuid>/              a topic being created, moved into topics/ by one rename
 //! <data_dir>/trash/<uuid>/                a deleted topic, moved out of topics/ by one rename
@@ -111,8 +111,8 @@ impl TopicStore {
         made
     }
 
-    /// Replaces the topic's meta with one for `spec` (its partition count grew): a crash
-    /// leaves the old meta or the new one. Partitions beyond the old count may already have
+    /// Replaces the topic's meta with one for `spec` (its partition count grew, or its configs
+    /// were altered): a crash leaves the old meta or the new one. Partitions beyond the old count may already have
     /// their folders; the old meta ignores them.
     pub fn update(&self, name: &str, id: Uuid, spec: TopicSpec) -> io::Result<()> {
         let path = self.root.join(TOPICS).join(name).join(META);

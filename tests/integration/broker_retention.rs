@@ -127,15 +127,7 @@ async fn deleted_segments_leave_the_disk_and_a_restart_keeps_the_log_start() {
     let addr = broker.bootstrap();
     create_topic(&addr, "t", 1).await;
     produce(&addr, "t", 20).await;
-    let segments = || {
-        std::fs::read_dir(dir.path().join("topics/t/0"))
-            .expect("partition folder")
-            .filter(|e| {
-                e.as_ref()
-                    .is_ok_and(|e| e.path().extension().is_some_and(|x| x == "log"))
-            })
-            .count()
-    };
+    let segments = || segment_files(dir.path(), "t");
     let before = segments();
     assert!(before > 3, "{before} segments");
     assert_eq!(delete_before(&addr, "t", Offset::Offset(15)).await, Ok(15));

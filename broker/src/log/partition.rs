@@ -42,12 +42,6 @@ pub struct Rolling {
     pub ms: i64,
 }
 
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-}
-
 /// How much of a partition's log is kept (Kafka's `retention.ms` and `retention.bytes`;
 /// -1: no limit).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -122,6 +116,7 @@ impl PartitionLog {
             .first()
             .map_or(0, |(base_offset, _)| *base_offset);
         let mut bases = recovered.segment_bases.iter().peekable();
+        let now = crate::files::unix_millis();
         for (base_offset, batch) in recovered.batches {
             // A new segment where the next file begins, as the files were rolled.
             let mut starts = log.segments.is_empty();
@@ -129,10 +124,35 @@ impl PartitionLog {
                 bases.next();
                 starts = true;
             }
+            let first_timestamp = batch.max_timestamp();
             log.push(base_offset, batch, starts);
+            if starts {
+                // Its age runs from its first record, as Kafka's segment.ms does, not from
+                // this restart.
+                if let Some(tail) = log.segments.back_mut() {
+                    tail.opened_ms = first_timestamp.min(now);
+                }
+            }
+        }
+        // A file rolled but not yet written to: the log ends where it begins, even when
+        // retention has deleted every file before it.
+        if let Some(&last) = recovered.segment_bases.last() {
+            if log.segments.back().is_none_or(|s| s.base_offset < last) {
+                log.next_offset = log.next_offset.max(last);
+                if log.batches.is_empty() {
+                    log.log_start = log.next_offset;
+                }
+                log.segments.push_back(Segment {
+                    base_offset: last,
+                    bytes: 0,
+                    max_timestamp: i64::MIN,
+                    opened_ms: now,
+                });
+            }
         }
         if let Some(stored) = recovered.log_start {
             log.log_start = log.log_start.max(stored).min(log.next_offset);
+            log.forget_before(log.log_start);
         }
         log
     }
@@ -145,7 +165,7 @@ impl PartitionLog {
                 base_offset,
                 bytes: 0,
                 max_timestamp: i64::MIN,
-                opened_ms: now_ms(),
+                opened_ms: crate::files::unix_millis(),
             });
         }
         if let Some(segment) = self.segments.back_mut() {
@@ -176,7 +196,7 @@ impl PartitionLog {
         let roll = self.segments.back().is_some_and(|s| {
             s.bytes > 0
                 && (s.bytes + batch.len() as u64 > self.rolling.bytes
-                    || now_ms().saturating_sub(s.opened_ms) >= self.rolling.ms)
+                    || crate::files::unix_millis().saturating_sub(s.opened_ms) >= self.rolling.ms)
         });
         if let Some(segment) = &mut self.segment {
             if let Err(err) = segment.append(&batch, base_offset, roll) {
@@ -230,23 +250,48 @@ impl PartitionLog {
         while self.segments.len() > 1 && self.segments[1].base_offset <= target {
             self.segments.pop_front();
         }
+        self.forget_before(target);
+        Ok(())
+    }
+
+    /// Drops from memory the batches wholly before `target`. A segment's `bytes` stay what its
+    /// file holds (Kafka measures retention and rolls by file size); `size_bytes` is memory.
+    fn forget_before(&mut self, target: i64) {
         while self
             .batches
             .front()
             .is_some_and(|b| b.last_offset() < target)
         {
             if let Some(gone) = self.batches.pop_front() {
-                let len = gone.batch.len() as u64;
-                self.size_bytes -= len;
-                if let Some(first) = self
-                    .segments
-                    .front_mut()
-                    .filter(|s| gone.base_offset >= s.base_offset)
-                {
-                    first.bytes -= len;
-                }
+                self.size_bytes -= gone.batch.len() as u64;
             }
         }
+    }
+
+    /// Closes the segment being appended to once it is `segment.ms` old, or once everything in
+    /// it is past `retention.ms`, so that retention can delete a quiet partition's data too
+    /// (Kafka rolls an expired active segment the same way). The next append opens a new one.
+    fn roll_if_due(&mut self, now_ms: i64, retention: Retention) -> Result<(), ResponseError> {
+        let Some(tail) = self.segments.back() else {
+            return Ok(());
+        };
+        let aged = now_ms.saturating_sub(tail.opened_ms) >= self.rolling.ms;
+        let expired = retention.ms >= 0 && tail.max_timestamp < now_ms.saturating_sub(retention.ms);
+        if tail.bytes == 0 || !(aged || expired) {
+            return Ok(());
+        }
+        if let Some(segment) = &mut self.segment {
+            if let Err(err) = segment.roll(self.next_offset) {
+                self.fail(&err);
+                return Err(ResponseError::KafkaStorageError);
+            }
+        }
+        self.segments.push_back(Segment {
+            base_offset: self.next_offset,
+            bytes: 0,
+            max_timestamp: i64::MIN,
+            opened_ms: now_ms,
+        });
         Ok(())
     }
 
@@ -254,7 +299,10 @@ impl PartitionLog {
     /// their newest timestamp), or not needed to keep `bytes`, as Kafka does. The segment
     /// being appended to always stays. Returns the bytes freed.
     pub fn apply_retention(&mut self, now_ms: i64, retention: Retention) -> u64 {
-        let mut kept = self.size_bytes as i64;
+        if self.state != State::Open || self.roll_if_due(now_ms, retention).is_err() {
+            return 0;
+        }
+        let mut kept: i64 = self.segments.iter().map(|s| s.bytes as i64).sum();
         let mut target = None;
         for pair in self.segments.iter().collect::<Vec<_>>().windows(2) {
             let (oldest, next) = (pair[0], pair[1]);
@@ -277,7 +325,8 @@ impl PartitionLog {
 
     /// Bytes in segments other than the one being appended to: what could be deleted.
     pub fn closed_segment_bytes(&self) -> u64 {
-        self.size_bytes - self.segments.back().map_or(0, |s| s.bytes)
+        self.size_bytes
+            .saturating_sub(self.segments.back().map_or(0, |s| s.bytes))
     }
 
     /// Deletes the oldest segment, if it is not the one being appended to (the broker's
@@ -497,22 +546,37 @@ mod tests {
         );
         assert_eq!(log.read(7, 1 << 20), Err(ResponseError::OffsetOutOfRange));
         assert_eq!(log.closed_segment_bytes(), 4 * one);
-        // Batches are stamped 1000-1001: everything is older than a minute at 100000, but
-        // the segment being appended to stays.
+        assert_eq!(
+            log.drop_oldest_segment(),
+            2 * one,
+            "the memory budget takes the oldest closed segment"
+        );
+        // Batches are stamped 1000-1001: at 100000 everything is older than a minute, the
+        // segment being appended to too: it is closed, then deleted with the others.
         let by_time = Retention {
             ms: 60_000,
             bytes: -1,
         };
         assert_eq!(log.apply_retention(100_000, by_time), 4 * one);
-        assert_eq!(log.log_start_offset(), 16);
-        assert_eq!(log.high_watermark(), 20);
+        assert_eq!(
+            (
+                log.log_start_offset(),
+                log.high_watermark(),
+                log.size_bytes()
+            ),
+            (20, 20, 0)
+        );
         assert_eq!(
             log.drop_oldest_segment(),
             0,
-            "the active segment is never dropped"
+            "the (empty) segment being appended to is never dropped"
         );
-        log.append(batch(-1, -1, -1, 2)).expect("appends carry on");
-        assert_eq!(log.drop_oldest_segment(), 2 * one);
+        assert_eq!(
+            log.append(batch(-1, -1, -1, 2)),
+            Ok(Appended { base_offset: 20 }),
+            "appends carry on"
+        );
+        assert_eq!(log.drop_oldest_segment(), 0);
     }
 
     #[test]
@@ -531,8 +595,60 @@ mod tests {
             ms: 60_000,
             bytes: -1,
         };
-        assert_eq!(log.apply_retention(100_000, by_time), 2 * one);
-        assert_eq!(log.log_start_offset(), 4);
+        assert_eq!(
+            log.apply_retention(100_000, by_time),
+            3 * one,
+            "the tail closed too"
+        );
+        assert_eq!(log.log_start_offset(), 6);
+    }
+
+    /// A partition that stops receiving: its last segment is closed once expired and deleted,
+    /// and after a restart with no record left the log still ends where it ended.
+    #[test]
+    fn a_quiet_partitions_expired_data_goes_and_its_end_stays() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let rolling = Rolling {
+            bytes: 1 << 30,
+            ms: i64::MAX,
+        };
+        let open = || {
+            let files = super::super::segment::OpenFiles::new(4);
+            let (segment, recovered) =
+                SegmentWriter::open(dir.path(), crate::config::FsyncPolicy::Never, files)
+                    .expect("open");
+            PartitionLog::with_segment(segment, recovered, rolling)
+        };
+        let mut log = open();
+        for _ in 0..3 {
+            log.append(batch(-1, -1, -1, 2)).expect("append");
+        }
+        let by_time = Retention {
+            ms: 60_000,
+            bytes: -1,
+        };
+        assert!(
+            log.apply_retention(100_000, by_time) > 0,
+            "the expired tail went"
+        );
+        assert_eq!(
+            (
+                log.log_start_offset(),
+                log.high_watermark(),
+                log.size_bytes()
+            ),
+            (6, 6, 0)
+        );
+        drop(log);
+        let mut log = open();
+        assert_eq!((log.log_start_offset(), log.high_watermark()), (6, 6));
+        assert_eq!(
+            log.append(batch(-1, -1, -1, 2)),
+            Ok(Appended { base_offset: 6 })
+        );
+        drop(log);
+        let log = open();
+        assert_eq!((log.log_start_offset(), log.high_watermark()), (6, 8));
     }
 
     #[test]

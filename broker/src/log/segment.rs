@@ -193,15 +193,7 @@ impl SegmentWriter {
     /// `segment_bytes`, so that its segments in memory and the files match).
     pub fn append(&mut self, batch: &Batch, base_offset: i64, roll: bool) -> io::Result<()> {
         if roll {
-            // Once per `segment_bytes` (64 MiB by default), whatever the policy: the full
-            // segment is made durable before the next one starts. This fsync can write back
-            // up to a whole segment of dirty pages (tens to hundreds of ms on a slow disk), so
-            // it is done in block_in_place; producers to this partition wait for it.
-            self.with_file(|full| crate::blocking::block_in_place(|| full.sync_all()))?;
-            self.file = None;
-            self.base_offset = base_offset;
-            self.bases.push(base_offset);
-            self.size = 0;
+            self.roll(base_offset)?;
         }
         self.scratch.clear();
         batch.write_with_offset(
@@ -244,23 +236,46 @@ impl SegmentWriter {
         Ok(())
     }
 
+    /// Closes the tail segment; the next append starts the file of `base_offset`. Once per
+    /// `segment.bytes` (64 MiB by default) or `segment.ms`, whatever the policy: the full
+    /// segment is made durable before the next one starts. This fsync can write back up to a
+    /// whole segment of dirty pages (tens to hundreds of ms on a slow disk), so it is done in
+    /// block_in_place; producers to this partition wait for it.
+    pub fn roll(&mut self, base_offset: i64) -> io::Result<()> {
+        if self.size > 0 {
+            self.with_file(|full| crate::blocking::block_in_place(|| full.sync_all()))?;
+        }
+        self.file = None;
+        if self.bases.last() != Some(&base_offset) {
+            // The new file exists from now on (empty), so that a restart, even after every
+            // older file was deleted, finds where the log ends.
+            open_append(&segment_path(&self.dir, base_offset))?;
+            crate::blocking::block_in_place(|| crate::files::sync_dir(&self.dir))?;
+            self.bases.push(base_offset);
+        }
+        self.base_offset = base_offset;
+        self.size = 0;
+        Ok(())
+    }
+
     /// Removes the segment files whose every offset is below `log_start`; the tail segment
     /// always stays. With `record`, first records `log_start` itself (replacing the file
     /// atomically): DeleteRecords may cut mid-segment, retention only drops whole segments.
     pub fn delete_before(&mut self, log_start: i64, record: bool) -> io::Result<()> {
-        if record {
-            crate::blocking::block_in_place(|| {
+        // A small synced write and an unlink per segment (more for big ones): off the worker.
+        crate::blocking::block_in_place(|| {
+            if record {
                 crate::files::replace(
                     &self.dir.join(LOG_START),
                     format!("{log_start}\n").as_bytes(),
-                )
-            })?;
-        }
-        while self.bases.len() > 1 && self.bases[1] <= log_start {
-            fs::remove_file(segment_path(&self.dir, self.bases[0]))?;
-            self.bases.remove(0);
-        }
-        Ok(())
+                )?;
+            }
+            while self.bases.len() > 1 && self.bases[1] <= log_start {
+                fs::remove_file(segment_path(&self.dir, self.bases[0]))?;
+                self.bases.remove(0);
+            }
+            Ok(())
+        })
     }
 
     /// A handle on the tail segment if it was written since the last call, so that a

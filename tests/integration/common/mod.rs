@@ -121,6 +121,14 @@ impl TestBroker {
         }
     }
 
+    /// The embedded broker's counters (connections accepted so far, requests).
+    pub fn stats(&self) -> broker::Stats {
+        self.embedded
+            .as_ref()
+            .map(BrokerHandle::stats)
+            .expect("an embedded broker")
+    }
+
     pub fn bootstrap(&self) -> String {
         self.bootstrap.clone()
     }
