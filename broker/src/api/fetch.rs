@@ -110,43 +110,12 @@ fn read_all(ctx: &Ctx<'_>, request: &FetchRequest) -> (FetchResponse, usize, boo
 mod tests {
     use std::sync::Arc;
 
-    use bytes::{Bytes, BytesMut};
-    use kafka_protocol::messages::fetch_request::FetchPartition;
-    use kafka_protocol::records::{
-        Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
-    };
-
     use super::*;
     use crate::api::topic_name;
     use crate::cluster::Cluster;
     use crate::config::BrokerConfig;
     use crate::log::batch;
-
-    /// A one-record batch whose value is `value_len` bytes.
-    fn batch_of(value_len: usize) -> batch::Batch {
-        let record = Record {
-            transactional: false,
-            control: false,
-            delete_horizon: false,
-            partition_leader_epoch: 0,
-            producer_id: -1,
-            producer_epoch: -1,
-            timestamp_type: TimestampType::Creation,
-            offset: 0,
-            sequence: -1,
-            timestamp: 1_000,
-            key: None,
-            value: Some(Bytes::from(vec![b'v'; value_len])),
-            headers: Default::default(),
-        };
-        let mut buf = BytesMut::new();
-        let options = RecordEncodeOptions {
-            version: 2,
-            compression: Compression::None,
-        };
-        RecordBatchEncoder::encode(&mut buf, [record].iter(), &options).expect("encode");
-        batch::take_one(&buf.freeze()).expect("valid batch").0
-    }
+    use kafka_protocol::messages::fetch_request::FetchPartition;
 
     /// A broker with `fetch.max.bytes` = `fetch_max_bytes` and topic "t" whose partitions hold
     /// batches of these value sizes.
@@ -162,7 +131,7 @@ mod tests {
         for (index, values) in partitions.iter().enumerate() {
             let mut log = topic.partition(index as i32).expect("partition").log();
             for &len in *values {
-                log.append(batch_of(len)).expect("append");
+                log.append(batch::testing::one(len)).expect("append");
             }
         }
         cluster
@@ -216,7 +185,7 @@ mod tests {
     /// partition at most its `partition_max_bytes`; the request's own smaller cap is kept.
     #[tokio::test]
     async fn answers_are_capped_by_fetch_max_bytes_and_partition_max_bytes() {
-        let one = batch_of(1000).len();
+        let one = batch::testing::one(1000).len();
         let cluster = cluster(3 * one + one / 2, &[&[1000; 10], &[1000; 10]]);
 
         let answer = fetch(&cluster, i32::MAX, i32::MAX, 2).await;
@@ -241,8 +210,8 @@ mod tests {
     /// the consumer moves on; behind another partition's data it waits for a later fetch.
     #[tokio::test]
     async fn the_first_batch_found_is_whole_even_over_every_cap() {
-        let big = batch_of(10_000).len();
-        let small = batch_of(100).len();
+        let big = batch::testing::one(10_000).len();
+        let small = batch::testing::one(100).len();
         let cluster = cluster(2_000, &[&[10_000, 100], &[10_000]]);
 
         let answer = fetch(&cluster, i32::MAX, 1_000, 2).await;

@@ -127,12 +127,8 @@ fn check(ctx: &Ctx<'_>, max_message_bytes: usize, batch: &Batch) -> Result<(), R
 mod tests {
     use std::sync::Arc;
 
-    use bytes::BytesMut;
     use kafka_protocol::messages::produce_request::TopicProduceData;
     use kafka_protocol::messages::{RequestKind, ResponseKind};
-    use kafka_protocol::records::{
-        Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
-    };
 
     use super::*;
     use crate::api::{self, topic_name};
@@ -144,28 +140,7 @@ mod tests {
     }
 
     fn batch_of(key: &str, value: &[u8]) -> Bytes {
-        let record = Record {
-            transactional: false,
-            control: false,
-            delete_horizon: false,
-            partition_leader_epoch: 0,
-            producer_id: -1,
-            producer_epoch: -1,
-            timestamp_type: TimestampType::Creation,
-            offset: 0,
-            sequence: -1,
-            timestamp: 1_000,
-            key: Some(Bytes::from(key.to_string())),
-            value: Some(Bytes::copy_from_slice(value)),
-            headers: Default::default(),
-        };
-        let mut buf = BytesMut::new();
-        let options = RecordEncodeOptions {
-            version: 2,
-            compression: Compression::None,
-        };
-        RecordBatchEncoder::encode(&mut buf, [record].iter(), &options).expect("encode");
-        buf.freeze()
+        crate::log::batch::testing::encode(-1, -1, -1, &[(Some(key.as_bytes()), value)])
     }
 
     /// The broker's answer to `request`, through the API table as a connection sends it.

@@ -129,6 +129,59 @@ pub fn take_one(buf: &Bytes) -> Result<(Batch, Bytes), BatchError> {
     Ok((batch, buf.slice(total..)))
 }
 
+/// Record batches for the broker's unit tests, encoded by kafka-protocol as a client would.
+#[cfg(test)]
+pub mod testing {
+    use bytes::{Bytes, BytesMut};
+    use kafka_protocol::records::{
+        Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
+    };
+
+    /// One batch of `records` (key, value) from `producer_id` (-1: not idempotent), the first
+    /// with `first_sequence`, stamped 1000, 1001, ...
+    pub fn encode(
+        producer_id: i64,
+        epoch: i16,
+        first_sequence: i32,
+        records: &[(Option<&[u8]>, &[u8])],
+    ) -> Bytes {
+        let records: Vec<Record> = (0..)
+            .zip(records)
+            .map(|(i, (key, value))| Record {
+                transactional: false,
+                control: false,
+                delete_horizon: false,
+                partition_leader_epoch: 0,
+                producer_id,
+                producer_epoch: epoch,
+                timestamp_type: TimestampType::Creation,
+                offset: i64::from(i),
+                // Also for -1: the encoder keeps records in one batch while offset minus
+                // sequence stays the same.
+                sequence: first_sequence + i,
+                timestamp: 1_000 + i64::from(i),
+                key: key.map(Bytes::copy_from_slice),
+                value: Some(Bytes::copy_from_slice(value)),
+                headers: Default::default(),
+            })
+            .collect();
+        let mut buf = BytesMut::new();
+        let options = RecordEncodeOptions {
+            version: 2,
+            compression: Compression::None,
+        };
+        RecordBatchEncoder::encode(&mut buf, records.iter(), &options).expect("encode");
+        buf.freeze()
+    }
+
+    /// A plain one-record batch with a `value_len`-byte value, as the log stores it.
+    pub fn one(value_len: usize) -> super::Batch {
+        super::take_one(&encode(-1, -1, -1, &[(None, &vec![b'v'; value_len])]))
+            .expect("valid batch")
+            .0
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -420,41 +420,21 @@ impl PartitionLog {
 
 #[cfg(test)]
 mod tests {
-    use bytes::BytesMut;
-    use kafka_protocol::records::{
-        Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
-    };
-
     use super::*;
+
+    /// A batch of `count` records as an idempotent producer would send it.
+    fn batch(producer_id: i64, epoch: i16, first_sequence: i32, count: i32) -> Batch {
+        let keys: Vec<String> = (0..count).map(|i| format!("k{i}")).collect();
+        let records: Vec<(Option<&[u8]>, &[u8])> = keys
+            .iter()
+            .map(|k| (Some(k.as_bytes()), &b"v"[..]))
+            .collect();
+        let encoded = batch::testing::encode(producer_id, epoch, first_sequence, &records);
+        batch::take_one(&encoded).expect("valid batch").0
+    }
     use crate::log::batch;
 
     /// A batch as an idempotent producer would send it, encoded by kafka-protocol.
-    fn batch(producer_id: i64, epoch: i16, first_sequence: i32, count: i32) -> Batch {
-        let records: Vec<Record> = (0..count)
-            .map(|i| Record {
-                transactional: false,
-                control: false,
-                delete_horizon: false,
-                partition_leader_epoch: 0,
-                producer_id,
-                producer_epoch: epoch,
-                timestamp_type: TimestampType::Creation,
-                offset: i64::from(i),
-                sequence: first_sequence + i,
-                timestamp: 1_000 + i64::from(i),
-                key: Some(Bytes::from(format!("k{i}"))),
-                value: Some(Bytes::from_static(b"v")),
-                headers: Default::default(),
-            })
-            .collect();
-        let mut buf = BytesMut::new();
-        let options = RecordEncodeOptions {
-            version: 2,
-            compression: Compression::None,
-        };
-        RecordBatchEncoder::encode(&mut buf, records.iter(), &options).expect("encode");
-        batch::take_one(&buf.freeze()).expect("valid batch").0
-    }
 
     #[test]
     fn a_retried_batch_is_acknowledged_once_and_stored_once() {

@@ -319,37 +319,7 @@ fn recover_segment(path: &Path, out: &mut Vec<(i64, Batch)>) -> io::Result<u64> 
 
 #[cfg(test)]
 mod tests {
-    use bytes::BytesMut;
-    use kafka_protocol::records::{
-        Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
-    };
-
     use super::*;
-
-    fn one_record() -> Batch {
-        let record = Record {
-            transactional: false,
-            control: false,
-            delete_horizon: false,
-            partition_leader_epoch: 0,
-            producer_id: -1,
-            producer_epoch: -1,
-            timestamp_type: TimestampType::Creation,
-            offset: 0,
-            sequence: -1,
-            timestamp: 1_000,
-            key: None,
-            value: Some(Bytes::from_static(b"v")),
-            headers: Default::default(),
-        };
-        let mut buf = BytesMut::new();
-        let options = RecordEncodeOptions {
-            version: 2,
-            compression: Compression::None,
-        };
-        RecordBatchEncoder::encode(&mut buf, [record].iter(), &options).expect("encode");
-        batch::take_one(&buf.freeze()).expect("valid").0
-    }
 
     /// Ten partitions, two kept-open files: appends still land in order in every partition's
     /// file, and no more than two stay open between appends.
@@ -373,7 +343,9 @@ mod tests {
         );
         for offset in 0..3 {
             for writer in &mut writers {
-                writer.append(&one_record(), offset, false).expect("append");
+                writer
+                    .append(&batch::testing::one(1), offset, false)
+                    .expect("append");
                 assert!(budget.open() <= 2, "{} open", budget.open());
             }
         }
