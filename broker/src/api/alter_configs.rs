@@ -3,24 +3,36 @@
 
 use kafka_protocol::messages::alter_configs_response::AlterConfigsResourceResponse;
 use kafka_protocol::messages::{AlterConfigsRequest, AlterConfigsResponse};
+use kafka_protocol::protocol::StrBytes;
 use kafka_protocol::ResponseError;
 
 use super::describe_configs::{BROKER, TOPIC};
 use super::{str_bytes, Ctx};
 use crate::topic_config::TopicConfigs;
 
-/// The answer for a resource that is not a topic.
-pub fn refuse_resource(resource_type: i8) -> (ResponseError, String) {
-    if resource_type == BROKER {
-        (
+/// Alters one resource's configs with `change`, which only topics have here; the error code
+/// and message for its answer (0 and none when done).
+pub fn alter_resource(
+    ctx: &Ctx<'_>,
+    resource_type: i8,
+    name: &str,
+    validate_only: bool,
+    change: impl FnOnce(&mut TopicConfigs) -> Result<(), String>,
+) -> (i16, Option<StrBytes>) {
+    let altered = match resource_type {
+        TOPIC => ctx.cluster.alter_topic_configs(name, validate_only, change),
+        BROKER => Err((
             ResponseError::InvalidRequest,
             "the built-in broker's configs are set at its start, not altered".into(),
-        )
-    } else {
-        (
+        )),
+        other => Err((
             ResponseError::InvalidRequest,
-            format!("unsupported resource type {resource_type}"),
-        )
+            format!("unsupported resource type {other}"),
+        )),
+    };
+    match altered {
+        Ok(()) => (0, None),
+        Err((err, message)) => (err.code(), Some(str_bytes(&message))),
     }
 }
 
@@ -32,29 +44,22 @@ pub fn handle(ctx: &Ctx<'_>, request: AlterConfigsRequest) -> AlterConfigsRespon
             let response = AlterConfigsResourceResponse::default()
                 .with_resource_type(resource.resource_type)
                 .with_resource_name(resource.resource_name.clone());
-            let altered = if resource.resource_type == TOPIC {
-                ctx.cluster.alter_topic_configs(
-                    &resource.resource_name,
-                    request.validate_only,
-                    |configs| {
-                        let mut replaced = TopicConfigs::default();
-                        for config in &resource.configs {
-                            replaced
-                                .alter(&config.name, Some(config.value.as_deref().unwrap_or("")))?;
-                        }
-                        *configs = replaced;
-                        Ok(())
-                    },
-                )
-            } else {
-                Err(refuse_resource(resource.resource_type))
-            };
-            match altered {
-                Ok(()) => response,
-                Err((err, message)) => response
-                    .with_error_code(err.code())
-                    .with_error_message(Some(str_bytes(&message))),
-            }
+            let (code, message) = alter_resource(
+                ctx,
+                resource.resource_type,
+                &resource.resource_name,
+                request.validate_only,
+                |configs| {
+                    let mut replaced = TopicConfigs::default();
+                    for config in &resource.configs {
+                        replaced
+                            .alter(&config.name, Some(config.value.as_deref().unwrap_or("")))?;
+                    }
+                    *configs = replaced;
+                    Ok(())
+                },
+            );
+            response.with_error_code(code).with_error_message(message)
         })
         .collect();
     AlterConfigsResponse::default().with_responses(responses)

@@ -1,8 +1,6 @@
 //! CreatePartitions: a topic's partition count only grows, within the broker's
 //! `max_partitions`, with Kafka's (KRaft controller's) error codes and messages.
 
-use std::collections::HashSet;
-
 use kafka_protocol::messages::create_partitions_request::CreatePartitionsTopic;
 use kafka_protocol::messages::create_partitions_response::CreatePartitionsTopicResult;
 use kafka_protocol::messages::{CreatePartitionsRequest, CreatePartitionsResponse};
@@ -87,13 +85,7 @@ fn grow(
 }
 
 pub fn handle(ctx: &Ctx<'_>, request: CreatePartitionsRequest) -> CreatePartitionsResponse {
-    let mut seen = HashSet::new();
-    let duplicated: HashSet<String> = request
-        .topics
-        .iter()
-        .map(|t| t.name.to_string())
-        .filter(|n| !seen.insert(n.clone()))
-        .collect();
+    let duplicated = super::duplicated(request.topics.iter().map(|t| t.name.as_str()));
     let mut results: Vec<CreatePartitionsTopicResult> = duplicated
         .iter()
         .map(|name| {

@@ -1,7 +1,5 @@
 //! CreateTopics, with Kafka's error codes for bad names, counts and duplicates.
 
-use std::collections::HashSet;
-
 use kafka_protocol::messages::create_topics_request::CreatableTopic;
 use kafka_protocol::messages::create_topics_response::CreatableTopicResult;
 use kafka_protocol::messages::{CreateTopicsRequest, CreateTopicsResponse};
@@ -33,13 +31,7 @@ fn partitions_of(c: &Cluster, wanted: &CreatableTopic) -> i32 {
 
 pub fn handle(ctx: &Ctx<'_>, request: CreateTopicsRequest) -> CreateTopicsResponse {
     let c = ctx.cluster;
-    let mut seen = HashSet::new();
-    let duplicated: HashSet<String> = request
-        .topics
-        .iter()
-        .map(|t| t.name.to_string())
-        .filter(|n| !seen.insert(n.clone()))
-        .collect();
+    let duplicated = super::duplicated(request.topics.iter().map(|t| t.name.as_str()));
     // KAFKA-17870: more than 10,000 partitions in one request fails every topic in it.
     let requested: i64 = request
         .topics

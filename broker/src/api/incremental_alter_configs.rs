@@ -5,9 +5,8 @@
 use kafka_protocol::messages::incremental_alter_configs_response::AlterConfigsResourceResponse;
 use kafka_protocol::messages::{IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse};
 
-use super::alter_configs::refuse_resource;
-use super::describe_configs::TOPIC;
-use super::{str_bytes, Ctx};
+use super::alter_configs::alter_resource;
+use super::Ctx;
 
 const SET: i8 = 0;
 const DELETE: i8 = 1;
@@ -23,34 +22,27 @@ pub fn handle(
             let response = AlterConfigsResourceResponse::default()
                 .with_resource_type(resource.resource_type)
                 .with_resource_name(resource.resource_name.clone());
-            let altered = if resource.resource_type == TOPIC {
-                ctx.cluster.alter_topic_configs(
-                    &resource.resource_name,
-                    request.validate_only,
-                    |configs| {
-                        for config in &resource.configs {
-                            let value = config.value.as_deref();
-                            match config.config_operation {
-                                SET => configs.alter(&config.name, Some(value.unwrap_or(""))),
-                                DELETE => configs.alter(&config.name, None),
-                                _ => Err(format!(
-                                    "Config value append is not allowed for config key: {}",
-                                    config.name.as_str()
-                                )),
-                            }?;
-                        }
-                        Ok(())
-                    },
-                )
-            } else {
-                Err(refuse_resource(resource.resource_type))
-            };
-            match altered {
-                Ok(()) => response,
-                Err((err, message)) => response
-                    .with_error_code(err.code())
-                    .with_error_message(Some(str_bytes(&message))),
-            }
+            let (code, message) = alter_resource(
+                ctx,
+                resource.resource_type,
+                &resource.resource_name,
+                request.validate_only,
+                |configs| {
+                    for config in &resource.configs {
+                        let value = config.value.as_deref();
+                        match config.config_operation {
+                            SET => configs.alter(&config.name, Some(value.unwrap_or(""))),
+                            DELETE => configs.alter(&config.name, None),
+                            _ => Err(format!(
+                                "Config value append is not allowed for config key: {}",
+                                config.name.as_str()
+                            )),
+                        }?;
+                    }
+                    Ok(())
+                },
+            );
+            response.with_error_code(code).with_error_message(message)
         })
         .collect();
     IncrementalAlterConfigsResponse::default().with_responses(responses)

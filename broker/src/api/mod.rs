@@ -96,6 +96,15 @@ pub fn str_bytes(s: &str) -> StrBytes {
     StrBytes::from_string(s.to_string())
 }
 
+/// The names that appear more than once in a request (Kafka refuses each of them).
+pub fn duplicated<'a>(names: impl Iterator<Item = &'a str>) -> std::collections::HashSet<String> {
+    let mut seen = std::collections::HashSet::new();
+    names
+        .filter(|n| !seen.insert(*n))
+        .map(str::to_string)
+        .collect()
+}
+
 pub fn topic_name(s: &str) -> TopicName {
     TopicName(str_bytes(s))
 }

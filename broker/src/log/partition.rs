@@ -304,8 +304,7 @@ impl PartitionLog {
         }
         let mut kept: i64 = self.segments.iter().map(|s| s.bytes as i64).sum();
         let mut target = None;
-        for pair in self.segments.iter().collect::<Vec<_>>().windows(2) {
-            let (oldest, next) = (pair[0], pair[1]);
+        for (oldest, next) in self.segments.iter().zip(self.segments.iter().skip(1)) {
             let too_old =
                 retention.ms >= 0 && oldest.max_timestamp < now_ms.saturating_sub(retention.ms);
             let too_big = retention.bytes >= 0 && kept - retention.bytes >= oldest.bytes as i64;
