@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# Installs what the tests need beyond Rust: Debian packages (kcat, chromium, openssl, perl, make, util-linux), Python clients and schemathesis,
+# Installs what the tests need beyond Rust: Debian packages (kcat, chromium, openssl, perl, make, util-linux, postgresql), Python clients and schemathesis,
 # kafkajs and playwright-core, franz-go and compose-go, and the Maven-built Apache Kafka. Each step is skipped when already done.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # openssl makes the test cluster's certificates; perl and make build the OpenSSL compiled into
-# librdkafka (rdkafka's ssl-vendored); util-linux has prlimit (the broker's disk-fault test).
-apt_packages=(kcat chromium openssl perl make util-linux)
+# librdkafka (rdkafka's ssl-vendored); util-linux has prlimit (the broker's disk-fault test);
+# postgresql has the binaries (/usr/lib/postgresql/<version>/bin) for fixtures/postgres/postgres.sh.
+apt_packages=(kcat chromium openssl perl make util-linux postgresql)
 missing=()
 for p in "${apt_packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

@@ -13,7 +13,7 @@ use crate::config::Settings;
 use crate::hosts::AllowedHosts;
 use crate::kafka::{Kafka, TopicError, Wanted};
 use crate::producer::ProducerService;
-use crate::{console, consumer, http_server, kafka, orders_api, producer};
+use crate::{console, consumer, database, http_server, kafka, orders_api, producer};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Services {
@@ -157,11 +157,17 @@ pub async fn start(mut settings: Settings, services: Services) -> anyhow::Result
     if services.has(Services::Producer) || services.has(Services::Consumer) {
         ensure_topics(&kafka, &settings).await?;
     }
+    let database = match &settings.storage.database_url {
+        Some(url) if services.has(Services::OrdersApi) || services.has(Services::Producer) => {
+            Some(database::connect(url, settings.storage.database_pool_size).await?)
+        }
+        _ => None,
+    };
     if services.has(Services::OrdersApi) {
         let listener = bind(settings.orders_api.listen, "Orders API").await?;
         let addr = running.serve(
             listener,
-            orders_api::app(&settings.storage)?,
+            orders_api::app(&settings.storage, database.as_ref())?,
             ("Orders API", Some(Guarded::Changes)),
         )?;
         if services == Services::All && settings.orders_api.listen.port() == 0 {
@@ -170,7 +176,8 @@ pub async fn start(mut settings: Settings, services: Services) -> anyhow::Result
         running.orders_api_addr = Some(addr);
     }
     if services.has(Services::Producer) {
-        let service = ProducerService::start(&settings, &kafka, stop_rx.clone())?;
+        let service =
+            ProducerService::start(&settings, &kafka, database.as_ref(), stop_rx.clone())?;
         let listener = bind(settings.producer.listen, "producer").await?;
         running.producer_addr = Some(running.serve(
             listener,

@@ -127,6 +127,12 @@ pub struct StorageSettings {
     /// never, always, or an interval such as 1000ms (the broker's background fsync).
     #[serde(with = "fsync")]
     pub fsync: broker::FsyncPolicy,
+    /// PostgreSQL for the Orders API's orders and the producers' Idempotency-Key answers,
+    /// shared by every instance (`postgres://user:password@host:port/database`). Takes the
+    /// place of `data_dir` for the orders.
+    pub database_url: Option<String>,
+    /// Connections to it each process keeps at most.
+    pub database_pool_size: usize,
 }
 
 impl StorageSettings {
@@ -279,6 +285,8 @@ impl Default for Settings {
             storage: StorageSettings {
                 data_dir: None,
                 fsync: broker::FsyncPolicy::Never,
+                database_url: None,
+                database_pool_size: 16,
             },
             http: Limits {
                 max_connections: 1_000,

@@ -6,6 +6,7 @@ pub mod auth;
 pub mod config;
 pub mod console;
 pub mod consumer;
+pub mod database;
 pub mod hosts;
 pub mod http;
 pub mod http_server;

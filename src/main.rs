@@ -61,6 +61,11 @@ struct GlobalFlags {
     /// (SQLite). Default: in memory.
     #[arg(long, global = true)]
     data_dir: Option<PathBuf>,
+    /// Keep orders and Idempotency-Key answers in PostgreSQL, shared by any number of Orders
+    /// API and producer processes: postgres://USER:PASSWORD@HOST:PORT/DATABASE (keep the
+    /// password out of `ps`: set KAFKA_ORDERS_DATABASE_URL instead).
+    #[arg(long, global = true, value_name = "URL")]
+    database_url: Option<String>,
     /// The orders topic.
     #[arg(long, global = true)]
     topic: Option<String>,

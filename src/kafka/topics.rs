@@ -151,14 +151,7 @@ pub async fn ensure_topics(
     let client = admin.inner();
     let mut warnings = Vec::new();
     for wanted in topics {
-        let metadata = tokio::task::block_in_place(|| {
-            client.fetch_metadata(Some(wanted.name), Duration::from_secs(5))
-        })
-        .map_err(unreachable)?;
-        let have = metadata
-            .topics()
-            .first()
-            .map_or(0, |t| t.partitions().len());
+        let have = partitions(client, wanted.name).await.map_err(unreachable)?;
         if (have as i32) < wanted.partitions {
             warnings.push(format!(
                 "topic {} has {have} partition(s), fewer than the {} the settings ask for: at most {have} consumer(s) share its work (add partitions with kafka-topics.sh --alter --topic {} --partitions {}, or set partitions = {have})",
@@ -167,4 +160,30 @@ pub async fn ensure_topics(
         }
     }
     Ok(warnings)
+}
+
+/// The partitions the cluster reports for a topic. Right after it is created, the broker
+/// asked may not know it yet (in a cluster, the controller tells the others a moment later):
+/// asked again until it is known, for up to [`TIMEOUT`].
+async fn partitions(
+    client: &rdkafka::client::Client<Context>,
+    topic: &str,
+) -> Result<usize, KafkaError> {
+    let deadline = tokio::time::Instant::now() + TIMEOUT;
+    loop {
+        let metadata = tokio::task::block_in_place(|| {
+            client.fetch_metadata(Some(topic), Duration::from_secs(5))
+        })?;
+        let known = metadata
+            .topics()
+            .first()
+            .filter(|t| t.error().is_none() && !t.partitions().is_empty());
+        if let Some(known) = known {
+            return Ok(known.partitions().len());
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Ok(0);
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }

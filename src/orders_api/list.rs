@@ -100,6 +100,7 @@ fn next_page(query: &ListQuery, shown: usize, total: usize) -> Option<String> {
             ("Link" = String, description = "`</orders?…&offset=N>; rel=\"next\"`: the next page, while one remains"),
         )),
         (status = 422, description = "A bad or unknown query parameter (a `limit` over 1000, say), listed in `errors`", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The database did not answer; retry", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn list(
@@ -107,7 +108,7 @@ pub async fn list(
     Query(params): Query<HashMap<String, String>>,
 ) -> Result<Response, Problem> {
     let query = parse_query(&params)?;
-    let (total, page) = store.list(&query);
+    let (total, page) = store.list(&query).await?;
     let next = next_page(&query, page.len(), total).map(|link| (header::LINK, link));
     let headers = AppendHeaders(
         [(

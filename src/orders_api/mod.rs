@@ -1,8 +1,10 @@
 //! The Orders API (:3003): stores orders and answers queries and statistics.
 
-mod db;
 mod list;
+mod local;
+mod postgres;
 mod routes;
+mod sqlite;
 mod stats;
 mod store;
 
@@ -13,12 +15,19 @@ pub use store::OrderStore;
 
 use crate::config::StorageSettings;
 
-/// The Orders API with the store the settings ask for: SQLite in `data_dir/orders-api`
-/// when a data folder is set, else memory only, as in the seed.
-pub fn app(storage: &StorageSettings) -> anyhow::Result<axum::Router> {
-    let store = match &storage.data_dir {
-        Some(dir) => OrderStore::open(&dir.join("orders-api"), storage.sync_every_write())?,
-        None => OrderStore::default(),
+/// The Orders API with the store the settings ask for: PostgreSQL when `database` is given
+/// (`database_url`), else SQLite in `data_dir/orders-api` when a data folder is set, else
+/// memory only, as in the seed.
+pub fn app(
+    storage: &StorageSettings,
+    database: Option<&deadpool_postgres::Pool>,
+) -> anyhow::Result<axum::Router> {
+    let store = match (database, &storage.data_dir) {
+        (Some(pool), _) => OrderStore::postgres(pool.clone()),
+        (None, Some(dir)) => {
+            OrderStore::sqlite(&dir.join("orders-api"), storage.sync_every_write())?
+        }
+        (None, None) => OrderStore::memory(),
     };
     Ok(router(Arc::new(store)))
 }

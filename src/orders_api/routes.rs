@@ -20,7 +20,7 @@ pub type Store = Arc<OrderStore>;
 
 impl From<StoreError> for Problem {
     fn from(err: StoreError) -> Self {
-        tracing::error!(%err, "the orders store refused a change");
+        tracing::error!(%err, "the orders store failed");
         Problem::new(StatusCode::SERVICE_UNAVAILABLE, err.to_string()).with_retry_after(1)
     }
 }
@@ -137,15 +137,19 @@ async fn ingest(
 }
 
 /// Totals over all stored orders, kept up to date on every change.
-#[utoipa::path(get, path = "/orders/stats", tag = "orders", responses((status = 200, description = "The statistics", body = StatsView)))]
-async fn stats(State(store): State<Store>) -> Json<Value> {
-    Json(json!(store.stats()))
+#[utoipa::path(get, path = "/orders/stats", tag = "orders", responses(
+    (status = 200, description = "The statistics", body = StatsView),
+    (status = 503, description = "The database did not answer; retry", body = Problem, content_type = "application/problem+json"),
+))]
+async fn stats(State(store): State<Store>) -> Result<Json<Value>, Problem> {
+    Ok(Json(json!(store.stats().await?)))
 }
 
 /// One order.
 #[utoipa::path(get, path = "/orders/{id}", tag = "orders", params(("id" = String, Path, description = "The order id")), responses(
     (status = 200, description = "The order", body = Order),
     (status = 404, description = "No such order", body = Problem, content_type = "application/problem+json"),
+    (status = 503, description = "The database did not answer; retry", body = Problem, content_type = "application/problem+json"),
 ))]
 async fn get_one(
     State(store): State<Store>,
@@ -153,6 +157,7 @@ async fn get_one(
 ) -> Result<Json<Order>, Problem> {
     store
         .get(&id)
+        .await?
         .map(Json)
         .ok_or_else(|| Problem::not_found(format!("order {id:?}")))
 }

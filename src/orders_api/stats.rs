@@ -1,4 +1,6 @@
-//! Order statistics kept up to date on every insert, update and delete (never by scanning).
+//! Order statistics kept up to date on every insert, update and delete (never by scanning):
+//! in memory for the local store, in tables for PostgreSQL. Both keep the same totals per
+//! status and make the same view of them.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -7,14 +9,44 @@ use serde::Serialize;
 use crate::money::Money;
 use crate::order::{Order, Status};
 
+/// What the orders of one status add up to.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Totals {
+    pub orders: u64,
+    pub revenue: Money,
+    pub items: u64,
+}
+
+impl Totals {
+    /// One order's share.
+    pub fn of(order: &Order) -> Self {
+        Self {
+            orders: 1,
+            revenue: order.total_amount,
+            items: order.item_count(),
+        }
+    }
+
+    fn add(&mut self, other: Totals) {
+        self.orders += other.orders;
+        self.revenue = self
+            .revenue
+            .checked_add(other.revenue)
+            .unwrap_or(self.revenue);
+        self.items += other.items;
+    }
+
+    fn subtract(&mut self, other: Totals) {
+        self.orders -= other.orders;
+        self.revenue = Money::from_cents(self.revenue.cents() - other.revenue.cents());
+        self.items -= other.items;
+    }
+}
+
+/// The local store's statistics.
 #[derive(Debug, Default)]
 pub struct Stats {
-    total_orders: u64,
-    /// Revenue of orders that are not cancelled.
-    revenue: Money,
-    billable_orders: u64,
-    by_status: BTreeMap<Status, u64>,
-    total_items: u64,
+    by_status: BTreeMap<Status, Totals>,
     orders_per_user: HashMap<String, u64>,
 }
 
@@ -29,18 +61,38 @@ pub struct StatsView {
     pub unique_users: u64,
 }
 
+impl StatsView {
+    /// The statistics of these per-status totals: revenue and the average leave cancelled
+    /// orders out.
+    pub fn new(by_status: &BTreeMap<Status, Totals>, unique_users: u64) -> Self {
+        let mut all = Totals::default();
+        let mut billable = Totals::default();
+        for (status, totals) in by_status {
+            all.add(*totals);
+            if *status != Status::Cancelled {
+                billable.add(*totals);
+            }
+        }
+        Self {
+            total_orders: all.orders,
+            total_revenue: billable.revenue,
+            average_order_value: billable.revenue.div_round(billable.orders),
+            orders_by_status: Status::ALL
+                .iter()
+                .map(|s| (s.name(), by_status.get(s).map_or(0, |t| t.orders)))
+                .collect(),
+            total_items: all.items,
+            unique_users,
+        }
+    }
+}
+
 impl Stats {
     pub fn add(&mut self, order: &Order) {
-        self.total_orders += 1;
-        if order.status != Status::Cancelled {
-            self.revenue = self
-                .revenue
-                .checked_add(order.total_amount)
-                .unwrap_or(self.revenue);
-            self.billable_orders += 1;
-        }
-        *self.by_status.entry(order.status).or_default() += 1;
-        self.total_items += order.item_count();
+        self.by_status
+            .entry(order.status)
+            .or_default()
+            .add(Totals::of(order));
         *self
             .orders_per_user
             .entry(order.user_id.clone())
@@ -48,15 +100,9 @@ impl Stats {
     }
 
     pub fn remove(&mut self, order: &Order) {
-        self.total_orders -= 1;
-        if order.status != Status::Cancelled {
-            self.revenue = Money::from_cents(self.revenue.cents() - order.total_amount.cents());
-            self.billable_orders -= 1;
+        if let Some(totals) = self.by_status.get_mut(&order.status) {
+            totals.subtract(Totals::of(order));
         }
-        if let Some(n) = self.by_status.get_mut(&order.status) {
-            *n -= 1;
-        }
-        self.total_items -= order.item_count();
         if let Some(n) = self.orders_per_user.get_mut(&order.user_id) {
             *n -= 1;
             if *n == 0 {
@@ -66,16 +112,6 @@ impl Stats {
     }
 
     pub fn view(&self) -> StatsView {
-        StatsView {
-            total_orders: self.total_orders,
-            total_revenue: self.revenue,
-            average_order_value: self.revenue.div_round(self.billable_orders),
-            orders_by_status: Status::ALL
-                .iter()
-                .map(|s| (s.name(), self.by_status.get(s).copied().unwrap_or(0)))
-                .collect(),
-            total_items: self.total_items,
-            unique_users: self.orders_per_user.len() as u64,
-        }
+        StatsView::new(&self.by_status, self.orders_per_user.len() as u64)
     }
 }

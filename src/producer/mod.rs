@@ -49,9 +49,11 @@ pub struct ProducerService {
 impl ProducerService {
     /// Connects to Kafka (lazily: a broker that is down now is retried by rdkafka) and
     /// starts the reply router.
+    /// Idempotency-Key answers are kept in `database` when one is given, else in memory.
     pub fn start(
         settings: &Settings,
         cluster: &Kafka,
+        database: Option<&deadpool_postgres::Pool>,
         shutdown: watch::Receiver<bool>,
     ) -> anyhow::Result<Arc<Self>> {
         let kafka: FutureProducer<Context> = cluster.create(
@@ -78,7 +80,9 @@ impl ProducerService {
             topic: settings.kafka.topic.clone(),
             reply_topic,
             replies,
-            idempotency: Idempotency::default(),
+            idempotency: database.map_or_else(Idempotency::memory, |pool| {
+                Idempotency::postgres(pool.clone())
+            }),
             orders_url: settings.orders_url(),
             reply_timeout: settings.producer.reply_timeout,
             publish_timeout: settings.producer.publish_timeout,

@@ -142,7 +142,11 @@ async fn create(
         None => None,
     };
     if let Some((key, print)) = &key {
-        match service.idempotency.begin(key, *print) {
+        let begun = service.idempotency.begin(key, print).await.map_err(|err| {
+            tracing::error!(%err, "an Idempotency-Key could not be checked");
+            Problem::new(StatusCode::SERVICE_UNAVAILABLE, err.to_string()).with_retry_after(1)
+        })?;
+        match begun {
             Begin::New => {}
             Begin::Replay(saved) => return Ok(render(saved)),
             Begin::InFlight => {
@@ -163,9 +167,9 @@ async fn create(
     if let Some((key, print)) = &key {
         match &result {
             Ok(saved) | Err(Failed::AfterPublishing(_, saved)) => {
-                service.idempotency.finish(key, *print, saved.clone())
+                service.idempotency.finish(key, print, saved.clone()).await
             }
-            Err(Failed::NotPublished(_)) => service.idempotency.abort(key),
+            Err(Failed::NotPublished(_)) => service.idempotency.abort(key).await,
         }
     }
     result.map(render).map_err(Failed::into_problem)

@@ -1,40 +1,19 @@
-//! `Idempotency-Key`: a retried POST with the same key gets the first answer back and
-//! publishes nothing new. Only successful answers are remembered, so a request that failed
-//! (503, say) can be retried with the same key and really be tried again.
+//! Idempotency-Key answers in this process's memory (without `database_url`), bounded in age,
+//! keys and bytes.
 
 use std::collections::{HashMap, VecDeque};
-use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use axum::http::StatusCode;
-use serde_json::Value;
+use super::{Begin, Saved, TTL};
 
-/// How long, how many keys and how many bytes of answers are remembered.
-const TTL: Duration = Duration::from_secs(24 * 3600);
+/// How many keys and how many bytes of answers are remembered.
 const CAPACITY: usize = 100_000;
 const MAX_BYTES: usize = 64 * 1024 * 1024;
 
-#[derive(Debug, Clone)]
-pub struct Saved {
-    pub status: StatusCode,
-    pub location: String,
-    pub body: Value,
-}
-
 enum Entry {
-    InFlight { fingerprint: u64 },
-    Done { fingerprint: u64, saved: Saved },
-}
-
-pub enum Begin {
-    /// First use of the key: go ahead, then call `finish` or `abort`.
-    New,
-    Replay(Saved),
-    /// The same key is being processed by another request right now.
-    InFlight,
-    /// The key was used with a different body.
-    Mismatch,
+    InFlight { fingerprint: String },
+    Done { fingerprint: String, saved: Saved },
 }
 
 /// A remembered key: when it was first used, the bytes it holds, and its state.
@@ -55,14 +34,8 @@ struct Keys {
 }
 
 #[derive(Default)]
-pub struct Idempotency {
+pub struct MemoryKeys {
     keys: Mutex<Keys>,
-}
-
-pub fn fingerprint(body: &Value) -> u64 {
-    let mut hasher = DefaultHasher::new();
-    body.to_string().hash(&mut hasher);
-    hasher.finish()
 }
 
 impl Keys {
@@ -90,21 +63,21 @@ impl Keys {
     }
 }
 
-impl Idempotency {
+impl MemoryKeys {
     fn keys(&self) -> std::sync::MutexGuard<'_, Keys> {
         self.keys.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    pub fn begin(&self, key: &str, fingerprint: u64) -> Begin {
+    pub fn begin(&self, key: &str, fingerprint: &str) -> Begin {
         self.begin_at(key, fingerprint, Instant::now())
     }
 
-    fn begin_at(&self, key: &str, fingerprint: u64, now: Instant) -> Begin {
+    fn begin_at(&self, key: &str, fingerprint: &str, now: Instant) -> Begin {
         let mut keys = self.keys();
         keys.expire(now);
         match keys.entries.get(key).map(|kept| &kept.entry) {
             Some(Entry::InFlight { fingerprint: f } | Entry::Done { fingerprint: f, .. })
-                if *f != fingerprint =>
+                if f != fingerprint =>
             {
                 Begin::Mismatch
             }
@@ -114,7 +87,9 @@ impl Idempotency {
                 let kept = Kept {
                     since: now,
                     bytes: key.len(),
-                    entry: Entry::InFlight { fingerprint },
+                    entry: Entry::InFlight {
+                        fingerprint: fingerprint.to_string(),
+                    },
                 };
                 keys.bytes += kept.bytes;
                 keys.entries.insert(key.to_string(), kept);
@@ -124,7 +99,7 @@ impl Idempotency {
         }
     }
 
-    pub fn finish(&self, key: &str, fingerprint: u64, saved: Saved) {
+    pub fn finish(&self, key: &str, fingerprint: &str, saved: Saved) {
         let size = key.len() + saved.location.len() + saved.body.to_string().len();
         let mut keys = self.keys();
         let Some(kept) = keys.entries.get_mut(key) else {
@@ -132,7 +107,10 @@ impl Idempotency {
         };
         let before = kept.bytes;
         kept.bytes = size;
-        kept.entry = Entry::Done { fingerprint, saved };
+        kept.entry = Entry::Done {
+            fingerprint: fingerprint.to_string(),
+            saved,
+        };
         keys.bytes = keys.bytes - before + size;
     }
 
@@ -144,6 +122,8 @@ impl Idempotency {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use axum::http::StatusCode;
+    use std::time::Duration;
 
     fn saved(n: u64) -> Saved {
         Saved {
@@ -155,84 +135,93 @@ mod tests {
 
     #[test]
     fn a_key_is_new_then_in_flight_then_replayed() {
-        let cache = Idempotency::default();
-        assert!(matches!(cache.begin("k", 1), Begin::New));
-        assert!(matches!(cache.begin("k", 1), Begin::InFlight));
-        assert!(matches!(cache.begin("k", 2), Begin::Mismatch));
-        cache.finish("k", 1, saved(7));
-        match cache.begin("k", 1) {
+        let cache = MemoryKeys::default();
+        assert!(matches!(cache.begin("k", "1"), Begin::New));
+        assert!(matches!(cache.begin("k", "1"), Begin::InFlight));
+        assert!(matches!(cache.begin("k", "2"), Begin::Mismatch));
+        cache.finish("k", "1", saved(7));
+        match cache.begin("k", "1") {
             Begin::Replay(s) => assert_eq!(s.body, serde_json::json!({"n": 7})),
             _ => panic!("expected the first answer back"),
         }
-        assert!(matches!(cache.begin("k", 2), Begin::Mismatch));
+        assert!(matches!(cache.begin("k", "2"), Begin::Mismatch));
     }
 
     #[test]
     fn an_aborted_key_can_be_tried_again_and_keeps_its_new_age() {
-        let cache = Idempotency::default();
+        let cache = MemoryKeys::default();
         let start = Instant::now();
-        assert!(matches!(cache.begin_at("k", 1, start), Begin::New));
+        assert!(matches!(cache.begin_at("k", "1", start), Begin::New));
         cache.abort("k");
         let later = start + TTL / 2;
-        assert!(matches!(cache.begin_at("k", 1, later), Begin::New));
-        cache.finish("k", 1, saved(1));
+        assert!(matches!(cache.begin_at("k", "1", later), Begin::New));
+        cache.finish("k", "1", saved(1));
         // The first, aborted use expires; the second one must not go with it.
         assert!(matches!(
-            cache.begin_at("k", 1, start + TTL + Duration::from_secs(1)),
+            cache.begin_at("k", "1", start + TTL + Duration::from_secs(1)),
             Begin::Replay(_)
         ));
-        assert!(matches!(cache.begin_at("k", 1, later + TTL), Begin::New));
+        assert!(matches!(cache.begin_at("k", "1", later + TTL), Begin::New));
     }
 
     #[test]
     fn answers_are_forgotten_oldest_first_beyond_the_byte_budget() {
-        let cache = Idempotency::default();
+        let cache = MemoryKeys::default();
         let big = |n: u64| Saved {
             body: serde_json::json!("x".repeat(MAX_BYTES / 2)),
             ..saved(n)
         };
         for key in ["a", "b", "c"] {
-            assert!(matches!(cache.begin(key, 1), Begin::New));
-            cache.finish(key, 1, big(1));
+            assert!(matches!(cache.begin(key, "1"), Begin::New));
+            cache.finish(key, "1", big(1));
         }
         // Three halves of the budget: the next use makes room by forgetting the oldest.
-        assert!(matches!(cache.begin("d", 1), Begin::New));
+        assert!(matches!(cache.begin("d", "1"), Begin::New));
         assert!(cache.keys().bytes <= MAX_BYTES);
-        assert!(matches!(cache.begin("a", 1), Begin::New), "a was forgotten");
-        assert!(matches!(cache.begin("c", 1), Begin::Replay(_)), "c is kept");
+        assert!(
+            matches!(cache.begin("a", "1"), Begin::New),
+            "a was forgotten"
+        );
+        assert!(
+            matches!(cache.begin("c", "1"), Begin::Replay(_)),
+            "c is kept"
+        );
     }
 
     #[test]
     fn keys_expire_after_the_ttl_and_beyond_the_capacity() {
-        let cache = Idempotency::default();
+        let cache = MemoryKeys::default();
         let start = Instant::now();
-        assert!(matches!(cache.begin_at("old", 1, start), Begin::New));
-        cache.finish("old", 1, saved(0));
+        assert!(matches!(cache.begin_at("old", "1", start), Begin::New));
+        cache.finish("old", "1", saved(0));
         assert!(matches!(
-            cache.begin_at("old", 1, start + TTL - Duration::from_secs(1)),
+            cache.begin_at("old", "1", start + TTL - Duration::from_secs(1)),
             Begin::Replay(_)
         ));
-        assert!(matches!(cache.begin_at("old", 1, start + TTL), Begin::New));
+        assert!(matches!(
+            cache.begin_at("old", "1", start + TTL),
+            Begin::New
+        ));
 
-        let cache = Idempotency::default();
+        let cache = MemoryKeys::default();
         for n in 0..=CAPACITY {
             assert!(matches!(
-                cache.begin_at(&n.to_string(), 1, start),
+                cache.begin_at(&n.to_string(), "1", start),
                 Begin::New
             ));
         }
         assert_eq!(cache.keys().entries.len(), CAPACITY, "the oldest went");
-        assert!(matches!(cache.begin_at("0", 1, start), Begin::New));
+        assert!(matches!(cache.begin_at("0", "1", start), Begin::New));
         assert!(matches!(
-            cache.begin_at(&CAPACITY.to_string(), 1, start),
+            cache.begin_at(&CAPACITY.to_string(), "1", start),
             Begin::InFlight
         ));
 
         // Aborted keys leave the queue too: it never grows past the capacity.
-        let cache = Idempotency::default();
+        let cache = MemoryKeys::default();
         for n in 0..CAPACITY + 10 {
             let key = format!("failed-{n}");
-            cache.begin_at(&key, 1, start);
+            cache.begin_at(&key, "1", start);
             cache.abort(&key);
         }
         assert!(cache.keys().by_age.len() <= CAPACITY);

@@ -1,0 +1,173 @@
+//! PostgreSQL (`database_url`): where the Orders API keeps orders and the producers keep
+//! Idempotency-Key answers when any number of instances share them.
+//!
+//! One connection pool per process, sized by `database_pool_size`. The schema is made by
+//! migrations embedded in the binary ([`MIGRATIONS`]), applied at start in one transaction
+//! that holds an advisory lock, so instances starting together apply each one once.
+
+use std::time::Duration;
+
+use anyhow::Context;
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+use openssl::ssl::{SslConnector, SslMethod};
+use postgres_openssl::MakeTlsConnector;
+
+/// How long a request waits for a pooled connection, or for a new one to be made, before the
+/// store answers 503.
+const WAIT: Duration = Duration::from_secs(5);
+/// How long the start waits for an unreachable server before giving up.
+const START_PATIENCE: Duration = Duration::from_secs(60);
+/// The advisory lock taken while migrating (any number, the same in every version).
+const MIGRATION_LOCK: i64 = 0x6b61_666b_615f_6f72;
+
+/// Each migration: its version, its name, and its SQL. Never edit one that has shipped: add
+/// the next.
+const MIGRATIONS: &[(i32, &str, &str)] = &[
+    (1, "orders", include_str!("migrations/0001_orders.sql")),
+    (
+        2,
+        "idempotency",
+        include_str!("migrations/0002_idempotency.sql"),
+    ),
+];
+
+/// The pool of connections to the database at `url`, after the migrations have run.
+pub async fn connect(url: &str, pool_size: usize) -> anyhow::Result<Pool> {
+    let config: tokio_postgres::Config = url
+        .parse()
+        .map_err(|err| anyhow::anyhow!("invalid configuration: database_url: {err}"))?;
+    // TLS as the URL's sslmode says (prefer by default: TLS when the server offers it),
+    // checking the server's certificate against the system's CAs.
+    let tls = MakeTlsConnector::new(SslConnector::builder(SslMethod::tls())?.build());
+    let manager = Manager::from_config(
+        config,
+        tls,
+        ManagerConfig {
+            recycling_method: RecyclingMethod::Fast,
+        },
+    );
+    let pool = Pool::builder(manager)
+        .max_size(pool_size.max(1))
+        .runtime(Runtime::Tokio1)
+        .wait_timeout(Some(WAIT))
+        .create_timeout(Some(WAIT))
+        .recycle_timeout(Some(WAIT))
+        .build()?;
+    let started = tokio::time::Instant::now();
+    loop {
+        match migrate(&pool).await {
+            Ok(()) => return Ok(pool),
+            // The server said no (a wrong password, no such database): waiting won't help.
+            Err(err) if err.is_final() || started.elapsed() > START_PATIENCE => {
+                return Err(err).context("the database at database_url could not be prepared")
+            }
+            Err(err) => {
+                tracing::warn!(%err, "the database is not reachable yet; trying again in 1 s");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+    }
+}
+
+/// What a failed migration says: the server's error when it answered, else why not.
+#[derive(Debug, thiserror::Error)]
+enum MigrateError {
+    #[error(transparent)]
+    Postgres(#[from] tokio_postgres::Error),
+    #[error(transparent)]
+    Pool(#[from] deadpool_postgres::PoolError),
+    #[error("the database was migrated by a newer version of kafka-orders (schema version {found}; this one knows up to {known})")]
+    Newer { found: i32, known: i32 },
+}
+
+impl MigrateError {
+    /// Whether the server answered, so that waiting would not change the outcome.
+    fn is_final(&self) -> bool {
+        match self {
+            Self::Postgres(err) | Self::Pool(deadpool_postgres::PoolError::Backend(err)) => {
+                err.as_db_error().is_some()
+            }
+            Self::Pool(_) => false,
+            Self::Newer { .. } => true,
+        }
+    }
+}
+
+async fn migrate(pool: &Pool) -> Result<(), MigrateError> {
+    let mut client = pool.get().await?;
+    let tx = client.transaction().await?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
+        .await?;
+    tx.batch_execute(
+        "CREATE TABLE IF NOT EXISTS kafka_orders_migrations (
+            version INTEGER PRIMARY KEY,
+            name TEXT NOT NULL,
+            applied_at TIMESTAMPTZ NOT NULL DEFAULT now()
+        )",
+    )
+    .await?;
+    let found: i32 = tx
+        .query_one(
+            "SELECT COALESCE(MAX(version), 0) FROM kafka_orders_migrations",
+            &[],
+        )
+        .await?
+        .get(0);
+    let known = MIGRATIONS.last().map_or(0, |m| m.0);
+    if found > known {
+        return Err(MigrateError::Newer { found, known });
+    }
+    for (version, name, sql) in MIGRATIONS.iter().filter(|m| m.0 > found) {
+        tx.batch_execute(sql).await?;
+        tx.execute(
+            "INSERT INTO kafka_orders_migrations (version, name) VALUES ($1, $2)",
+            &[version, name],
+        )
+        .await?;
+        tracing::info!(version, name, "database migration applied");
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// What went wrong, said fully: tokio-postgres' own text of a server error is only "db error".
+pub fn reason(err: &tokio_postgres::Error) -> String {
+    match err.as_db_error() {
+        Some(db) => format!("{} ({})", db.message(), db.code().code()),
+        None => match std::error::Error::source(err) {
+            Some(source) => format!("{err}: {source}"),
+            None => err.to_string(),
+        },
+    }
+}
+
+/// PostgreSQL for tests: `TEST_DATABASE_URL` (CI starts one with fixtures/postgres/postgres.sh).
+#[cfg(test)]
+pub mod testing {
+    /// A new, empty database on the test server, for one test; `None` without a server,
+    /// except in CI, where PostgreSQL must be there.
+    pub async fn scratch() -> Option<String> {
+        let Some(url) = std::env::var("TEST_DATABASE_URL")
+            .ok()
+            .filter(|u| !u.is_empty())
+        else {
+            assert!(
+                std::env::var("CI").is_err(),
+                "CI runs the store tests on PostgreSQL: set TEST_DATABASE_URL"
+            );
+            return None;
+        };
+        let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+            .await
+            .expect("the test database server answers");
+        tokio::spawn(connection);
+        let name = format!("test_{}", uuid::Uuid::new_v4().simple());
+        client
+            .batch_execute(&format!("CREATE DATABASE {name}"))
+            .await
+            .expect("a scratch database");
+        let mut scratch = url::Url::parse(&url).expect("TEST_DATABASE_URL is a URL");
+        scratch.set_path(&name);
+        Some(scratch.to_string())
+    }
+}

@@ -1,0 +1,305 @@
+//! The Orders API's store on PostgreSQL, shared by any number of Orders API processes.
+//!
+//! The database decides: a change reads the order with `SELECT … FOR UPDATE` and writes it in
+//! the same transaction, so two processes changing one order take turns, each deciding on the
+//! state the other left. The statistics (`order_totals`, `user_orders`, see the migration) change
+//! in that transaction too, so they are exact across processes.
+//!
+//! Row locks are always taken in one order (the order's row, then the totals by status and
+//! slot, then the users, each sorted), so that concurrent changes cannot deadlock.
+
+use std::collections::BTreeMap;
+use std::hash::{DefaultHasher, Hash, Hasher};
+
+use deadpool_postgres::{Object, Pool, Transaction};
+use tokio_postgres::IsolationLevel;
+
+use super::stats::{StatsView, Totals};
+use super::store::{Ingested, ListQuery, StoreError, UpdateError};
+use crate::money::Money;
+use crate::order::{Order, Status};
+
+/// Slots per status in `order_totals`.
+const SLOTS: u64 = 8;
+
+#[derive(Clone)]
+pub struct PgStore {
+    pool: Pool,
+}
+
+/// A stored body read back: an order, or why it is not one.
+fn parse(body: &str) -> Result<Order, String> {
+    let value: serde_json::Value =
+        serde_json::from_str(body).map_err(|err| format!("not JSON: {err}"))?;
+    Order::from_json(&value).map_err(|errors| {
+        let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+        format!("invalid field(s): {}", fields.join(", "))
+    })
+}
+
+/// A stored body that should be an order; one that is not is left out and said.
+fn served(id: &str, body: &str) -> Option<Order> {
+    parse(body)
+        .inspect_err(
+            |why| tracing::warn!(id, %why, "a stored order is not valid; it is not served"),
+        )
+        .ok()
+}
+
+fn json(order: &Order) -> String {
+    serde_json::to_string(order).unwrap_or_default()
+}
+
+/// How the statistics change: totals by (status, slot) and orders by user, sorted, so that
+/// every transaction locks their rows in the same order.
+#[derive(Default)]
+struct Changes {
+    totals: BTreeMap<(&'static str, i16), (i64, i64, i64)>,
+    users: BTreeMap<String, i64>,
+}
+
+impl Changes {
+    /// Counts `order` `sign` times: 1 when it is stored, -1 when it leaves.
+    fn count(&mut self, order: &Order, sign: i64) -> &mut Self {
+        let mut hasher = DefaultHasher::new();
+        order.id.hash(&mut hasher);
+        let slot = (hasher.finish() % SLOTS) as i16;
+        let share = Totals::of(order);
+        let entry = self.totals.entry((order.status.name(), slot)).or_default();
+        entry.0 += sign * share.orders as i64;
+        entry.1 += sign * share.revenue.cents();
+        entry.2 += sign * share.items as i64;
+        *self.users.entry(order.user_id.clone()).or_default() += sign;
+        self
+    }
+
+    async fn apply(&self, tx: &Transaction<'_>) -> Result<(), tokio_postgres::Error> {
+        for ((status, slot), (orders, cents, items)) in &self.totals {
+            if (*orders, *cents, *items) == (0, 0, 0) {
+                continue;
+            }
+            tx.execute(
+                "INSERT INTO order_totals (status, slot, orders, cents, items)
+                 VALUES ($1, $2, $3, $4, $5)
+                 ON CONFLICT (status, slot) DO UPDATE SET
+                    orders = order_totals.orders + EXCLUDED.orders,
+                    cents = order_totals.cents + EXCLUDED.cents,
+                    items = order_totals.items + EXCLUDED.items",
+                &[status, slot, orders, cents, items],
+            )
+            .await?;
+        }
+        for (user, orders) in self.users.iter().filter(|(_, n)| **n != 0) {
+            tx.execute(
+                "INSERT INTO user_orders (user_id, orders) VALUES ($1, $2)
+                 ON CONFLICT (user_id) DO UPDATE SET orders = user_orders.orders + EXCLUDED.orders",
+                &[user, orders],
+            )
+            .await?;
+            if *orders < 0 {
+                tx.execute(
+                    "DELETE FROM user_orders WHERE user_id = $1 AND orders <= 0",
+                    &[user],
+                )
+                .await?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl PgStore {
+    pub fn new(pool: Pool) -> Self {
+        Self { pool }
+    }
+
+    async fn client(&self) -> Result<Object, StoreError> {
+        Ok(self.pool.get().await?)
+    }
+
+    pub async fn ingest(&self, order: Order) -> Result<Ingested, StoreError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        // A concurrent ingest of the same id waits here until the first one commits, then
+        // inserts nothing.
+        let inserted = tx
+            .query_opt(
+                "INSERT INTO orders (id, body, status, user_id) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (id) DO NOTHING RETURNING seq",
+                &[
+                    &order.id,
+                    &json(&order),
+                    &order.status.name(),
+                    &order.user_id,
+                ],
+            )
+            .await?;
+        if inserted.is_some() {
+            Changes::default().count(&order, 1).apply(&tx).await?;
+            tx.commit().await?;
+            return Ok(Ingested::Created(order));
+        }
+        let body: Option<String> = tx
+            .query_one("SELECT body FROM orders WHERE id = $1", &[&order.id])
+            .await?
+            .get(0);
+        tx.commit().await?;
+        Ok(match body {
+            None => Ingested::Deleted,
+            Some(body) => match parse(&body) {
+                Ok(existing) => Ingested::Existing(existing),
+                Err(why) => {
+                    tracing::warn!(id = order.id, %why, "a stored order is not valid; it is kept aside, not replaced");
+                    Ingested::KeptAside
+                }
+            },
+        })
+    }
+
+    pub async fn get(&self, id: &str) -> Result<Option<Order>, StoreError> {
+        let row = self
+            .client()
+            .await?
+            .query_opt(
+                "SELECT body FROM orders WHERE id = $1 AND body IS NOT NULL",
+                &[&id],
+            )
+            .await?;
+        Ok(row.and_then(|row| served(id, row.get(0))))
+    }
+
+    pub async fn list(&self, query: &ListQuery) -> Result<(usize, Vec<Order>), StoreError> {
+        let status = query.status.map(Status::name);
+        let limit = query.limit.map(|n| n as i64);
+        let offset = query.offset as i64;
+        let mut client = self.client().await?;
+        // The count and the page from one snapshot.
+        let tx = client
+            .build_transaction()
+            .isolation_level(IsolationLevel::RepeatableRead)
+            .read_only(true)
+            .start()
+            .await?;
+        const MATCHING: &str = "FROM orders WHERE body IS NOT NULL
+            AND ($1::TEXT IS NULL OR status = $1) AND ($2::TEXT IS NULL OR user_id = $2)";
+        let total: i64 = tx
+            .query_one(
+                &format!("SELECT COUNT(*) {MATCHING}"),
+                &[&status, &query.user_id],
+            )
+            .await?
+            .get(0);
+        let rows = tx
+            .query(
+                &format!("SELECT id, body {MATCHING} ORDER BY seq DESC LIMIT $3 OFFSET $4"),
+                &[&status, &query.user_id, &limit, &offset],
+            )
+            .await?;
+        tx.commit().await?;
+        let page = rows
+            .iter()
+            .filter_map(|row| served(row.get(0), row.get(1)))
+            .collect();
+        Ok((total as usize, page))
+    }
+
+    /// The order's current body, locked until the transaction ends.
+    async fn locked(tx: &Transaction<'_>, id: &str) -> Result<Option<Order>, StoreError> {
+        let row = tx
+            .query_opt(
+                "SELECT body FROM orders WHERE id = $1 AND body IS NOT NULL FOR UPDATE",
+                &[&id],
+            )
+            .await?;
+        Ok(row.and_then(|row| served(id, row.get(0))))
+    }
+
+    pub async fn update<E>(
+        &self,
+        id: &str,
+        change: impl FnOnce(&Order) -> Result<Order, E>,
+    ) -> Result<Order, UpdateError<E>> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(StoreError::from)?;
+        let current = Self::locked(&tx, id).await?.ok_or(UpdateError::NotFound)?;
+        // Refused: the transaction is dropped, which rolls it back.
+        let updated = change(&current).map_err(UpdateError::Rejected)?;
+        let write = async {
+            tx.execute(
+                "UPDATE orders SET body = $2, status = $3, user_id = $4 WHERE id = $1",
+                &[
+                    &id,
+                    &json(&updated),
+                    &updated.status.name(),
+                    &updated.user_id,
+                ],
+            )
+            .await?;
+            Changes::default()
+                .count(&current, -1)
+                .count(&updated, 1)
+                .apply(&tx)
+                .await?;
+            tx.commit().await
+        };
+        write.await.map_err(StoreError::from)?;
+        Ok(updated)
+    }
+
+    pub async fn delete(&self, id: &str) -> Result<Option<Order>, StoreError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        let Some(current) = Self::locked(&tx, id).await? else {
+            return Ok(None);
+        };
+        // The row stays, without its order: a tombstone.
+        tx.execute(
+            "UPDATE orders SET body = NULL, status = NULL, user_id = NULL WHERE id = $1",
+            &[&id],
+        )
+        .await?;
+        Changes::default().count(&current, -1).apply(&tx).await?;
+        tx.commit().await?;
+        Ok(Some(current))
+    }
+
+    pub async fn check(&self) -> Result<(), StoreError> {
+        self.client().await?.query_one("SELECT 1", &[]).await?;
+        Ok(())
+    }
+
+    pub async fn stats(&self) -> Result<StatsView, StoreError> {
+        let mut client = self.client().await?;
+        let tx = client
+            .build_transaction()
+            .isolation_level(IsolationLevel::RepeatableRead)
+            .read_only(true)
+            .start()
+            .await?;
+        let rows = tx
+            .query(
+                "SELECT status, SUM(orders)::BIGINT, SUM(cents)::BIGINT, SUM(items)::BIGINT
+                 FROM order_totals GROUP BY status",
+                &[],
+            )
+            .await?;
+        let users: i64 = tx
+            .query_one("SELECT COUNT(*) FROM user_orders", &[])
+            .await?
+            .get(0);
+        tx.commit().await?;
+        let by_status = rows
+            .iter()
+            .filter_map(|row| {
+                let status = Status::parse(row.get(0))?;
+                let totals = Totals {
+                    orders: u64::try_from(row.get::<_, i64>(1)).unwrap_or(0),
+                    revenue: Money::from_cents(row.get(2)),
+                    items: u64::try_from(row.get::<_, i64>(3)).unwrap_or(0),
+                };
+                Some((status, totals))
+            })
+            .collect();
+        Ok(StatsView::new(&by_status, users as u64))
+    }
+}

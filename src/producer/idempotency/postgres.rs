@@ -1,0 +1,147 @@
+//! Idempotency-Key answers in PostgreSQL (`idempotency_keys`), shared by every producer on
+//! the database: the first request to insert a key goes ahead; the others see its answer, or
+//! that it is still in flight.
+
+use std::time::Duration;
+
+use axum::http::StatusCode;
+use deadpool_postgres::Pool;
+
+use super::{Begin, KeysError, Saved, TTL};
+
+/// A key still in flight after this long belongs to a request whose producer died: the next
+/// request with it goes ahead.
+const ABANDONED: Duration = Duration::from_secs(300);
+/// How often expired keys are deleted.
+const CLEANUP_EVERY: Duration = Duration::from_secs(60);
+
+pub struct PgKeys {
+    pool: Pool,
+}
+
+fn failed(err: impl std::fmt::Display) -> KeysError {
+    KeysError(err.to_string())
+}
+
+fn pg_failed(err: tokio_postgres::Error) -> KeysError {
+    KeysError(crate::database::reason(&err))
+}
+
+impl PgKeys {
+    /// Also starts deleting expired keys in the background.
+    pub fn new(pool: Pool) -> Self {
+        let cleaner = pool.clone();
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(CLEANUP_EVERY);
+            loop {
+                every.tick().await;
+                let deleted = match cleaner.get().await {
+                    Ok(client) => client
+                        .execute(
+                            "DELETE FROM idempotency_keys WHERE since < now() - $1::FLOAT8 * INTERVAL '1 second'",
+                            &[&TTL.as_secs_f64()],
+                        )
+                        .await
+                        .map_err(pg_failed),
+                    Err(err) => Err(failed(err)),
+                };
+                if let Err(err) = deleted {
+                    tracing::warn!(%err, "expired Idempotency-Keys could not be deleted");
+                }
+            }
+        });
+        Self { pool }
+    }
+
+    pub async fn begin(&self, key: &str, fingerprint: &str) -> Result<Begin, KeysError> {
+        let client = self.pool.get().await.map_err(failed)?;
+        // A key released by `abort` between the two statements is simply tried again.
+        for _ in 0..3 {
+            // Inserted, or taken over when expired or abandoned: this request goes ahead.
+            let mine = client
+                .query_opt(
+                    "INSERT INTO idempotency_keys (key, fingerprint) VALUES ($1, $2)
+                     ON CONFLICT (key) DO UPDATE SET fingerprint = EXCLUDED.fingerprint,
+                        since = now(), status = NULL, location = NULL, answer = NULL
+                     WHERE idempotency_keys.since < now() - $3::FLOAT8 * INTERVAL '1 second'
+                        OR (idempotency_keys.answer IS NULL
+                            AND idempotency_keys.since < now() - $4::FLOAT8 * INTERVAL '1 second')
+                     RETURNING 1",
+                    &[
+                        &key,
+                        &fingerprint,
+                        &TTL.as_secs_f64(),
+                        &ABANDONED.as_secs_f64(),
+                    ],
+                )
+                .await
+                .map_err(pg_failed)?;
+            if mine.is_some() {
+                return Ok(Begin::New);
+            }
+            let Some(row) = client
+                .query_opt(
+                    "SELECT fingerprint, status, location, answer FROM idempotency_keys WHERE key = $1",
+                    &[&key],
+                )
+                .await
+                .map_err(pg_failed)?
+            else {
+                continue;
+            };
+            let (stored, status, location, answer): (
+                String,
+                Option<i16>,
+                Option<String>,
+                Option<String>,
+            ) = (row.get(0), row.get(1), row.get(2), row.get(3));
+            if stored != fingerprint {
+                return Ok(Begin::Mismatch);
+            }
+            return Ok(match (status, location, answer) {
+                (Some(status), Some(location), Some(answer)) => Begin::Replay(Saved {
+                    status: StatusCode::from_u16(status as u16).map_err(failed)?,
+                    location,
+                    body: serde_json::from_str(&answer).map_err(failed)?,
+                }),
+                _ => Begin::InFlight,
+            });
+        }
+        Err(KeysError(format!(
+            "the key {key:?} kept changing while it was read"
+        )))
+    }
+
+    pub async fn finish(&self, key: &str, saved: Saved) -> Result<(), KeysError> {
+        self.pool
+            .get()
+            .await
+            .map_err(failed)?
+            .execute(
+                "UPDATE idempotency_keys SET status = $2, location = $3, answer = $4 WHERE key = $1",
+                &[
+                    &key,
+                    &(saved.status.as_u16() as i16),
+                    &saved.location,
+                    &saved.body.to_string(),
+                ],
+            )
+            .await
+            .map_err(pg_failed)?;
+        Ok(())
+    }
+
+    pub async fn abort(&self, key: &str) -> Result<(), KeysError> {
+        self.pool
+            .get()
+            .await
+            .map_err(failed)?
+            .execute(
+                "DELETE FROM idempotency_keys WHERE key = $1 AND answer IS NULL",
+                &[&key],
+            )
+            .await
+            .map_err(pg_failed)?;
+        Ok(())
+    }
+}
