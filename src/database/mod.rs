@@ -141,33 +141,46 @@ pub fn reason(err: &tokio_postgres::Error) -> String {
     }
 }
 
+/// What a pool could not do, said fully (its own text of a server error is "db error" too).
+pub fn pool_reason(err: &deadpool_postgres::PoolError) -> String {
+    match err {
+        deadpool_postgres::PoolError::Backend(err) => reason(err),
+        other => other.to_string(),
+    }
+}
+
+/// Creates a new, empty database on the server of `url` (its user needs CREATEDB) and returns
+/// the URL of that database: for tests and benchmarks, which each want a database of their own.
+pub async fn scratch(url: &str) -> anyhow::Result<String> {
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .map_err(|err| anyhow::anyhow!("{}", reason(&err)))?;
+    tokio::spawn(connection);
+    let name = format!("scratch_{}", uuid::Uuid::new_v4().simple());
+    client
+        .batch_execute(&format!("CREATE DATABASE {name}"))
+        .await
+        .map_err(|err| anyhow::anyhow!("{}", reason(&err)))?;
+    let mut scratch = url::Url::parse(url)?;
+    scratch.set_path(&name);
+    Ok(scratch.to_string())
+}
+
 /// PostgreSQL for tests: `TEST_DATABASE_URL` (CI starts one with fixtures/postgres/postgres.sh).
 #[cfg(test)]
 pub mod testing {
     /// A new, empty database on the test server, for one test; `None` without a server,
     /// except in CI, where PostgreSQL must be there.
     pub async fn scratch() -> Option<String> {
-        let Some(url) = std::env::var("TEST_DATABASE_URL")
+        let url = std::env::var("TEST_DATABASE_URL")
             .ok()
-            .filter(|u| !u.is_empty())
-        else {
+            .filter(|u| !u.is_empty());
+        if url.is_none() {
             assert!(
                 std::env::var("CI").is_err(),
                 "CI runs the store tests on PostgreSQL: set TEST_DATABASE_URL"
             );
-            return None;
-        };
-        let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
-            .await
-            .expect("the test database server answers");
-        tokio::spawn(connection);
-        let name = format!("test_{}", uuid::Uuid::new_v4().simple());
-        client
-            .batch_execute(&format!("CREATE DATABASE {name}"))
-            .await
-            .expect("a scratch database");
-        let mut scratch = url::Url::parse(&url).expect("TEST_DATABASE_URL is a URL");
-        scratch.set_path(&name);
-        Some(scratch.to_string())
+        }
+        Some(super::scratch(&url?).await.expect("a scratch database"))
     }
 }

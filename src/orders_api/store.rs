@@ -37,7 +37,7 @@ pub enum StoreError {
     Sqlite(#[from] rusqlite::Error),
     #[error("the orders database (PostgreSQL) failed: {}", crate::database::reason(.0))]
     Postgres(#[from] tokio_postgres::Error),
-    #[error("no connection to the orders database (PostgreSQL): {0}")]
+    #[error("no connection to the orders database (PostgreSQL): {}", crate::database::pool_reason(.0))]
     Pool(#[from] deadpool_postgres::PoolError),
     #[error("the orders database did not answer within {} s", TIMEOUT.as_secs())]
     Timeout,

@@ -13,7 +13,7 @@ use crate::common::stream::OrderStream;
 use crate::common::{client_config, eventually, kafka_properties, settings, TestApp, TestBroker};
 
 /// The node leading `topic`'s partition 0, once it has one.
-async fn leader(bootstrap: &str, topic: &str) -> i32 {
+pub async fn leader(bootstrap: &str, topic: &str) -> i32 {
     let client: BaseConsumer = client_config(bootstrap).create().expect("client");
     eventually(30, || {
         let metadata = client.fetch_metadata(Some(topic), Duration::from_secs(5));

@@ -27,4 +27,5 @@ mod limits;
 mod operations;
 mod orders_flow;
 mod orders_pages;
+mod orders_postgres;
 mod topics;

@@ -23,6 +23,10 @@ fn failed(err: impl std::fmt::Display) -> KeysError {
     KeysError(err.to_string())
 }
 
+fn pool_failed(err: deadpool_postgres::PoolError) -> KeysError {
+    KeysError(crate::database::pool_reason(&err))
+}
+
 fn pg_failed(err: tokio_postgres::Error) -> KeysError {
     KeysError(crate::database::reason(&err))
 }
@@ -43,7 +47,7 @@ impl PgKeys {
                         )
                         .await
                         .map_err(pg_failed),
-                    Err(err) => Err(failed(err)),
+                    Err(err) => Err(pool_failed(err)),
                 };
                 if let Err(err) = deleted {
                     tracing::warn!(%err, "expired Idempotency-Keys could not be deleted");
@@ -54,7 +58,7 @@ impl PgKeys {
     }
 
     pub async fn begin(&self, key: &str, fingerprint: &str) -> Result<Begin, KeysError> {
-        let client = self.pool.get().await.map_err(failed)?;
+        let client = self.pool.get().await.map_err(pool_failed)?;
         // A key released by `abort` between the two statements is simply tried again.
         for _ in 0..3 {
             // Inserted, or taken over when expired or abandoned: this request goes ahead.
@@ -116,7 +120,7 @@ impl PgKeys {
         self.pool
             .get()
             .await
-            .map_err(failed)?
+            .map_err(pool_failed)?
             .execute(
                 "UPDATE idempotency_keys SET status = $2, location = $3, answer = $4 WHERE key = $1",
                 &[
@@ -135,7 +139,7 @@ impl PgKeys {
         self.pool
             .get()
             .await
-            .map_err(failed)?
+            .map_err(pool_failed)?
             .execute(
                 "DELETE FROM idempotency_keys WHERE key = $1 AND answer IS NULL",
                 &[&key],

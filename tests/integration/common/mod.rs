@@ -251,8 +251,16 @@ pub struct TestApp {
 }
 
 impl TestApp {
-    pub async fn start(settings: Settings, services: Services) -> Self {
+    /// With `TEST_ORDERS_DATABASE_URL`, an Orders API without a data folder keeps its orders
+    /// in a database of its own on that PostgreSQL server: the suite run on the third store.
+    pub async fn start(mut settings: Settings, services: Services) -> Self {
         init_logs();
+        if let Ok(url) = std::env::var("TEST_ORDERS_DATABASE_URL") {
+            if settings.storage.data_dir.is_none() && settings.storage.database_url.is_none() {
+                let scratch = kafka_orders::database::scratch(&url).await;
+                settings.storage.database_url = Some(scratch.expect("a scratch database"));
+            }
+        }
         let running = app::start(settings, services)
             .await
             .expect("services start");

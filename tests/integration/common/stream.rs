@@ -49,9 +49,14 @@ impl OrderStream {
     /// POSTs an order to `producer` every `1/rate` seconds, each in its own task, so a stalled
     /// request does not slow the stream.
     pub fn start(producer: &str, rate: u32) -> Self {
+        Self::to_each(&[producer], rate)
+    }
+
+    /// As [`OrderStream::start`], sending to each producer in turn (as a load balancer would).
+    pub fn to_each(producers: &[&str], rate: u32) -> Self {
         let tally = Arc::new(Mutex::new(Tally::default()));
         let (stop, mut stopped) = tokio::sync::watch::channel(false);
-        let url = format!("{producer}/orders");
+        let urls: Vec<String> = producers.iter().map(|p| format!("{p}/orders")).collect();
         let client = reqwest::Client::builder()
             .timeout(Duration::from_secs(10))
             .build()
@@ -66,8 +71,13 @@ impl OrderStream {
                     _ = tick.tick() => {}
                     _ = stopped.changed() => break,
                 }
-                shared.lock().expect("tally").sent += 1;
-                let (client, url, tally) = (client.clone(), url.clone(), shared.clone());
+                let sent = {
+                    let mut tally = shared.lock().expect("tally");
+                    tally.sent += 1;
+                    tally.sent
+                };
+                let url = urls[sent % urls.len()].clone();
+                let (client, tally) = (client.clone(), shared.clone());
                 requests.spawn(async move {
                     let acknowledged = match client.post(&url).json(&seed_order()).send().await {
                         Ok(r) if r.status().is_success() => r
