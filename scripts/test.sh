@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs every test, on a fresh machine too: installs what the tests need, checks formatting and
-# lints, starts a real Apache Kafka (from Maven Central jars), and runs the suite against the
-# embedded broker and against that Kafka, then the real-client compatibility tests against
-# both, and at last the suite and the console on a 3-broker SASL_SSL Apache Kafka cluster.
+# lints, starts a real Apache Kafka (from Maven Central jars) and PostgreSQL (Debian's), and
+# runs the suite against the embedded broker and against that Kafka, then the real-client
+# compatibility tests against both, and at last the suite and the console on a 3-broker
+# SASL_SSL Apache Kafka cluster.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR=never
@@ -17,16 +18,23 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "== build"
 cargo build --workspace --all-targets --locked
 
-echo "== start a real Apache Kafka"
+echo "== start a real Apache Kafka and PostgreSQL"
 fixtures/kafka/kafka.sh start
-trap 'fixtures/kafka/kafka.sh stop; fixtures/kafka-cluster/cluster.sh stop' EXIT
+trap 'fixtures/kafka/kafka.sh stop; fixtures/kafka-cluster/cluster.sh stop; fixtures/postgres/postgres.sh stop' EXIT
 real_kafka=127.0.0.1:${KAFKA_PORT:-19092}
+fixtures/postgres/postgres.sh start
+# The store suite and the scale-out tests make databases of their own on it, and restart it.
+TEST_DATABASE_URL=$(fixtures/postgres/postgres.sh url)
+export TEST_DATABASE_URL PG_CONTROL=fixtures/postgres/postgres.sh
 
 # Bounded, so that a test stuck after a failure cannot hold the run for long.
 echo "== tests on the embedded broker"
 timeout 1200 cargo test --workspace
 echo "== the same tests on Apache Kafka ($real_kafka)"
 KAFKA_BROKERS=$real_kafka KAFKA_CONTROL=fixtures/kafka/kafka.sh timeout 1200 cargo test --test integration
+
+echo "== the Orders API's tests again with its orders in PostgreSQL"
+TEST_ORDERS_DATABASE_URL=$TEST_DATABASE_URL timeout 600 cargo test --test integration -- orders_flow orders_pages auth::
 
 echo "== the console in headless Chromium, on the embedded broker and on Apache Kafka"
 node --test tests/console/

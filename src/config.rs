@@ -302,6 +302,43 @@ impl Default for Settings {
     }
 }
 
+const ENV_PREFIX: &str = "KAFKA_ORDERS_";
+
+/// Whether a variable is one of those Kubernetes puts in every pod for each Service (its
+/// "service links"): for a Service named `kafka-orders`, `KAFKA_ORDERS_SERVICE_HOST`,
+/// `KAFKA_ORDERS_SERVICE_PORT[_NAME]`, `KAFKA_ORDERS_PORT=tcp://…` and
+/// `KAFKA_ORDERS_PORT_3001_TCP[_PROTO|_PORT|_ADDR]`. They are not settings: left out, not
+/// refused as unknown ones, or the process would not start in such a pod.
+fn kubernetes_service_link(name: &str, value: &str) -> bool {
+    let name = name.to_ascii_uppercase();
+    let parts: Vec<&str> = name.split('_').collect();
+    let service = parts
+        .windows(2)
+        .position(|w| w == ["SERVICE", "HOST"] || w == ["SERVICE", "PORT"]);
+    match service {
+        Some(at) if parts[at + 1] == "HOST" => return at + 2 == parts.len(),
+        Some(_) => return true,
+        None => {}
+    }
+    if name.ends_with("_PORT")
+        && ["tcp://", "udp://", "sctp://"]
+            .iter()
+            .any(|scheme| value.starts_with(scheme))
+    {
+        return true;
+    }
+    // …_PORT_<number>_<protocol>[_PROTO|_PORT|_ADDR]
+    parts.iter().enumerate().any(|(at, part)| {
+        let rest = &parts[at + 1..];
+        *part == "PORT"
+            && rest.len() >= 2
+            && rest[0].bytes().all(|b| b.is_ascii_digit())
+            && ["TCP", "UDP", "SCTP"].contains(&rest[1])
+            && (rest.len() == 2
+                || (rest.len() == 3 && ["PROTO", "PORT", "ADDR"].contains(&rest[2])))
+    })
+}
+
 /// Calls `$each!(field)` for every group of [`Settings`], so that the groups are listed once.
 macro_rules! groups {
     ($each:ident) => {
@@ -323,18 +360,24 @@ impl Settings {
     pub fn load(file: &Path, flags: &[Dict]) -> anyhow::Result<Self> {
         let defaults = Self::default().layer();
         let known: BTreeSet<String> = defaults.extract::<Dict>()?.into_keys().collect();
+        let (vars, service_links): (Vec<_>, Vec<_>) =
+            std::env::vars().partition(|(name, value)| !kubernetes_service_link(name, value));
+        let service_links: BTreeSet<String> = service_links
+            .into_iter()
+            .filter_map(|(name, _)| Some(name.strip_prefix(ENV_PREFIX)?.to_ascii_lowercase()))
+            .collect();
         // `KAFKA_ORDERS_KAFKA_*` are client properties, whose names have dots: a layer of
         // their own, right above the other variables.
         let properties = BTreeMap::from([(
             "kafka",
-            crate::kafka::Properties::from_env(std::env::vars()),
+            crate::kafka::Properties::from_env(vars.into_iter()),
         )]);
         let mut figment = defaults
             .merge(Toml::file(file))
-            .merge(
-                Env::prefixed("KAFKA_ORDERS_")
-                    .filter(|key| !key.as_str().to_ascii_lowercase().starts_with("kafka_")),
-            )
+            .merge(Env::prefixed(ENV_PREFIX).filter(move |key| {
+                let key = key.as_str().to_ascii_lowercase();
+                !key.starts_with("kafka_") && !service_links.contains(&key)
+            }))
             .merge(Serialized::defaults(properties));
         for layer in flags {
             figment = figment.merge(Serialized::defaults(layer));

@@ -129,3 +129,49 @@ fn bad_flags_and_fsync_policies_are_refused() {
     let (code, _) = run(&["--no-such-flag"], &[]);
     assert_eq!(code, Some(2));
 }
+
+/// In a Kubernetes pod, every Service in the namespace adds variables such as
+/// `KAFKA_ORDERS_SERVICE_HOST` (a Service named kafka-orders) or
+/// `KAFKA_ORDERS_KAFKA_PORT_9092_TCP_ADDR` (one named kafka-orders-kafka): the process starts
+/// anyway, while a misspelled setting is still refused.
+#[tokio::test]
+async fn kubernetes_service_variables_do_not_stop_the_start() {
+    let listen = crate::common::process::free_port();
+    let links = [
+        ("KAFKA_ORDERS_SERVICE_HOST", "10.0.0.11"),
+        ("KAFKA_ORDERS_SERVICE_PORT", "3003"),
+        ("KAFKA_ORDERS_SERVICE_PORT_HTTP", "3003"),
+        ("KAFKA_ORDERS_PORT", "tcp://10.0.0.11:3003"),
+        ("KAFKA_ORDERS_PORT_3003_TCP", "tcp://10.0.0.11:3003"),
+        ("KAFKA_ORDERS_PORT_3003_TCP_PROTO", "tcp"),
+        ("KAFKA_ORDERS_PORT_3003_TCP_PORT", "3003"),
+        ("KAFKA_ORDERS_PORT_3003_TCP_ADDR", "10.0.0.11"),
+        ("KAFKA_ORDERS_KAFKA_SERVICE_HOST", "10.0.0.12"),
+        ("KAFKA_ORDERS_KAFKA_SERVICE_PORT", "9092"),
+        ("KAFKA_ORDERS_KAFKA_PORT", "tcp://10.0.0.12:9092"),
+        ("KAFKA_ORDERS_KAFKA_PORT_9092_TCP_ADDR", "10.0.0.12"),
+        ("KAFKA_ORDERS_PRODUCER_SERVICE_HOST", "10.0.0.13"),
+        ("KAFKA_ORDERS_PRODUCER_PORT_3001_TCP_PROTO", "tcp"),
+    ];
+    let mut command = Command::new(env!("CARGO_BIN_EXE_kafka-orders"));
+    command
+        .arg("orders-api")
+        .env("KAFKA_ORDERS_ORDERS_API_LISTEN", listen.to_string())
+        .envs(links);
+    let _api = crate::common::process::Process::spawn(&mut command);
+    let url = format!("http://{listen}/healthz");
+    crate::common::eventually(30, || async {
+        reqwest::get(&url)
+            .await
+            .ok()
+            .filter(|r| r.status().is_success())
+            .map(drop)
+    })
+    .await;
+    let (code, err) = run(
+        &["orders-api"],
+        &[links[0], ("KAFKA_ORDERS_ORDERS_API_PORT", "3003")],
+    );
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("orders_api_port"), "{err}");
+}
