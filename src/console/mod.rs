@@ -7,7 +7,7 @@ mod guard;
 mod kafka;
 mod log_dirs;
 mod pages;
-mod wire;
+pub(crate) mod wire;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

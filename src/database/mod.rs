@@ -37,8 +37,11 @@ pub async fn connect(url: &str, pool_size: usize) -> anyhow::Result<Pool> {
         .parse()
         .map_err(|err| anyhow::anyhow!("invalid configuration: database_url: {err}"))?;
     // TLS as the URL's sslmode says (prefer by default: TLS when the server offers it),
-    // checking the server's certificate against the system's CAs.
-    let tls = MakeTlsConnector::new(SslConnector::builder(SslMethod::tls())?.build());
+    // checking the server's certificate against the system's CAs, found where the console's
+    // own Kafka client finds them (the OpenSSL compiled in knows no system path).
+    let mut tls = SslConnector::builder(SslMethod::tls_client())?;
+    tls.set_cert_store(crate::console::wire::tls::trusted(&Default::default())?);
+    let tls = MakeTlsConnector::new(tls.build());
     let manager = Manager::from_config(
         config,
         tls,
@@ -72,9 +75,9 @@ pub async fn connect(url: &str, pool_size: usize) -> anyhow::Result<Pool> {
 /// What a failed migration says: the server's error when it answered, else why not.
 #[derive(Debug, thiserror::Error)]
 enum MigrateError {
-    #[error(transparent)]
+    #[error("{}", reason(.0))]
     Postgres(#[from] tokio_postgres::Error),
-    #[error(transparent)]
+    #[error("{}", pool_reason(.0))]
     Pool(#[from] deadpool_postgres::PoolError),
     #[error("the database was migrated by a newer version of kafka-orders (schema version {found}; this one knows up to {known})")]
     Newer { found: i32, known: i32 },
@@ -182,5 +185,63 @@ pub mod testing {
             );
         }
         Some(super::scratch(&url?).await.expect("a scratch database"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// Instances starting together on a new database: each migration is applied once, every
+    /// start succeeds.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn instances_starting_together_apply_each_migration_once() {
+        let Some(url) = super::testing::scratch().await else {
+            return;
+        };
+        let starts = (0..6).map(|_| super::connect(&url, 1));
+        let pools = futures::future::try_join_all(starts)
+            .await
+            .expect("all start");
+        let applied: Vec<i32> = pools[0]
+            .get()
+            .await
+            .expect("client")
+            .query(
+                "SELECT version FROM kafka_orders_migrations ORDER BY version",
+                &[],
+            )
+            .await
+            .expect("query")
+            .iter()
+            .map(|row| row.get(0))
+            .collect();
+        assert_eq!(
+            applied,
+            (1..=super::MIGRATIONS.len() as i32).collect::<Vec<_>>()
+        );
+    }
+
+    #[tokio::test]
+    async fn a_wrong_password_stops_the_start_at_once_with_the_servers_reason() {
+        let Some(url) = super::testing::scratch().await else {
+            return;
+        };
+        let mut wrong = url::Url::parse(&url).expect("url");
+        wrong
+            .set_password(Some("not-the-password"))
+            .expect("password");
+        let started = std::time::Instant::now();
+        let err = super::connect(wrong.as_str(), 1)
+            .await
+            .expect_err("refused");
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(5),
+            "no waiting"
+        );
+        let text = format!("{err:#}");
+        assert!(text.contains("password authentication failed"), "{text}");
+        assert!(
+            !text.contains("not-the-password"),
+            "the password is never shown: {text}"
+        );
     }
 }

@@ -6,12 +6,15 @@
 //! in that transaction too, so they are exact across processes.
 //!
 //! Row locks are always taken in one order (the order's row, then the totals by status and
-//! slot, then the users, each sorted), so that concurrent changes cannot deadlock.
+//! slot, then the users by id and slot, each sorted), so that concurrent changes cannot
+//! deadlock.
 
 use std::collections::BTreeMap;
 use std::hash::{DefaultHasher, Hash, Hasher};
+use std::sync::LazyLock;
 
 use deadpool_postgres::{Object, Pool, Transaction};
+use tokio_postgres::types::ToSql;
 use tokio_postgres::IsolationLevel;
 
 use super::stats::{StatsView, Totals};
@@ -50,17 +53,101 @@ fn json(order: &Order) -> String {
     serde_json::to_string(order).unwrap_or_default()
 }
 
-/// How the statistics change: totals by (status, slot) and orders by user, sorted, so that
-/// every transaction locks their rows in the same order.
+/// How the statistics change: totals by (status, slot) and orders by (user, slot), each key
+/// once and sorted, so that every statement locks their rows in the same order.
 #[derive(Default)]
 struct Changes {
     totals: BTreeMap<(&'static str, i16), (i64, i64, i64)>,
-    users: BTreeMap<String, i64>,
+    users: BTreeMap<(String, i16), i64>,
+}
+
+/// The statistics' upserts as `WITH` clauses of a statement that changes an order, fed by the
+/// arrays of [`Changes::params`] from parameter `$first` on, applied only when `condition`
+/// holds. One statement: the rows are locked for the shortest time, until the commit.
+fn count_clauses(first: usize, condition: &str) -> String {
+    let p = |n: usize| format!("${}", first + n);
+    format!(
+        "totals AS (
+            INSERT INTO order_totals (status, slot, orders, cents, items)
+            SELECT * FROM unnest({}::TEXT[], {}::INT2[], {}::INT8[], {}::INT8[], {}::INT8[])
+            WHERE {condition}
+            ON CONFLICT (status, slot) DO UPDATE SET
+                orders = order_totals.orders + EXCLUDED.orders,
+                cents = order_totals.cents + EXCLUDED.cents,
+                items = order_totals.items + EXCLUDED.items
+        ), users AS (
+            INSERT INTO user_orders (user_id, slot, orders)
+            SELECT * FROM unnest({}::TEXT[], {}::INT2[], {}::INT8[])
+            WHERE {condition}
+            ON CONFLICT (user_id, slot) DO UPDATE SET orders = user_orders.orders + EXCLUDED.orders
+        )",
+        p(0),
+        p(1),
+        p(2),
+        p(3),
+        p(4),
+        p(5),
+        p(6),
+        p(7)
+    )
+}
+
+/// Stores an order unless its id is known, counting it only then.
+static INGEST: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "WITH new AS (
+            INSERT INTO orders (id, body, status, user_id) VALUES ($1, $2, $3, $4)
+            ON CONFLICT (id) DO NOTHING RETURNING seq
+        ), {}
+        SELECT seq FROM new",
+        count_clauses(5, "EXISTS (SELECT 1 FROM new)")
+    )
+});
+static UPDATE: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "WITH {} UPDATE orders SET body = $2, status = $3, user_id = $4 WHERE id = $1",
+        count_clauses(5, "TRUE")
+    )
+});
+/// Keeps the row without its order: a tombstone.
+static DELETE: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "WITH {} UPDATE orders SET body = NULL, status = NULL, user_id = NULL WHERE id = $1",
+        count_clauses(2, "TRUE")
+    )
+});
+
+/// The arrays [`count_clauses`] reads.
+struct Columns {
+    statuses: Vec<&'static str>,
+    slots: Vec<i16>,
+    orders: Vec<i64>,
+    cents: Vec<i64>,
+    items: Vec<i64>,
+    users: Vec<String>,
+    user_slots: Vec<i16>,
+    user_orders: Vec<i64>,
+}
+
+impl Columns {
+    fn params(&self) -> [&(dyn ToSql + Sync); 8] {
+        [
+            &self.statuses,
+            &self.slots,
+            &self.orders,
+            &self.cents,
+            &self.items,
+            &self.users,
+            &self.user_slots,
+            &self.user_orders,
+        ]
+    }
 }
 
 impl Changes {
-    /// Counts `order` `sign` times: 1 when it is stored, -1 when it leaves.
-    fn count(&mut self, order: &Order, sign: i64) -> &mut Self {
+    /// Counts `order` `sign` times: 1 when it is stored, -1 when it leaves. Its slot is chosen
+    /// by its id; any slot would do, as readers add them up.
+    fn count(mut self, order: &Order, sign: i64) -> Self {
         let mut hasher = DefaultHasher::new();
         order.id.hash(&mut hasher);
         let slot = (hasher.finish() % SLOTS) as i16;
@@ -69,42 +156,26 @@ impl Changes {
         entry.0 += sign * share.orders as i64;
         entry.1 += sign * share.revenue.cents();
         entry.2 += sign * share.items as i64;
-        *self.users.entry(order.user_id.clone()).or_default() += sign;
+        *self.users.entry((order.user_id.clone(), slot)).or_default() += sign;
         self
     }
 
-    async fn apply(&self, tx: &Transaction<'_>) -> Result<(), tokio_postgres::Error> {
-        for ((status, slot), (orders, cents, items)) in &self.totals {
-            if (*orders, *cents, *items) == (0, 0, 0) {
-                continue;
-            }
-            tx.execute(
-                "INSERT INTO order_totals (status, slot, orders, cents, items)
-                 VALUES ($1, $2, $3, $4, $5)
-                 ON CONFLICT (status, slot) DO UPDATE SET
-                    orders = order_totals.orders + EXCLUDED.orders,
-                    cents = order_totals.cents + EXCLUDED.cents,
-                    items = order_totals.items + EXCLUDED.items",
-                &[status, slot, orders, cents, items],
-            )
-            .await?;
+    fn columns(self) -> Columns {
+        let totals = self.totals.into_iter().filter(|(_, t)| *t != (0, 0, 0));
+        let (keys, values): (Vec<_>, Vec<_>) = totals.unzip();
+        let (statuses, slots) = keys.into_iter().unzip();
+        let users = self.users.into_iter().filter(|(_, n)| *n != 0);
+        let ((users, user_slots), user_orders) = users.unzip();
+        Columns {
+            statuses,
+            slots,
+            orders: values.iter().map(|v| v.0).collect(),
+            cents: values.iter().map(|v| v.1).collect(),
+            items: values.iter().map(|v| v.2).collect(),
+            users,
+            user_slots,
+            user_orders,
         }
-        for (user, orders) in self.users.iter().filter(|(_, n)| **n != 0) {
-            tx.execute(
-                "INSERT INTO user_orders (user_id, orders) VALUES ($1, $2)
-                 ON CONFLICT (user_id) DO UPDATE SET orders = user_orders.orders + EXCLUDED.orders",
-                &[user, orders],
-            )
-            .await?;
-            if *orders < 0 {
-                tx.execute(
-                    "DELETE FROM user_orders WHERE user_id = $1 AND orders <= 0",
-                    &[user],
-                )
-                .await?;
-            }
-        }
-        Ok(())
     }
 }
 
@@ -118,32 +189,21 @@ impl PgStore {
     }
 
     pub async fn ingest(&self, order: Order) -> Result<Ingested, StoreError> {
-        let mut client = self.client().await?;
-        let tx = client.transaction().await?;
-        // A concurrent ingest of the same id waits here until the first one commits, then
-        // inserts nothing.
-        let inserted = tx
-            .query_opt(
-                "INSERT INTO orders (id, body, status, user_id) VALUES ($1, $2, $3, $4)
-                 ON CONFLICT (id) DO NOTHING RETURNING seq",
-                &[
-                    &order.id,
-                    &json(&order),
-                    &order.status.name(),
-                    &order.user_id,
-                ],
-            )
-            .await?;
-        if inserted.is_some() {
-            Changes::default().count(&order, 1).apply(&tx).await?;
-            tx.commit().await?;
+        // One statement, committed on its own: a concurrent ingest of the same id waits for
+        // the first to commit, then inserts nothing and counts nothing.
+        let counted = Changes::default().count(&order, 1).columns();
+        let (body, status) = (json(&order), order.status.name());
+        let mut params: Vec<&(dyn ToSql + Sync)> = vec![&order.id, &body, &status, &order.user_id];
+        params.extend(counted.params());
+        let client = self.client().await?;
+        let statement = client.prepare_cached(&INGEST).await?;
+        if client.query_opt(&statement, &params).await?.is_some() {
             return Ok(Ingested::Created(order));
         }
-        let body: Option<String> = tx
-            .query_one("SELECT body FROM orders WHERE id = $1", &[&order.id])
-            .await?
-            .get(0);
-        tx.commit().await?;
+        let existing = client
+            .prepare_cached("SELECT body FROM orders WHERE id = $1")
+            .await?;
+        let body: Option<String> = client.query_one(&existing, &[&order.id]).await?.get(0);
         Ok(match body {
             None => Ingested::Deleted,
             Some(body) => match parse(&body) {
@@ -157,14 +217,11 @@ impl PgStore {
     }
 
     pub async fn get(&self, id: &str) -> Result<Option<Order>, StoreError> {
-        let row = self
-            .client()
-            .await?
-            .query_opt(
-                "SELECT body FROM orders WHERE id = $1 AND body IS NOT NULL",
-                &[&id],
-            )
+        let client = self.client().await?;
+        let statement = client
+            .prepare_cached("SELECT body FROM orders WHERE id = $1 AND body IS NOT NULL")
             .await?;
+        let row = client.query_opt(&statement, &[&id]).await?;
         Ok(row.and_then(|row| served(id, row.get(0))))
     }
 
@@ -205,12 +262,10 @@ impl PgStore {
 
     /// The order's current body, locked until the transaction ends.
     async fn locked(tx: &Transaction<'_>, id: &str) -> Result<Option<Order>, StoreError> {
-        let row = tx
-            .query_opt(
-                "SELECT body FROM orders WHERE id = $1 AND body IS NOT NULL FOR UPDATE",
-                &[&id],
-            )
+        let statement = tx
+            .prepare_cached("SELECT body FROM orders WHERE id = $1 AND body IS NOT NULL FOR UPDATE")
             .await?;
+        let row = tx.query_opt(&statement, &[&id]).await?;
         Ok(row.and_then(|row| served(id, row.get(0))))
     }
 
@@ -224,22 +279,16 @@ impl PgStore {
         let current = Self::locked(&tx, id).await?.ok_or(UpdateError::NotFound)?;
         // Refused: the transaction is dropped, which rolls it back.
         let updated = change(&current).map_err(UpdateError::Rejected)?;
+        let changed = Changes::default()
+            .count(&current, -1)
+            .count(&updated, 1)
+            .columns();
+        let (body, status) = (json(&updated), updated.status.name());
+        let mut params: Vec<&(dyn ToSql + Sync)> = vec![&id, &body, &status, &updated.user_id];
+        params.extend(changed.params());
         let write = async {
-            tx.execute(
-                "UPDATE orders SET body = $2, status = $3, user_id = $4 WHERE id = $1",
-                &[
-                    &id,
-                    &json(&updated),
-                    &updated.status.name(),
-                    &updated.user_id,
-                ],
-            )
-            .await?;
-            Changes::default()
-                .count(&current, -1)
-                .count(&updated, 1)
-                .apply(&tx)
-                .await?;
+            let statement = tx.prepare_cached(&UPDATE).await?;
+            tx.execute(&statement, &params).await?;
             tx.commit().await
         };
         write.await.map_err(StoreError::from)?;
@@ -253,12 +302,11 @@ impl PgStore {
             return Ok(None);
         };
         // The row stays, without its order: a tombstone.
-        tx.execute(
-            "UPDATE orders SET body = NULL, status = NULL, user_id = NULL WHERE id = $1",
-            &[&id],
-        )
-        .await?;
-        Changes::default().count(&current, -1).apply(&tx).await?;
+        let counted = Changes::default().count(&current, -1).columns();
+        let mut params: Vec<&(dyn ToSql + Sync)> = vec![&id];
+        params.extend(counted.params());
+        let statement = tx.prepare_cached(&DELETE).await?;
+        tx.execute(&statement, &params).await?;
         tx.commit().await?;
         Ok(Some(current))
     }
@@ -284,7 +332,10 @@ impl PgStore {
             )
             .await?;
         let users: i64 = tx
-            .query_one("SELECT COUNT(*) FROM user_orders", &[])
+            .query_one(
+                "SELECT COUNT(*) FROM (SELECT 1 FROM user_orders GROUP BY user_id HAVING SUM(orders) > 0) AS counted",
+                &[],
+            )
             .await?
             .get(0);
         tx.commit().await?;

@@ -7,7 +7,7 @@
 
 mod sasl;
 mod scram;
-mod tls;
+pub(crate) mod tls;
 
 use std::io::{Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};

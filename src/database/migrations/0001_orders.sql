@@ -23,8 +23,11 @@ CREATE TABLE order_totals (
     PRIMARY KEY (status, slot)
 );
 
--- Orders per user; a user with none has no row, so the count of rows is the unique users.
+-- Orders per user, in slots too (one user's orders arriving at once would otherwise all wait
+-- for one row); a user counts while the slots add up to more than none.
 CREATE TABLE user_orders (
-    user_id TEXT PRIMARY KEY,
-    orders BIGINT NOT NULL
+    user_id TEXT NOT NULL,
+    slot SMALLINT NOT NULL,
+    orders BIGINT NOT NULL,
+    PRIMARY KEY (user_id, slot)
 );
