@@ -16,7 +16,6 @@ import argparse
 import json
 import os
 import re
-import socket
 import statistics
 import subprocess
 import tempfile
@@ -24,19 +23,9 @@ import time
 import urllib.request
 import uuid
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TARGET = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
-BIN = os.path.join(TARGET, "release", "kafka-orders")
+from run import BIN, ORDER, ROOT, free_port
+
 PG = os.path.join(ROOT, "fixtures", "postgres", "postgres.sh")
-ORDER = {"userId": "bench", "products": [{"id": "p1", "name": "Product 1", "price": 19.99, "quantity": 2}], "totalAmount": 39.98}
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def wait_healthy(base):

@@ -6,8 +6,9 @@ cd "$(dirname "$0")/.."
 
 # openssl makes the test cluster's certificates; perl and make build the OpenSSL compiled into
 # librdkafka (rdkafka's ssl-vendored); util-linux has prlimit (the broker's disk-fault test);
-# postgresql has the binaries (/usr/lib/postgresql/<version>/bin) for fixtures/postgres/postgres.sh.
-apt_packages=(kcat chromium openssl perl make util-linux postgresql)
+# postgresql has the binaries (/usr/lib/postgresql/<version>/bin) for fixtures/postgres/postgres.sh;
+# nginx runs deploy/nginx.conf, the cluster compose file's load balancer (tests/compose/check_cluster.py).
+apt_packages=(kcat chromium openssl perl make util-linux postgresql nginx)
 missing=()
 for p in "${apt_packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

@@ -58,6 +58,8 @@ echo "== the integration tests on the cluster, through SASL_SSL, with its fault 
 env "${cluster[@]}" timeout 1200 cargo test --test integration -- --include-ignored
 echo "== the console in headless Chromium, on the cluster"
 env "${cluster[@]}" node --test tests/console/
+echo "== docker-compose.cluster.yml against the code, on the cluster and PostgreSQL"
+python3 tests/compose/check_cluster.py
 fixtures/kafka-cluster/cluster.sh stop
 
 echo "== fuzz the broker's request decoding and handling (bounded time)"

@@ -131,11 +131,34 @@ pub struct StorageSettings {
     /// shared by every instance (`postgres://user:password@host:port/database`). Takes the
     /// place of `data_dir` for the orders.
     pub database_url: Option<String>,
+    /// A file holding `database_url` (a Docker or Kubernetes secret), so that its password is
+    /// not in the environment.
+    pub database_url_file: Option<PathBuf>,
     /// Connections to it each process keeps at most.
     pub database_pool_size: usize,
 }
 
 impl StorageSettings {
+    /// Takes `database_url` from `database_url_file` when that is set.
+    fn read_database_url(&mut self) -> anyhow::Result<()> {
+        let Some(path) = &self.database_url_file else {
+            return Ok(());
+        };
+        if self.database_url.is_some() {
+            anyhow::bail!(
+                "invalid configuration: database_url and database_url_file are both set; keep one"
+            );
+        }
+        let url = std::fs::read_to_string(path).map_err(|err| {
+            anyhow::anyhow!(
+                "invalid configuration: database_url_file: cannot read {}: {err}",
+                path.display()
+            )
+        })?;
+        self.database_url = Some(url.trim().to_string());
+        Ok(())
+    }
+
     /// Whether every change must reach the disk before it is acknowledged.
     pub fn sync_every_write(&self) -> bool {
         self.fsync == broker::FsyncPolicy::Always
@@ -286,6 +309,7 @@ impl Default for Settings {
                 data_dir: None,
                 fsync: broker::FsyncPolicy::Never,
                 database_url: None,
+                database_url_file: None,
                 database_pool_size: 16,
             },
             http: Limits {
@@ -408,6 +432,7 @@ impl Settings {
         }
         groups!(extract);
         settings.tokens = settings.auth.tokens()?;
+        settings.storage.read_database_url()?;
         settings.kafka.properties = std::mem::take(&mut settings.kafka.properties)
             .read_files()
             .map_err(|err| anyhow::anyhow!("invalid configuration: {err}"))?;

@@ -169,23 +169,20 @@ pub async fn scratch(url: &str) -> anyhow::Result<String> {
     Ok(scratch.to_string())
 }
 
-/// PostgreSQL for tests: `TEST_DATABASE_URL` (CI starts one with fixtures/postgres/postgres.sh).
-#[cfg(test)]
-pub mod testing {
-    /// A new, empty database on the test server, for one test; `None` without a server,
-    /// except in CI, where PostgreSQL must be there.
-    pub async fn scratch() -> Option<String> {
-        let url = std::env::var("TEST_DATABASE_URL")
-            .ok()
-            .filter(|u| !u.is_empty());
-        if url.is_none() {
-            assert!(
-                std::env::var("CI").is_err(),
-                "CI runs the store tests on PostgreSQL: set TEST_DATABASE_URL"
-            );
-        }
-        Some(super::scratch(&url?).await.expect("a scratch database"))
+/// A new database of its own for a test, on the server of `TEST_DATABASE_URL` (CI starts one
+/// with fixtures/postgres/postgres.sh): `None`, and the test is skipped, without one, except
+/// in CI, where PostgreSQL must be there.
+pub async fn test_database() -> Option<String> {
+    let url = std::env::var("TEST_DATABASE_URL")
+        .ok()
+        .filter(|u| !u.is_empty());
+    if url.is_none() {
+        assert!(
+            std::env::var("CI").is_err(),
+            "CI runs the tests on PostgreSQL too: set TEST_DATABASE_URL"
+        );
     }
+    Some(scratch(&url?).await.expect("a scratch database"))
 }
 
 #[cfg(test)]
@@ -194,7 +191,7 @@ mod tests {
     /// start succeeds.
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
     async fn instances_starting_together_apply_each_migration_once() {
-        let Some(url) = super::testing::scratch().await else {
+        let Some(url) = super::test_database().await else {
             return;
         };
         let starts = (0..6).map(|_| super::connect(&url, 1));
@@ -222,7 +219,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_wrong_password_stops_the_start_at_once_with_the_servers_reason() {
-        let Some(url) = super::testing::scratch().await else {
+        let Some(url) = super::test_database().await else {
             return;
         };
         let mut wrong = url::Url::parse(&url).expect("url");

@@ -179,6 +179,16 @@ impl Changes {
     }
 }
 
+/// A read-only transaction whose queries all see one snapshot.
+async fn snapshot(client: &mut Object) -> Result<Transaction<'_>, tokio_postgres::Error> {
+    client
+        .build_transaction()
+        .isolation_level(IsolationLevel::RepeatableRead)
+        .read_only(true)
+        .start()
+        .await
+}
+
 impl PgStore {
     pub fn new(pool: Pool) -> Self {
         Self { pool }
@@ -231,12 +241,7 @@ impl PgStore {
         let offset = query.offset as i64;
         let mut client = self.client().await?;
         // The count and the page from one snapshot.
-        let tx = client
-            .build_transaction()
-            .isolation_level(IsolationLevel::RepeatableRead)
-            .read_only(true)
-            .start()
-            .await?;
+        let tx = snapshot(&mut client).await?;
         const MATCHING: &str = "FROM orders WHERE body IS NOT NULL
             AND ($1::TEXT IS NULL OR status = $1) AND ($2::TEXT IS NULL OR user_id = $2)";
         let total: i64 = tx
@@ -318,12 +323,7 @@ impl PgStore {
 
     pub async fn stats(&self) -> Result<StatsView, StoreError> {
         let mut client = self.client().await?;
-        let tx = client
-            .build_transaction()
-            .isolation_level(IsolationLevel::RepeatableRead)
-            .read_only(true)
-            .start()
-            .await?;
+        let tx = snapshot(&mut client).await?;
         let rows = tx
             .query(
                 "SELECT status, SUM(orders)::BIGINT, SUM(cents)::BIGINT, SUM(items)::BIGINT

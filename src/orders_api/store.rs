@@ -198,7 +198,7 @@ pub(super) mod tests {
                 Backend::Sqlite(tempfile::tempdir().expect("tempdir")),
             ];
             all.extend(
-                crate::database::testing::scratch()
+                crate::database::test_database()
                     .await
                     .map(Backend::Postgres),
             );
@@ -444,7 +444,7 @@ pub(super) mod tests {
 
     #[tokio::test]
     async fn a_postgres_row_that_is_not_an_order_is_not_served_nor_replaced() {
-        let Some(url) = crate::database::testing::scratch().await else {
+        let Some(url) = crate::database::test_database().await else {
             return;
         };
         let pool = crate::database::connect(&url, 2).await.expect("postgres");

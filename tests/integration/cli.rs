@@ -91,6 +91,16 @@ fn a_secret_file_that_cannot_be_read_is_named_and_its_value_never_shown() {
     );
     assert_eq!(code, Some(1), "{out}");
     assert!(!out.contains("hunter2"), "{out}");
+    // The database URL from a file: the same rules.
+    let (code, err) = run(
+        &["orders-api"],
+        &[("KAFKA_ORDERS_DATABASE_URL_FILE", "/no/such/url")],
+    );
+    assert_eq!(code, Some(2));
+    assert!(
+        err.contains("database_url_file") && err.contains("/no/such/url"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -159,15 +169,7 @@ async fn kubernetes_service_variables_do_not_stop_the_start() {
         .env("KAFKA_ORDERS_ORDERS_API_LISTEN", listen.to_string())
         .envs(links);
     let _api = crate::common::process::Process::spawn(&mut command);
-    let url = format!("http://{listen}/healthz");
-    crate::common::eventually(30, || async {
-        reqwest::get(&url)
-            .await
-            .ok()
-            .filter(|r| r.status().is_success())
-            .map(drop)
-    })
-    .await;
+    crate::common::process::healthy(&format!("http://{listen}")).await;
     let (code, err) = run(
         &["orders-api"],
         &[links[0], ("KAFKA_ORDERS_ORDERS_API_PORT", "3003")],

@@ -118,15 +118,20 @@ impl AppProcess {
     /// `/healthz`.
     pub async fn healthy(&self) {
         for base in [&self.producer, &self.api, &self.consumer] {
-            let url = format!("{base}/healthz");
-            eventually(60, || async {
-                reqwest::get(&url)
-                    .await
-                    .ok()
-                    .filter(|r| r.status().is_success())
-                    .map(drop)
-            })
-            .await;
+            healthy(base).await;
         }
     }
+}
+
+/// Waits (at most 60 s) until the HTTP service at `base` answers `/healthz`.
+pub async fn healthy(base: &str) {
+    let url = format!("{base}/healthz");
+    eventually(60, || async {
+        reqwest::get(&url)
+            .await
+            .ok()
+            .filter(|r| r.status().is_success())
+            .map(drop)
+    })
+    .await;
 }
