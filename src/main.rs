@@ -239,8 +239,22 @@ fn settings(cli: &Cli, command: &Command) -> Result<(Services, Settings), std::p
     })
 }
 
-#[tokio::main]
-async fn main() -> std::process::ExitCode {
+fn main() -> std::process::ExitCode {
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("kafka-orders: cannot start the async runtime: {err}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let code = runtime.block_on(run());
+    // A Kafka client still blocked in a call (a final commit to a Kafka that is gone) must not
+    // hold the exit once the stop is done.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    code
+}
+
+async fn run() -> std::process::ExitCode {
     let cli = Cli::parse();
     let command = cli.command.as_ref().unwrap_or(&Command::All);
     if let Command::Probe { url } = command {

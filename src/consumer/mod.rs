@@ -37,6 +37,8 @@ use rewind::{Action, Rewinds};
 
 /// Orders forwarded to the Orders API at the same time.
 const IN_FLIGHT: usize = 64;
+/// How long the stop waits for the final commit and the goodbye to the group.
+const CLOSE_WAIT: Duration = Duration::from_secs(5);
 
 /// Why a message is refused for good and parked on the dead-letter topic.
 #[derive(Debug, thiserror::Error)]
@@ -140,16 +142,24 @@ pub async fn run(
         worker.after(&message, step, &mut rewinds);
     }
     drop(in_flight);
-    // Commit what was processed, then leave the group (librdkafka does both on close).
+    // Commit what was processed, then leave the group (librdkafka does both on close). With
+    // Kafka gone (stopped beside this process) librdkafka waits out the group session and more;
+    // the stop does not wait that long: what was not committed is delivered again.
     let consumer = worker.consumer;
-    tokio::task::spawn_blocking(move || {
+    let close = tokio::task::spawn_blocking(move || {
         if let Err(err) = consumer.commit_consumer_state(CommitMode::Sync) {
             tracing::debug!(%err, "final commit had nothing to do");
         }
         consumer.unsubscribe();
         drop(consumer);
-    })
-    .await?;
+    });
+    match tokio::time::timeout(CLOSE_WAIT, close).await {
+        Ok(closed) => closed?,
+        Err(_) => tracing::warn!(
+            "Kafka did not take the final commit within {} s; stopping without it (orders since the last commit are delivered again)",
+            CLOSE_WAIT.as_secs()
+        ),
+    }
     tracing::info!("consumer stopped");
     Ok(())
 }

@@ -1,6 +1,8 @@
 //! A consumer killed with SIGKILL in the middle of a stream of orders (no LeaveGroup, no
 //! commit): the group coordinator evicts it when its session times out, the survivor takes its
 //! partitions, and every order arrives once. Then it is started again and rejoins.
+//!
+//! And a consumer whose Kafka has gone still stops when asked.
 
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -52,6 +54,37 @@ async fn a_killed_consumer_is_evicted_and_nothing_is_lost() {
     let report = stream.finish(&api, restarted, 60).await;
     assert!(report.caught_up_in < Duration::from_secs(45), "{report:?}");
     drop(again);
+    app.stop().await;
+    broker.stop().await;
+}
+
+/// `docker compose down` stops Kafka beside the consumer: asked to stop after its Kafka is
+/// gone, the consumer gives up the final commit after a bounded wait and exits 0 (what it did
+/// not commit is delivered again, as at-least-once allows).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_consumer_whose_kafka_is_gone_still_stops_when_asked() {
+    let mut broker = TestBroker::alone().await;
+    let s = settings(&broker.bootstrap(), "gone");
+    let app = TestApp::start(s.clone(), Services::OrdersApi).await;
+    let producer = TestApp::start(s.clone(), Services::Producer).await;
+    let mut consumer = consumer_process(&s, &app.api);
+    group_members(&broker.bootstrap(), &s.kafka.group, 1).await;
+    // Orders flowing, with offsets committed every second, when Kafka goes.
+    let stream = OrderStream::start(&producer.producer, 100);
+    stream.until_acknowledged(200, 30).await;
+    broker.pause().await;
+    let asked = Instant::now();
+    let exited = tokio::task::block_in_place(|| consumer.terminate_within(Duration::from_secs(10)));
+    assert_eq!(
+        exited,
+        Some(true),
+        "exit 0 within 10 s, docker stop's grace period"
+    );
+    eprintln!(
+        "stopped {:?} after SIGTERM, its Kafka gone",
+        asked.elapsed()
+    );
+    broker.resume().await;
     app.stop().await;
     broker.stop().await;
 }

@@ -4,6 +4,7 @@
 use std::ffi::OsString;
 use std::net::SocketAddr;
 use std::process::{Child, Command};
+use std::time::{Duration, Instant};
 
 use super::{eventually, kafka_properties, real_kafka, RealKafka};
 
@@ -23,12 +24,26 @@ impl Process {
 
     /// SIGTERM, then waits: whether it exited 0.
     pub fn terminate(&mut self) -> bool {
+        self.terminate_within(Duration::MAX).expect("exited")
+    }
+
+    /// SIGTERM, then waits at most `limit`: whether it exited 0, or `None` if it was still
+    /// running (it is killed then).
+    pub fn terminate_within(&mut self, limit: Duration) -> Option<bool> {
         let pid = self.0.id().to_string();
         Command::new("kill")
             .args(["-TERM", &pid])
             .status()
             .expect("kill -TERM");
-        self.0.wait().expect("exit").success()
+        let asked = Instant::now();
+        while asked.elapsed() < limit {
+            if let Some(status) = self.0.try_wait().expect("wait") {
+                return Some(status.success());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        self.kill_9();
+        None
     }
 }
 
