@@ -25,7 +25,8 @@ real_kafka=127.0.0.1:${KAFKA_PORT:-19092}
 fixtures/postgres/postgres.sh start
 # The store suite and the scale-out tests make databases of their own on it, and restart it.
 TEST_DATABASE_URL=$(fixtures/postgres/postgres.sh url)
-export TEST_DATABASE_URL PG_CONTROL=fixtures/postgres/postgres.sh
+TEST_DATABASE_CA=$(fixtures/postgres/postgres.sh ca)
+export TEST_DATABASE_URL TEST_DATABASE_CA PG_CONTROL=fixtures/postgres/postgres.sh
 
 # Bounded, so that a test stuck after a failure cannot hold the run for long.
 echo "== tests on the embedded broker"

@@ -159,7 +159,9 @@ pub async fn start(mut settings: Settings, services: Services) -> anyhow::Result
     }
     let database = match &settings.storage.database_url {
         Some(url) if services.has(Services::OrdersApi) || services.has(Services::Producer) => {
-            Some(database::connect(url, settings.storage.database_pool_size).await?)
+            let storage = &settings.storage;
+            let ca_file = storage.database_ca_file.as_deref();
+            Some(database::connect(url, storage.database_pool_size, ca_file).await?)
         }
         _ => None,
     };

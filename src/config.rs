@@ -119,7 +119,7 @@ pub struct BrokerSettings {
 }
 
 /// Where data is kept and how hard it is pushed to the disk.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize)]
 pub struct StorageSettings {
     /// The built-in broker's log and group offsets (`broker/`) and the Orders API's orders
     /// (`orders-api/orders.db`). `None`: everything in memory.
@@ -134,6 +134,9 @@ pub struct StorageSettings {
     /// A file holding `database_url` (a Docker or Kubernetes secret), so that its password is
     /// not in the environment.
     pub database_url_file: Option<PathBuf>,
+    /// The CA the database server's certificate must chain to, its host name checked too
+    /// (libpq's verify-full); without it TLS encrypts without checking (libpq's require).
+    pub database_ca_file: Option<PathBuf>,
     /// Connections to it each process keeps at most.
     pub database_pool_size: usize,
 }
@@ -141,6 +144,9 @@ pub struct StorageSettings {
 impl StorageSettings {
     /// Takes `database_url` from `database_url_file` when that is set.
     fn read_database_url(&mut self) -> anyhow::Result<()> {
+        if self.database_url.as_deref() == Some("") {
+            self.database_url = None;
+        }
         let Some(path) = &self.database_url_file else {
             return Ok(());
         };
@@ -198,6 +204,20 @@ pub struct AuthSettings {
     #[serde(deserialize_with = "names")]
     api_tokens: Vec<String>,
     api_tokens_file: Option<PathBuf>,
+}
+
+/// Without `database_url`, which holds a password.
+impl std::fmt::Debug for StorageSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StorageSettings")
+            .field("data_dir", &self.data_dir)
+            .field("fsync", &self.fsync)
+            .field("database_url", &self.database_url.as_ref().map(|_| "(set)"))
+            .field("database_url_file", &self.database_url_file)
+            .field("database_ca_file", &self.database_ca_file)
+            .field("database_pool_size", &self.database_pool_size)
+            .finish()
+    }
 }
 
 impl std::fmt::Debug for AuthSettings {
@@ -310,6 +330,7 @@ impl Default for Settings {
                 fsync: broker::FsyncPolicy::Never,
                 database_url: None,
                 database_url_file: None,
+                database_ca_file: None,
                 database_pool_size: 16,
             },
             http: Limits {

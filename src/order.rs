@@ -100,9 +100,9 @@ impl Status {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Product {
-    #[schema(min_length = 1, example = "prod-1")]
+    #[schema(min_length = 1, max_length = 255, example = "prod-1")]
     pub id: String,
-    #[schema(min_length = 1, example = "Product 1")]
+    #[schema(min_length = 1, max_length = 255, example = "Product 1")]
     pub name: String,
     pub price: Money,
     #[schema(minimum = 1, example = 2)]
@@ -113,9 +113,13 @@ pub struct Product {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Order {
-    #[schema(min_length = 1, example = "order-0193a8f2c4d07c3e9b1f5a6d7e8f9a0b")]
+    #[schema(
+        min_length = 1,
+        max_length = 255,
+        example = "order-0193a8f2c4d07c3e9b1f5a6d7e8f9a0b"
+    )]
     pub id: String,
-    #[schema(min_length = 1, example = "user123")]
+    #[schema(min_length = 1, max_length = 255, example = "user123")]
     pub user_id: String,
     #[schema(min_items = 1)]
     pub products: Vec<Product>,
@@ -133,7 +137,7 @@ pub struct Order {
 #[derive(Debug, Clone, PartialEq, Eq, utoipa::ToSchema)]
 #[schema(rename_all = "camelCase")]
 pub struct NewOrder {
-    #[schema(min_length = 1, example = "user123")]
+    #[schema(min_length = 1, max_length = 255, example = "user123")]
     pub user_id: String,
     #[schema(min_items = 1)]
     pub products: Vec<Product>,
@@ -152,6 +156,24 @@ pub fn new_order_id() -> String {
     format!("order-{}", uuid::Uuid::now_v7().simple())
 }
 
+/// The longest text field, in characters: ids and names, not documents. It also keeps every
+/// stored value well inside what a database index takes (PostgreSQL's b-tree: about 2.7 KB).
+pub const MAX_TEXT: usize = 255;
+
+/// Why a text field's value is refused, if it is. Control characters (NUL among them, which
+/// PostgreSQL's text refuses) have no place in an id or a name.
+pub fn text_problem(s: &str) -> Option<String> {
+    if s.chars().count() > MAX_TEXT {
+        Some(format!("must be at most {MAX_TEXT} characters"))
+    } else if s.chars().any(char::is_control) {
+        Some("must not contain control characters".into())
+    } else if s.trim().is_empty() {
+        Some("must not be empty".into())
+    } else {
+        None
+    }
+}
+
 fn non_empty_string(
     obj: &Map<String, Value>,
     field: &str,
@@ -159,11 +181,13 @@ fn non_empty_string(
     errors: &mut Vec<FieldError>,
 ) -> String {
     match obj.get(field) {
-        Some(Value::String(s)) if !s.trim().is_empty() => s.clone(),
-        Some(Value::String(_)) => {
-            errors.push(FieldError::new(path, "must not be empty"));
-            String::new()
-        }
+        Some(Value::String(s)) => match text_problem(s) {
+            None => s.clone(),
+            Some(why) => {
+                errors.push(FieldError::new(path, why));
+                String::new()
+            }
+        },
         None | Some(Value::Null) => {
             errors.push(FieldError::new(path, "is required"));
             String::new()
@@ -431,6 +455,29 @@ mod tests {
                 "totalAmount"
             ]
         );
+    }
+
+    #[test]
+    fn ids_and_names_are_short_text_without_control_characters() {
+        for (user, why) in [
+            ("x".repeat(MAX_TEXT + 1), "at most 255"),
+            ("ann\u{0}".to_string(), "control characters"),
+            ("ann\nbob".to_string(), "control characters"),
+        ] {
+            let mut body = seed_body();
+            body["userId"] = json!(user);
+            body["products"][0]["name"] = json!(user);
+            let errors = NewOrder::from_json(&body).expect_err("refused");
+            let fields: Vec<(&str, &str)> = errors
+                .iter()
+                .map(|e| (e.field.as_str(), e.message.as_str()))
+                .collect();
+            assert_eq!(fields.len(), 2, "{fields:?}");
+            assert!(fields.iter().all(|(_, m)| m.contains(why)), "{fields:?}");
+        }
+        let mut body = seed_body();
+        body["userId"] = json!("é".repeat(MAX_TEXT));
+        assert!(NewOrder::from_json(&body).is_ok(), "characters, not bytes");
     }
 
     #[test]

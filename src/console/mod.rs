@@ -7,7 +7,7 @@ mod guard;
 mod kafka;
 mod log_dirs;
 mod pages;
-pub(crate) mod wire;
+mod wire;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

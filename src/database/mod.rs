@@ -5,11 +5,12 @@
 //! migrations embedded in the binary ([`MIGRATIONS`]), applied at start in one transaction
 //! that holds an advisory lock, so instances starting together apply each one once.
 
+use std::path::Path;
 use std::time::Duration;
 
 use anyhow::Context;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
-use openssl::ssl::{SslConnector, SslMethod};
+use openssl::ssl::{SslConnector, SslMethod, SslVerifyMode};
 use postgres_openssl::MakeTlsConnector;
 
 /// How long a request waits for a pooled connection, or for a new one to be made, before the
@@ -31,17 +32,26 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
     ),
 ];
 
+/// How long one operation on the database may take before it counts as failed (503): a
+/// server that hangs must not hold requests for good.
+pub const OPERATION_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// The pool of connections to the database at `url`, after the migrations have run.
-pub async fn connect(url: &str, pool_size: usize) -> anyhow::Result<Pool> {
-    let config: tokio_postgres::Config = url
+/// `ca_file`: the CA whose certificates the server's must chain to (and name its host).
+pub async fn connect(url: &str, pool_size: usize, ca_file: Option<&Path>) -> anyhow::Result<Pool> {
+    let mut config: tokio_postgres::Config = url
         .parse()
-        .map_err(|err| anyhow::anyhow!("invalid configuration: database_url: {err}"))?;
-    // TLS as the URL's sslmode says (prefer by default: TLS when the server offers it),
-    // checking the server's certificate against the system's CAs, found where the console's
-    // own Kafka client finds them (the OpenSSL compiled in knows no system path).
-    let mut tls = SslConnector::builder(SslMethod::tls_client())?;
-    tls.set_cert_store(crate::console::wire::tls::trusted(&Default::default())?);
-    let tls = MakeTlsConnector::new(tls.build());
+        .map_err(|err| anyhow::anyhow!("invalid configuration: database_url: {}", reason(&err)))?;
+    // A server that vanishes without closing the connection (a failover, a cut network) is
+    // noticed within seconds, not after TCP's minutes of retransmits, and its connections
+    // leave the pool.
+    config
+        .connect_timeout(WAIT)
+        .keepalives_idle(Duration::from_secs(10))
+        .keepalives_interval(Duration::from_secs(5))
+        .keepalives_retries(2)
+        .tcp_user_timeout(OPERATION_TIMEOUT);
+    let tls = tls(ca_file)?;
     let manager = Manager::from_config(
         config,
         tls,
@@ -72,6 +82,44 @@ pub async fn connect(url: &str, pool_size: usize) -> anyhow::Result<Pool> {
     }
 }
 
+/// TLS as libpq does it: the URL's sslmode says whether (prefer, the default: when the server
+/// offers it; require; disable). Without `ca_file` the server's certificate is not checked
+/// (libpq's prefer and require: encryption, not identity); with it, the certificate must
+/// chain to that CA and name the host (libpq's verify-full).
+fn tls(ca_file: Option<&Path>) -> anyhow::Result<MakeTlsConnector> {
+    let mut builder = SslConnector::builder(SslMethod::tls_client())?;
+    match ca_file {
+        Some(path) => builder.set_ca_file(path).with_context(|| {
+            format!(
+                "invalid configuration: database_ca_file: cannot read {}",
+                path.display()
+            )
+        })?,
+        None => builder.set_verify(SslVerifyMode::NONE),
+    }
+    let mut tls = MakeTlsConnector::new(builder.build());
+    if ca_file.is_none() {
+        tls.set_callback(|config, _| {
+            config.set_verify_hostname(false);
+            Ok(())
+        });
+    }
+    Ok(tls)
+}
+
+/// Whether TLS failed by its own rules (a certificate that does not verify, no common
+/// protocol), not by a broken connection: waiting would not change it either.
+fn tls_refused(err: &tokio_postgres::Error) -> bool {
+    let mut source = std::error::Error::source(err);
+    while let Some(cause) = source {
+        if let Some(tls) = cause.downcast_ref::<openssl::ssl::Error>() {
+            return tls.code() == openssl::ssl::ErrorCode::SSL;
+        }
+        source = cause.source();
+    }
+    false
+}
+
 /// What a failed migration says: the server's error when it answered, else why not.
 #[derive(Debug, thiserror::Error)]
 enum MigrateError {
@@ -84,11 +132,16 @@ enum MigrateError {
 }
 
 impl MigrateError {
-    /// Whether the server answered, so that waiting would not change the outcome.
+    /// Whether waiting would not change the outcome: the password or user was refused
+    /// (SQLSTATE class 28), the database does not exist (3D000), or it is newer than this
+    /// binary. A server starting up, recovering or out of connections is waited for.
     fn is_final(&self) -> bool {
         match self {
             Self::Postgres(err) | Self::Pool(deadpool_postgres::PoolError::Backend(err)) => {
-                err.as_db_error().is_some()
+                let refused = err
+                    .code()
+                    .is_some_and(|c| c.code().starts_with("28") || c.code() == "3D000");
+                refused || tls_refused(err)
             }
             Self::Pool(_) => false,
             Self::Newer { .. } => true,
@@ -194,7 +247,7 @@ mod tests {
         let Some(url) = super::test_database().await else {
             return;
         };
-        let starts = (0..6).map(|_| super::connect(&url, 1));
+        let starts = (0..6).map(|_| super::connect(&url, 1, None));
         let pools = futures::future::try_join_all(starts)
             .await
             .expect("all start");
@@ -227,7 +280,7 @@ mod tests {
             .set_password(Some("not-the-password"))
             .expect("password");
         let started = std::time::Instant::now();
-        let err = super::connect(wrong.as_str(), 1)
+        let err = super::connect(wrong.as_str(), 1, None)
             .await
             .expect_err("refused");
         assert!(
@@ -240,5 +293,71 @@ mod tests {
             !text.contains("not-the-password"),
             "the password is never shown: {text}"
         );
+    }
+
+    /// TLS: encrypted by default (sslmode prefer, as libpq), and with `database_ca_file` the
+    /// server must prove who it is. Needs `TEST_DATABASE_CA` (`postgres.sh ca`).
+    #[tokio::test]
+    async fn tls_encrypts_by_default_and_checks_the_server_against_a_given_ca() {
+        let Some(url) = super::test_database().await else {
+            return;
+        };
+        let Some(ca) = std::env::var_os("TEST_DATABASE_CA") else {
+            assert!(std::env::var("CI").is_err(), "CI sets TEST_DATABASE_CA");
+            return;
+        };
+        let encrypted = |pool: deadpool_postgres::Pool| async move {
+            let client = pool.get().await.expect("client");
+            let row = client
+                .query_one(
+                    "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+                    &[],
+                )
+                .await
+                .expect("pg_stat_ssl");
+            row.get::<_, bool>(0)
+        };
+        let default = super::connect(&url, 1, None).await.expect("prefer");
+        assert!(encrypted(default).await, "TLS when the server offers it");
+        let checked = super::connect(&format!("{url}?sslmode=require"), 1, Some(ca.as_ref()))
+            .await
+            .expect("the server's certificate chains to the CA and names 127.0.0.1");
+        assert!(encrypted(checked).await);
+
+        // Another CA: the server cannot prove who it is, and that stops the start at once.
+        let dir = tempfile::tempdir().expect("tempdir");
+        let other = dir.path().join("other-ca.pem");
+        std::fs::write(&other, self_signed("another CA")).expect("write");
+        let started = std::time::Instant::now();
+        let err = super::connect(&format!("{url}?sslmode=require"), 1, Some(&other))
+            .await
+            .expect_err("refused");
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(5),
+            "no waiting"
+        );
+        assert!(
+            format!("{err:#}").contains("certificate verify failed"),
+            "{err:#}"
+        );
+    }
+
+    fn self_signed(name: &str) -> Vec<u8> {
+        use openssl::{asn1::Asn1Time, hash::MessageDigest, pkey::PKey, rsa::Rsa, x509};
+        let key = PKey::from_rsa(Rsa::generate(2048).expect("rsa")).expect("key");
+        let mut subject = x509::X509NameBuilder::new().expect("name");
+        subject.append_entry_by_text("CN", name).expect("CN");
+        let subject = subject.build();
+        let mut cert = x509::X509Builder::new().expect("builder");
+        cert.set_version(2).expect("v3");
+        cert.set_subject_name(&subject).expect("subject");
+        cert.set_issuer_name(&subject).expect("issuer");
+        cert.set_pubkey(&key).expect("key");
+        cert.set_not_before(&Asn1Time::days_from_now(0).expect("now"))
+            .expect("from");
+        cert.set_not_after(&Asn1Time::days_from_now(1).expect("then"))
+            .expect("until");
+        cert.sign(&key, MessageDigest::sha256()).expect("sign");
+        cert.build().to_pem().expect("pem")
     }
 }

@@ -5,9 +5,10 @@
 //! state the other left. The statistics (`order_totals`, `user_orders`, see the migration) change
 //! in that transaction too, so they are exact across processes.
 //!
-//! Row locks are always taken in one order (the order's row, then the totals by status and
-//! slot, then the users by id and slot, each sorted), so that concurrent changes cannot
-//! deadlock.
+//! Every change locks the order's row first, then the statistics' rows in one statement
+//! whose shape is the same for every change ([`count_clauses`]), each list sorted: two changes
+//! take shared rows in the same order, so they wait for each other rather than deadlock
+//! (the concurrency test checks that no change fails that way).
 
 use std::collections::BTreeMap;
 use std::hash::{DefaultHasher, Hash, Hasher};
@@ -179,6 +180,17 @@ impl Changes {
     }
 }
 
+/// A transaction at READ COMMITTED whatever the server's default: a row locked with
+/// `FOR UPDATE` is then read as the last change left it, where a stricter level would refuse
+/// the change (a serialization failure) instead.
+async fn read_committed(client: &mut Object) -> Result<Transaction<'_>, tokio_postgres::Error> {
+    client
+        .build_transaction()
+        .isolation_level(IsolationLevel::ReadCommitted)
+        .start()
+        .await
+}
+
 /// A read-only transaction whose queries all see one snapshot.
 async fn snapshot(client: &mut Object) -> Result<Transaction<'_>, tokio_postgres::Error> {
     client
@@ -280,7 +292,9 @@ impl PgStore {
         change: impl FnOnce(&Order) -> Result<Order, E>,
     ) -> Result<Order, UpdateError<E>> {
         let mut client = self.client().await?;
-        let tx = client.transaction().await.map_err(StoreError::from)?;
+        let tx = read_committed(&mut client)
+            .await
+            .map_err(StoreError::from)?;
         let current = Self::locked(&tx, id).await?.ok_or(UpdateError::NotFound)?;
         // Refused: the transaction is dropped, which rolls it back.
         let updated = change(&current).map_err(UpdateError::Rejected)?;
@@ -302,7 +316,7 @@ impl PgStore {
 
     pub async fn delete(&self, id: &str) -> Result<Option<Order>, StoreError> {
         let mut client = self.client().await?;
-        let tx = client.transaction().await?;
+        let tx = read_committed(&mut client).await?;
         let Some(current) = Self::locked(&tx, id).await? else {
             return Ok(None);
         };
@@ -326,7 +340,9 @@ impl PgStore {
         let tx = snapshot(&mut client).await?;
         let rows = tx
             .query(
-                "SELECT status, SUM(orders)::BIGINT, SUM(cents)::BIGINT, SUM(items)::BIGINT
+                "SELECT status, SUM(orders)::BIGINT,
+                    LEAST(GREATEST(SUM(cents), -9223372036854775808), 9223372036854775807)::BIGINT,
+                    LEAST(SUM(items), 9223372036854775807)::BIGINT
                  FROM order_totals GROUP BY status",
                 &[],
             )

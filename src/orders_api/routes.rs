@@ -21,6 +21,10 @@ pub type Store = Arc<OrderStore>;
 impl From<StoreError> for Problem {
     fn from(err: StoreError) -> Self {
         tracing::error!(%err, "the orders store failed");
+        if err.is_refusal() {
+            // Not worth a retry: the consumer parks such an order on the dead-letter topic.
+            return Problem::new(StatusCode::UNPROCESSABLE_ENTITY, err.to_string());
+        }
         Problem::new(StatusCode::SERVICE_UNAVAILABLE, err.to_string()).with_retry_after(1)
     }
 }
@@ -183,7 +187,7 @@ async fn delete(State(store): State<Store>, Path(id): Path<String>) -> Result<St
 #[schema(rename_all = "camelCase")]
 struct OrderPatch {
     status: Option<Status>,
-    #[schema(min_length = 1)]
+    #[schema(min_length = 1, max_length = 255)]
     user_id: Option<String>,
     #[schema(min_items = 1)]
     products: Option<Vec<crate::order::Product>>,
@@ -210,9 +214,10 @@ fn apply_patch(
     }
     let mut next = current.clone();
     if let Some(v) = patch.get("userId") {
-        match v.as_str().map(str::trim) {
-            Some(u) if !u.is_empty() => next.user_id = u.to_string(),
-            _ => errors.push(FieldError::new("userId", "must be a non-empty string")),
+        match v.as_str().map(|u| (u, order::text_problem(u))) {
+            Some((u, None)) => next.user_id = u.trim().to_string(),
+            Some((_, Some(why))) => errors.push(FieldError::new("userId", why)),
+            None => errors.push(FieldError::new("userId", "must be a non-empty string")),
         }
     }
     let mut status = None;

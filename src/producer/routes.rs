@@ -141,13 +141,22 @@ async fn create(
         }
         None => None,
     };
+    let mut order_id = new_order_id();
+    let mut claim = None;
     if let Some((key, print)) = &key {
-        let begun = service.idempotency.begin(key, print).await.map_err(|err| {
-            tracing::error!(%err, "an Idempotency-Key could not be checked");
-            Problem::new(StatusCode::SERVICE_UNAVAILABLE, err.to_string()).with_retry_after(1)
-        })?;
+        let begun = service
+            .idempotency
+            .begin(key, print, order_id)
+            .await
+            .map_err(|err| {
+                tracing::error!(%err, "an Idempotency-Key could not be checked");
+                Problem::new(StatusCode::SERVICE_UNAVAILABLE, err.to_string()).with_retry_after(1)
+            })?;
         match begun {
-            Begin::New => {}
+            Begin::New(held) => {
+                order_id = held.order_id.clone();
+                claim = Some(held);
+            }
             Begin::Replay(saved) => return Ok(render(saved)),
             Begin::InFlight => {
                 return Err(Problem::new(
@@ -163,13 +172,16 @@ async fn create(
             }
         }
     }
-    let result = publish_order(&service, new.into_order(new_order_id()), wait).await;
-    if let Some((key, print)) = &key {
+    let result = publish_order(&service, new.into_order(order_id), wait).await;
+    if let (Some((key, print)), Some(claim)) = (&key, &claim) {
         match &result {
             Ok(saved) | Err(Failed::AfterPublishing(_, saved)) => {
-                service.idempotency.finish(key, print, saved.clone()).await
+                service
+                    .idempotency
+                    .finish(key, print, claim, saved.clone())
+                    .await
             }
-            Err(Failed::NotPublished(_)) => service.idempotency.abort(key).await,
+            Err(Failed::NotPublished(_)) => service.idempotency.abort(key, claim).await,
         }
     }
     result.map(render).map_err(Failed::into_problem)

@@ -91,7 +91,7 @@ fn a_secret_file_that_cannot_be_read_is_named_and_its_value_never_shown() {
     );
     assert_eq!(code, Some(1), "{out}");
     assert!(!out.contains("hunter2"), "{out}");
-    // The database URL from a file: the same rules.
+    // The database URL from a file: the same rules, and never both.
     let (code, err) = run(
         &["orders-api"],
         &[("KAFKA_ORDERS_DATABASE_URL_FILE", "/no/such/url")],
@@ -101,6 +101,45 @@ fn a_secret_file_that_cannot_be_read_is_named_and_its_value_never_shown() {
         err.contains("database_url_file") && err.contains("/no/such/url"),
         "{err}"
     );
+    let url = dir.path().join("database-url");
+    std::fs::write(&url, "postgres://orders:hunter2@127.0.0.1:1/orders\n").expect("write");
+    let url = url.to_str().expect("utf8");
+    let (code, err) = run(
+        &["orders-api"],
+        &[
+            ("KAFKA_ORDERS_DATABASE_URL_FILE", url),
+            ("KAFKA_ORDERS_DATABASE_URL", "postgres://x@y/z"),
+        ],
+    );
+    assert_eq!(code, Some(2));
+    assert!(err.contains("both set"), "{err}");
+}
+
+/// The URL read from its file is the one used (trimmed): the start names PostgreSQL's
+/// refusal, never the password.
+#[test]
+fn the_database_url_is_read_from_its_file() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = dir.path().join("database-url");
+    // Port 1: nothing listens; the start waits for it, so a bad URL shows at once instead.
+    std::fs::write(
+        &url,
+        "postgres://orders:hunter2@127.0.0.1:1/orders?sslmode=nonsense\n",
+    )
+    .expect("write");
+    let (code, out) = run_all(
+        &["orders-api", "--listen", "127.0.0.1:0"],
+        &[(
+            "KAFKA_ORDERS_DATABASE_URL_FILE",
+            url.to_str().expect("utf8"),
+        )],
+    );
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        out.contains("database_url") && out.contains("sslmode"),
+        "{out}"
+    );
+    assert!(!out.contains("hunter2"), "{out}");
 }
 
 #[test]

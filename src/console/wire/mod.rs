@@ -7,7 +7,7 @@
 
 mod sasl;
 mod scram;
-pub(crate) mod tls;
+mod tls;
 
 use std::io::{Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};

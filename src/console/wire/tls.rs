@@ -148,7 +148,7 @@ impl Tls {
 }
 
 /// The CAs the broker's certificate must chain to.
-pub(crate) fn trusted(props: &Properties) -> Result<X509Store, WireError> {
+fn trusted(props: &Properties) -> Result<X509Store, WireError> {
     let setup = |what: &'static str| move |source| WireError::TlsSetup { what, source };
     let mut store = X509StoreBuilder::new().map_err(setup("certificate store"))?;
     let location = props.get("ssl.ca.location").filter(|p| *p != "probe");

@@ -13,13 +13,14 @@ CREATE INDEX orders_by_user ON orders (user_id, seq) WHERE body IS NOT NULL;
 
 -- The statistics, changed in the same transaction as the orders they count. Each status has
 -- a few slots (chosen by order id), so that concurrent changes rarely wait for one row lock;
--- a reader adds the slots up.
+-- a reader adds the slots up. NUMERIC, as sums of many large orders can pass 64 bits; the
+-- reader caps what it reads at 64 bits.
 CREATE TABLE order_totals (
     status TEXT NOT NULL,
     slot SMALLINT NOT NULL,
     orders BIGINT NOT NULL,
-    cents BIGINT NOT NULL,
-    items BIGINT NOT NULL,
+    cents NUMERIC NOT NULL,
+    items NUMERIC NOT NULL,
     PRIMARY KEY (status, slot)
 );
 

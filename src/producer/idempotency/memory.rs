@@ -5,7 +5,7 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 use std::time::Instant;
 
-use super::{Begin, Saved, TTL};
+use super::{Begin, Claim, Saved, TTL};
 
 /// How many keys and how many bytes of answers are remembered.
 const CAPACITY: usize = 100_000;
@@ -94,7 +94,7 @@ impl MemoryKeys {
                 keys.bytes += kept.bytes;
                 keys.entries.insert(key.to_string(), kept);
                 keys.by_age.push_back((now, key.to_string()));
-                Begin::New
+                Begin::New(Claim::default())
             }
         }
     }
@@ -136,7 +136,7 @@ mod tests {
     #[test]
     fn a_key_is_new_then_in_flight_then_replayed() {
         let cache = MemoryKeys::default();
-        assert!(matches!(cache.begin("k", "1"), Begin::New));
+        assert!(matches!(cache.begin("k", "1"), Begin::New(_)));
         assert!(matches!(cache.begin("k", "1"), Begin::InFlight));
         assert!(matches!(cache.begin("k", "2"), Begin::Mismatch));
         cache.finish("k", "1", saved(7));
@@ -151,17 +151,20 @@ mod tests {
     fn an_aborted_key_can_be_tried_again_and_keeps_its_new_age() {
         let cache = MemoryKeys::default();
         let start = Instant::now();
-        assert!(matches!(cache.begin_at("k", "1", start), Begin::New));
+        assert!(matches!(cache.begin_at("k", "1", start), Begin::New(_)));
         cache.abort("k");
         let later = start + TTL / 2;
-        assert!(matches!(cache.begin_at("k", "1", later), Begin::New));
+        assert!(matches!(cache.begin_at("k", "1", later), Begin::New(_)));
         cache.finish("k", "1", saved(1));
         // The first, aborted use expires; the second one must not go with it.
         assert!(matches!(
             cache.begin_at("k", "1", start + TTL + Duration::from_secs(1)),
             Begin::Replay(_)
         ));
-        assert!(matches!(cache.begin_at("k", "1", later + TTL), Begin::New));
+        assert!(matches!(
+            cache.begin_at("k", "1", later + TTL),
+            Begin::New(_)
+        ));
     }
 
     #[test]
@@ -172,14 +175,14 @@ mod tests {
             ..saved(n)
         };
         for key in ["a", "b", "c"] {
-            assert!(matches!(cache.begin(key, "1"), Begin::New));
+            assert!(matches!(cache.begin(key, "1"), Begin::New(_)));
             cache.finish(key, "1", big(1));
         }
         // Three halves of the budget: the next use makes room by forgetting the oldest.
-        assert!(matches!(cache.begin("d", "1"), Begin::New));
+        assert!(matches!(cache.begin("d", "1"), Begin::New(_)));
         assert!(cache.keys().bytes <= MAX_BYTES);
         assert!(
-            matches!(cache.begin("a", "1"), Begin::New),
+            matches!(cache.begin("a", "1"), Begin::New(_)),
             "a was forgotten"
         );
         assert!(
@@ -192,7 +195,7 @@ mod tests {
     fn keys_expire_after_the_ttl_and_beyond_the_capacity() {
         let cache = MemoryKeys::default();
         let start = Instant::now();
-        assert!(matches!(cache.begin_at("old", "1", start), Begin::New));
+        assert!(matches!(cache.begin_at("old", "1", start), Begin::New(_)));
         cache.finish("old", "1", saved(0));
         assert!(matches!(
             cache.begin_at("old", "1", start + TTL - Duration::from_secs(1)),
@@ -200,18 +203,18 @@ mod tests {
         ));
         assert!(matches!(
             cache.begin_at("old", "1", start + TTL),
-            Begin::New
+            Begin::New(_)
         ));
 
         let cache = MemoryKeys::default();
         for n in 0..=CAPACITY {
             assert!(matches!(
                 cache.begin_at(&n.to_string(), "1", start),
-                Begin::New
+                Begin::New(_)
             ));
         }
         assert_eq!(cache.keys().entries.len(), CAPACITY, "the oldest went");
-        assert!(matches!(cache.begin_at("0", "1", start), Begin::New));
+        assert!(matches!(cache.begin_at("0", "1", start), Begin::New(_)));
         assert!(matches!(
             cache.begin_at(&CAPACITY.to_string(), "1", start),
             Begin::InFlight

@@ -27,13 +27,25 @@ pub struct Saved {
 }
 
 pub enum Begin {
-    /// First use of the key: go ahead, then call `finish` or `abort`.
-    New,
+    /// First use of the key: go ahead with the claim's order id, then call `finish` or
+    /// `abort` with the claim.
+    New(Claim),
     Replay(Saved),
     /// The same key is being processed by another request right now.
     InFlight,
     /// The key was used with a different body.
     Mismatch,
+}
+
+/// What a request holding a key publishes under, and what it answers or releases the key with.
+#[derive(Default)]
+pub struct Claim {
+    /// The order's id: the one proposed, or, when an abandoned key is taken over, the id the
+    /// first request had (if that one was published after all, the order is stored once).
+    pub order_id: String,
+    /// Who holds the key (shared keys only): a request that took too long cannot answer or
+    /// release the key once another has taken it over.
+    token: String,
 }
 
 /// The body's fingerprint: the same in every process and version, as instances share keys.
@@ -63,20 +75,32 @@ impl Idempotency {
         Self::Postgres(PgKeys::new(pool))
     }
 
-    pub async fn begin(&self, key: &str, fingerprint: &str) -> Result<Begin, KeysError> {
+    /// Begins a request with `key`; `order_id` is the id its order will have if it is new.
+    pub async fn begin(
+        &self,
+        key: &str,
+        fingerprint: &str,
+        order_id: String,
+    ) -> Result<Begin, KeysError> {
         match self {
-            Self::Memory(keys) => Ok(keys.begin(key, fingerprint)),
-            Self::Postgres(keys) => keys.begin(key, fingerprint).await,
+            Self::Memory(keys) => Ok(match keys.begin(key, fingerprint) {
+                Begin::New(_) => Begin::New(Claim {
+                    order_id,
+                    token: String::new(),
+                }),
+                other => other,
+            }),
+            Self::Postgres(keys) => bounded(keys.begin(key, fingerprint, order_id)).await,
         }
     }
 
     /// Remembers the answer. A failure is logged: the order was published either way, and a
     /// retry is answered "still being processed" until the key is taken over.
-    pub async fn finish(&self, key: &str, fingerprint: &str, saved: Saved) {
+    pub async fn finish(&self, key: &str, fingerprint: &str, claim: &Claim, saved: Saved) {
         match self {
             Self::Memory(keys) => keys.finish(key, fingerprint, saved),
             Self::Postgres(keys) => {
-                if let Err(err) = keys.finish(key, saved).await {
+                if let Err(err) = bounded(keys.finish(key, &claim.token, saved)).await {
                     tracing::error!(key, %err, "the answer to an Idempotency-Key could not be remembered");
                 }
             }
@@ -84,14 +108,124 @@ impl Idempotency {
     }
 
     /// Forgets a key whose request published nothing, so a retry really tries again.
-    pub async fn abort(&self, key: &str) {
+    pub async fn abort(&self, key: &str, claim: &Claim) {
         match self {
             Self::Memory(keys) => keys.abort(key),
             Self::Postgres(keys) => {
-                if let Err(err) = keys.abort(key).await {
+                if let Err(err) = bounded(keys.abort(key, &claim.token)).await {
                     tracing::warn!(key, %err, "an Idempotency-Key could not be released; a retry waits until it is taken over");
                 }
             }
         }
+    }
+}
+
+/// A shared-key operation, failed after the database's operation timeout.
+async fn bounded<T>(
+    operation: impl std::future::Future<Output = Result<T, KeysError>>,
+) -> Result<T, KeysError> {
+    let limit = crate::database::OPERATION_TIMEOUT;
+    tokio::time::timeout(limit, operation)
+        .await
+        .unwrap_or_else(|_| {
+            Err(KeysError(format!(
+                "the database did not answer within {} s",
+                limit.as_secs()
+            )))
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn saved(n: u64) -> Saved {
+        Saved {
+            status: StatusCode::ACCEPTED,
+            location: format!("/orders/{n}"),
+            body: serde_json::json!({"n": n}),
+        }
+    }
+
+    /// Two producers sharing keys through PostgreSQL, including a key whose first request was
+    /// abandoned and one that expired.
+    #[tokio::test]
+    async fn producers_share_keys_and_an_abandoned_key_keeps_its_order_id() {
+        let Some(url) = crate::database::test_database().await else {
+            return;
+        };
+        let pool = crate::database::connect(&url, 2, None).await.expect("pool");
+        let one = Idempotency::postgres(pool.clone());
+        let other =
+            Idempotency::postgres(crate::database::connect(&url, 2, None).await.expect("pool"));
+
+        let Ok(Begin::New(first)) = one.begin("k", "f1", "order-1".into()).await else {
+            panic!("a new key goes ahead");
+        };
+        assert_eq!(first.order_id, "order-1");
+        assert!(matches!(
+            other.begin("k", "f1", "order-2".into()).await,
+            Ok(Begin::InFlight)
+        ));
+        assert!(matches!(
+            other.begin("k", "f2", "order-2".into()).await,
+            Ok(Begin::Mismatch)
+        ));
+        one.finish("k", "f1", &first, saved(1)).await;
+        match other.begin("k", "f1", "order-3".into()).await {
+            Ok(Begin::Replay(answer)) => assert_eq!(answer.body, serde_json::json!({"n": 1})),
+            _ => panic!("the other producer replays the first answer"),
+        }
+
+        // Abandoned: in flight for longer than ABANDONED. Only the same body takes it over,
+        // with the first request's order id; the first request can no longer answer it.
+        let Ok(Begin::New(stale)) = one.begin("a", "f1", "order-4".into()).await else {
+            panic!("new");
+        };
+        let client = pool.get().await.expect("client");
+        client
+            .execute(
+                "UPDATE idempotency_keys SET since = now() - INTERVAL '6 minutes' WHERE key = 'a'",
+                &[],
+            )
+            .await
+            .expect("age the key");
+        assert!(matches!(
+            other.begin("a", "f2", "order-5".into()).await,
+            Ok(Begin::Mismatch)
+        ));
+        let Ok(Begin::New(taken)) = other.begin("a", "f1", "order-5".into()).await else {
+            panic!("an abandoned key is taken over");
+        };
+        assert_eq!(
+            taken.order_id, "order-4",
+            "the same order id: stored once if both publish"
+        );
+        one.finish("a", "f1", &stale, saved(4)).await;
+        one.abort("a", &stale).await;
+        assert!(
+            matches!(
+                one.begin("a", "f1", "order-6".into()).await,
+                Ok(Begin::InFlight)
+            ),
+            "the late request changed nothing"
+        );
+        other.finish("a", "f1", &taken, saved(5)).await;
+        assert!(
+            matches!(one.begin("a", "f1", "order-6".into()).await, Ok(Begin::Replay(s)) if s.body == serde_json::json!({"n": 5}))
+        );
+
+        // Expired: a new use, with a new order id.
+        client
+            .execute(
+                "UPDATE idempotency_keys SET since = now() - INTERVAL '25 hours' WHERE key = 'k'",
+                &[],
+            )
+            .await
+            .expect("age the key");
+        let Ok(Begin::New(again)) = other.begin("k", "f2", "order-7".into()).await else {
+            panic!("an expired key starts afresh");
+        };
+        assert_eq!(again.order_id, "order-7");
     }
 }

@@ -7,10 +7,11 @@ use std::time::Duration;
 use axum::http::StatusCode;
 use deadpool_postgres::Pool;
 
-use super::{Begin, KeysError, Saved, TTL};
+use super::{Begin, Claim, KeysError, Saved, TTL};
 
-/// A key still in flight after this long belongs to a request whose producer died: the next
-/// request with it goes ahead.
+/// A key still in flight after this long belongs to a request whose producer died (or whose
+/// answer could not be written): the next request with it and the same body goes ahead, with
+/// the same order id.
 const ABANDONED: Duration = Duration::from_secs(300);
 /// How often expired keys are deleted.
 const CLEANUP_EVERY: Duration = Duration::from_secs(60);
@@ -57,31 +58,49 @@ impl PgKeys {
         Self { pool }
     }
 
-    pub async fn begin(&self, key: &str, fingerprint: &str) -> Result<Begin, KeysError> {
+    pub async fn begin(
+        &self,
+        key: &str,
+        fingerprint: &str,
+        order_id: String,
+    ) -> Result<Begin, KeysError> {
         let client = self.pool.get().await.map_err(pool_failed)?;
+        let token = uuid::Uuid::new_v4().simple().to_string();
         // A key released by `abort` between the two statements is simply tried again.
         for _ in 0..3 {
-            // Inserted, or taken over when expired or abandoned: this request goes ahead.
+            // Inserted, or taken over: an expired key starts afresh; an abandoned one, with the
+            // same body only, keeps its order id. Either way this request goes ahead.
             let mine = client
                 .query_opt(
-                    "INSERT INTO idempotency_keys (key, fingerprint) VALUES ($1, $2)
+                    "INSERT INTO idempotency_keys (key, fingerprint, order_id, token)
+                     VALUES ($1, $2, $3, $4)
                      ON CONFLICT (key) DO UPDATE SET fingerprint = EXCLUDED.fingerprint,
-                        since = now(), status = NULL, location = NULL, answer = NULL
-                     WHERE idempotency_keys.since < now() - $3::FLOAT8 * INTERVAL '1 second'
+                        token = EXCLUDED.token, since = now(),
+                        status = NULL, location = NULL, answer = NULL,
+                        order_id = CASE
+                            WHEN idempotency_keys.since < now() - $5::FLOAT8 * INTERVAL '1 second'
+                            THEN EXCLUDED.order_id ELSE idempotency_keys.order_id END
+                     WHERE idempotency_keys.since < now() - $5::FLOAT8 * INTERVAL '1 second'
                         OR (idempotency_keys.answer IS NULL
-                            AND idempotency_keys.since < now() - $4::FLOAT8 * INTERVAL '1 second')
-                     RETURNING 1",
+                            AND idempotency_keys.fingerprint = EXCLUDED.fingerprint
+                            AND idempotency_keys.since < now() - $6::FLOAT8 * INTERVAL '1 second')
+                     RETURNING order_id",
                     &[
                         &key,
                         &fingerprint,
+                        &order_id,
+                        &token,
                         &TTL.as_secs_f64(),
                         &ABANDONED.as_secs_f64(),
                     ],
                 )
                 .await
                 .map_err(pg_failed)?;
-            if mine.is_some() {
-                return Ok(Begin::New);
+            if let Some(row) = mine {
+                return Ok(Begin::New(Claim {
+                    order_id: row.get(0),
+                    token,
+                }));
             }
             let Some(row) = client
                 .query_opt(
@@ -116,15 +135,18 @@ impl PgKeys {
         )))
     }
 
-    pub async fn finish(&self, key: &str, saved: Saved) -> Result<(), KeysError> {
+    /// Answers the key, if `token` still holds it.
+    pub async fn finish(&self, key: &str, token: &str, saved: Saved) -> Result<(), KeysError> {
         self.pool
             .get()
             .await
             .map_err(pool_failed)?
             .execute(
-                "UPDATE idempotency_keys SET status = $2, location = $3, answer = $4 WHERE key = $1",
+                "UPDATE idempotency_keys SET status = $3, location = $4, answer = $5
+                 WHERE key = $1 AND token = $2",
                 &[
                     &key,
+                    &token,
                     &(saved.status.as_u16() as i16),
                     &saved.location,
                     &saved.body.to_string(),
@@ -135,14 +157,15 @@ impl PgKeys {
         Ok(())
     }
 
-    pub async fn abort(&self, key: &str) -> Result<(), KeysError> {
+    /// Releases the key, if `token` still holds it.
+    pub async fn abort(&self, key: &str, token: &str) -> Result<(), KeysError> {
         self.pool
             .get()
             .await
             .map_err(pool_failed)?
             .execute(
-                "DELETE FROM idempotency_keys WHERE key = $1 AND answer IS NULL",
-                &[&key],
+                "DELETE FROM idempotency_keys WHERE key = $1 AND token = $2 AND answer IS NULL",
+                &[&key, &token],
             )
             .await
             .map_err(pg_failed)?;
