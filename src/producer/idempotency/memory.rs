@@ -121,17 +121,9 @@ impl MemoryKeys {
 
 #[cfg(test)]
 mod tests {
+    use super::super::tests::saved;
     use super::*;
-    use axum::http::StatusCode;
     use std::time::Duration;
-
-    fn saved(n: u64) -> Saved {
-        Saved {
-            status: StatusCode::ACCEPTED,
-            location: format!("/orders/{n}"),
-            body: serde_json::json!({"n": n}),
-        }
-    }
 
     #[test]
     fn a_key_is_new_then_in_flight_then_replayed() {

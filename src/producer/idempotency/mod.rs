@@ -136,10 +136,10 @@ async fn bounded<T>(
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
-    fn saved(n: u64) -> Saved {
+    pub fn saved(n: u64) -> Saved {
         Saved {
             status: StatusCode::ACCEPTED,
             location: format!("/orders/{n}"),
