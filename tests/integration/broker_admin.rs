@@ -4,7 +4,6 @@
 
 use std::time::Duration;
 
-use broker::BrokerConfig;
 use kafka_protocol::messages::create_partitions_request::{
     CreatePartitionsAssignment, CreatePartitionsTopic,
 };
@@ -41,11 +40,7 @@ fn admin(bootstrap: &str) -> AdminClient<DefaultClientContext> {
 }
 
 fn group_client(bootstrap: &str, group: &str) -> BaseConsumer {
-    crate::common::client_config(bootstrap)
-        .set("group.id", group)
-        .set("auto.offset.reset", "earliest")
-        .set("enable.auto.commit", "false")
-        .set("session.timeout.ms", "6000")
+    crate::common::group_config(bootstrap, group)
         .create()
         .expect("consumer")
 }
@@ -167,11 +162,7 @@ async fn delete_groups_refuses_a_group_with_members_and_deletes_an_empty_one_wit
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_deleted_group_stays_deleted_after_a_restart() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let config = BrokerConfig {
-        data_dir: Some(dir.path().to_path_buf()),
-        ..BrokerConfig::ephemeral()
-    };
-    let mut broker = TestBroker::embedded(config).await;
+    let mut broker = TestBroker::embedded_in(dir.path()).await;
     let bootstrap = broker.bootstrap();
     let (topic, group, kept) = (unique("t-delrestart"), unique("g-gone"), unique("g-kept"));
     create_topic(&bootstrap, &topic, 2).await;
@@ -513,11 +504,7 @@ async fn create_partitions_grows_a_topic_and_refuses_to_shrink_it() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn added_partitions_survive_a_restart() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let config = BrokerConfig {
-        data_dir: Some(dir.path().to_path_buf()),
-        ..BrokerConfig::ephemeral()
-    };
-    let mut broker = TestBroker::embedded(config).await;
+    let mut broker = TestBroker::embedded_in(dir.path()).await;
     let bootstrap = broker.bootstrap();
     let topic = unique("t-growrestart");
     create_topic(&bootstrap, &topic, 1).await;

@@ -6,7 +6,6 @@
 
 use std::time::Duration;
 
-use broker::BrokerConfig;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
 use rdkafka::error::{KafkaError, KafkaResult};
 use rdkafka::producer::{FutureProducer, FutureRecord};
@@ -205,11 +204,7 @@ async fn a_batch_over_message_max_bytes_is_refused_and_producers_carry_on() {
 async fn a_garbage_record_in_the_offsets_log_loses_no_later_commit() {
     // Always the built-in broker (its own file), whichever Kafka the other tests run on.
     let dir = tempfile::tempdir().expect("tempdir");
-    let config = BrokerConfig {
-        data_dir: Some(dir.path().to_path_buf()),
-        ..BrokerConfig::ephemeral()
-    };
-    let mut broker = TestBroker::embedded(config).await;
+    let mut broker = TestBroker::embedded_in(dir.path()).await;
     let bootstrap = broker.bootstrap();
     let topic = "hostile-log";
     produce_one(&bootstrap, topic).await;

@@ -21,17 +21,11 @@ fn producer(bootstrap: &str) -> FutureProducer {
 }
 
 fn consumer(bootstrap: &str, group: &str) -> StreamConsumer {
-    let mut config = crate::common::client_config(bootstrap);
+    let mut config = crate::common::group_config(bootstrap, group);
     if let Ok(debug) = std::env::var("RDKAFKA_DEBUG") {
         config.set("debug", debug);
     }
-    config
-        .set("group.id", group)
-        .set("auto.offset.reset", "earliest")
-        .set("enable.auto.commit", "false")
-        .set("session.timeout.ms", "6000")
-        .create()
-        .expect("consumer")
+    config.create().expect("consumer")
 }
 
 async fn create_topic(bootstrap: &str, name: &str, partitions: i32) {

@@ -12,7 +12,7 @@
 use std::time::Duration;
 
 use kafka_orders::app::Services;
-use rdkafka::consumer::{BaseConsumer, Consumer, StreamConsumer};
+use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Message;
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::{Offset, TopicPartitionList};
@@ -65,13 +65,7 @@ async fn a_dead_letter_too_large_for_the_dlq_is_parked_truncated_and_the_partiti
     })
     .await;
 
-    let dlq: StreamConsumer = crate::common::client_config(&app.brokers)
-        .set("group.id", format!("dlq-reader-{}", s.kafka.group))
-        .set("auto.offset.reset", "earliest")
-        .create()
-        .expect("consumer");
-    dlq.subscribe(&[&format!("{}.dlq", s.kafka.topic)])
-        .expect("subscribe");
+    let dlq = crate::common::dead_letter_reader(&app.brokers, &s);
     let parked = tokio::time::timeout(Duration::from_secs(20), dlq.recv())
         .await
         .expect("a dead letter")

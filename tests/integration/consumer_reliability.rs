@@ -5,7 +5,6 @@
 use std::time::Duration;
 
 use kafka_orders::app::Services;
-use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::message::Message;
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use serde_json::json;
@@ -51,13 +50,7 @@ async fn poison_messages_in_the_middle_of_a_stream_go_to_the_dlq_and_the_rest_fl
     stream.until_acknowledged(50, 30).await;
     stream.finish(&app.api, injected, 30).await;
 
-    let dlq: StreamConsumer = crate::common::client_config(&app.brokers)
-        .set("group.id", format!("dlq-reader-{}", s.kafka.group))
-        .set("auto.offset.reset", "earliest")
-        .create()
-        .expect("consumer");
-    dlq.subscribe(&[&format!("{}.dlq", s.kafka.topic)])
-        .expect("subscribe");
+    let dlq = crate::common::dead_letter_reader(&app.brokers, &s);
     let mut seen = Vec::new();
     for _ in 0..2 {
         let message = tokio::time::timeout(Duration::from_secs(20), dlq.recv())

@@ -51,11 +51,13 @@ impl TestBroker {
     /// The broker of `KAFKA_BROKERS` (restarted with `KAFKA_CONTROL stop|resume`, alone), or
     /// an embedded one keeping its data in `dir`, so a restart finds it again.
     pub async fn restartable(dir: &std::path::Path) -> Self {
-        let config = BrokerConfig {
-            data_dir: Some(dir.to_path_buf()),
-            ..BrokerConfig::ephemeral()
-        };
-        Self::real_or_embedded(config, RealKafka::alone).await
+        Self::real_or_embedded(kept_in(dir), RealKafka::alone).await
+    }
+
+    /// Always a built-in broker keeping its data in `dir`, whichever Kafka the other tests
+    /// run on: for tests about its own files.
+    pub async fn embedded_in(dir: &std::path::Path) -> Self {
+        Self::embedded(kept_in(dir)).await
     }
 
     async fn real_or_embedded(config: BrokerConfig, hold: fn() -> RealKafka) -> Self {
@@ -138,6 +140,38 @@ impl TestBroker {
             handle.shutdown().await;
         }
     }
+}
+
+/// The built-in broker's test settings, with its data kept in `dir`.
+fn kept_in(dir: &std::path::Path) -> BrokerConfig {
+    BrokerConfig {
+        data_dir: Some(dir.to_path_buf()),
+        ..BrokerConfig::ephemeral()
+    }
+}
+
+/// A consumer client in `group`, reading from the earliest offset, committing only when told.
+pub fn group_config(bootstrap: &str, group: &str) -> rdkafka::ClientConfig {
+    let mut config = client_config(bootstrap);
+    config
+        .set("group.id", group)
+        .set("auto.offset.reset", "earliest")
+        .set("enable.auto.commit", "false")
+        .set("session.timeout.ms", "6000");
+    config
+}
+
+/// A consumer of the dead-letter topic of the services with settings `s`.
+pub fn dead_letter_reader(brokers: &str, s: &Settings) -> rdkafka::consumer::StreamConsumer {
+    use rdkafka::consumer::Consumer;
+    let dlq: rdkafka::consumer::StreamConsumer = client_config(brokers)
+        .set("group.id", format!("dlq-reader-{}", s.kafka.group))
+        .set("auto.offset.reset", "earliest")
+        .create()
+        .expect("consumer");
+    dlq.subscribe(&[&format!("{}.dlq", s.kafka.topic)])
+        .expect("subscribe");
+    dlq
 }
 
 /// The client properties of the real Kafka (`KAFKA_PROPERTIES`: a file of `key=value`
