@@ -23,6 +23,17 @@ use crate::topic_store::{TopicSpec, TopicStore};
 /// (KAFKA-17870, Kafka 4.0), with POLICY_VIOLATION for every topic in it.
 pub const MAX_PARTITIONS_PER_REQUEST: i64 = 10_000;
 
+/// Kafka's internal topic of group offsets. Listed here as Kafka lists it (internal, so that
+/// clients subscribing by pattern skip it), with one empty partition in memory: this broker
+/// keeps group offsets in its own offsets log (`group::offsets_log`), not in a topic.
+pub const OFFSETS_TOPIC: &str = "__consumer_offsets";
+/// The same id on every start, as Kafka keeps its topic's id.
+const OFFSETS_TOPIC_ID: Uuid = Uuid::from_u128(0x5f5f_636f_6e73_756d_6572_5f6f_6666_7365);
+
+/// Why the internal topic cannot be changed as asked.
+pub const INTERNAL_TOPIC_REFUSAL: &str = "__consumer_offsets is internal: the built-in broker \
+keeps group offsets in its own log, and the topic only lists them as Kafka does";
+
 /// Why partitions could not be added to a topic.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum PartitionsError {
@@ -34,6 +45,8 @@ pub enum PartitionsError {
     TooMany { added: usize },
     #[error("the new partitions could not be stored")]
     Storage,
+    #[error("{INTERNAL_TOPIC_REFUSAL}")]
+    Internal,
 }
 
 /// One partition of a topic.
@@ -80,6 +93,11 @@ pub struct Topic {
 }
 
 impl Topic {
+    /// Kafka's rule (`Topic.isInternal`): by name.
+    pub fn is_internal(&self) -> bool {
+        self.name == OFFSETS_TOPIC
+    }
+
     pub fn partition(&self, index: i32) -> Option<&Partition> {
         usize::try_from(index)
             .ok()
@@ -134,6 +152,16 @@ pub fn valid_topic_name(name: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_' || b == b'-')
 }
 
+/// The partitions `broker_max_partitions` counts: all but the internal topic's, which is
+/// always there.
+fn counted_partitions(topics: &BTreeMap<String, Arc<Topic>>) -> usize {
+    topics
+        .values()
+        .filter(|t| !t.is_internal())
+        .map(|t| t.partitions.len())
+        .sum()
+}
+
 impl Cluster {
     pub fn open(
         config: BrokerConfig,
@@ -176,6 +204,7 @@ impl Cluster {
                 .unwrap_or_else(|p| p.into_inner())
                 .insert(topic.name, Arc::new(built));
         }
+        cluster.add_offsets_topic();
         // Ids already in the logs count as issued, so a restart never issues them again.
         let seen = cluster
             .all_topics()
@@ -189,6 +218,26 @@ impl Cluster {
         cluster.producer_ids = ProducerIds::open(data_dir.as_deref(), seen)
             .map_err(storage_error(data_dir.as_deref()))?;
         Ok(cluster)
+    }
+
+    /// `OFFSETS_TOPIC`, unless a topic of that name was stored (by a version that created it
+    /// as any other): never on disk, so never in the topic store.
+    fn add_offsets_topic(&mut self) {
+        let topics = self.topics.get_mut().unwrap_or_else(|p| p.into_inner());
+        if topics.contains_key(OFFSETS_TOPIC) {
+            return;
+        }
+        let configs = TopicConfigs::default();
+        let log = PartitionLog::new(configs.rolling(&self.config));
+        let topic = Topic {
+            name: OFFSETS_TOPIC.to_string(),
+            id: OFFSETS_TOPIC_ID,
+            partitions: vec![Arc::new(Partition {
+                log: Mutex::new(log),
+            })],
+            configs,
+        };
+        topics.insert(OFFSETS_TOPIC.to_string(), Arc::new(topic));
     }
 
     fn build_topic(&self, name: &str, id: Uuid, spec: TopicSpec) -> Result<Topic, BrokerError> {
@@ -298,7 +347,7 @@ impl Cluster {
         if topics.contains_key(name) {
             return Err(ResponseError::TopicAlreadyExists);
         }
-        let held: usize = topics.values().map(|t| t.partitions.len()).sum();
+        let held = counted_partitions(&topics);
         if held + partitions as usize > self.config.max_partitions {
             tracing::warn!(
                 topic = name,
@@ -342,11 +391,14 @@ impl Cluster {
     ) -> Result<(), PartitionsError> {
         let mut topics = self.topics.write().unwrap_or_else(|p| p.into_inner());
         let topic = topics.get(name).ok_or(PartitionsError::UnknownTopic)?;
+        if topic.is_internal() {
+            return Err(PartitionsError::Internal);
+        }
         let current = topic.partitions.len() as i32;
         if count <= current {
             return Err(PartitionsError::NotAnIncrease { current });
         }
-        let held: usize = topics.values().map(|t| t.partitions.len()).sum();
+        let held = counted_partitions(&topics);
         let added = (count - current) as usize;
         if held + added > self.config.max_partitions {
             return Err(PartitionsError::TooMany { added });
@@ -403,6 +455,12 @@ impl Cluster {
                 format!("Topic {name} does not exist"),
             )
         })?;
+        if topic.is_internal() {
+            return Err((
+                ResponseError::InvalidTopicException,
+                INTERNAL_TOPIC_REFUSAL.to_string(),
+            ));
+        }
         let mut configs = topic.configs;
         change(&mut configs).map_err(|message| (ResponseError::InvalidConfig, message))?;
         if validate_only || configs == topic.configs {
@@ -439,11 +497,12 @@ impl Cluster {
     }
 
     pub fn delete_topic(&self, name: &str) -> Result<Uuid, ResponseError> {
-        let removed = self
-            .topics
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(name);
+        let mut topics = self.topics.write().unwrap_or_else(|p| p.into_inner());
+        if topics.get(name).is_some_and(|t| t.is_internal()) {
+            return Err(ResponseError::InvalidTopicException);
+        }
+        let removed = topics.remove(name);
+        drop(topics);
         let topic = removed.ok_or(ResponseError::UnknownTopicOrPartition)?;
         for partition in &topic.partitions {
             partition.log().close();
@@ -540,5 +599,53 @@ impl Cluster {
                 }
             }
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The internal topic is there from the start, also with a data folder, and only the
+    /// broker may change it; it stays out of the partition limit and out of the folder.
+    #[test]
+    fn the_offsets_topic_is_listed_and_cannot_be_changed() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let config = BrokerConfig {
+            data_dir: Some(dir.path().to_path_buf()),
+            max_partitions: 2,
+            ..BrokerConfig::ephemeral()
+        };
+        let cluster = Cluster::open(config.clone(), "127.0.0.1".into(), 9092).expect("broker");
+        let offsets = cluster.topic(OFFSETS_TOPIC).expect("listed");
+        assert!(offsets.is_internal());
+        assert_eq!(offsets.id, OFFSETS_TOPIC_ID);
+        assert_eq!(
+            cluster.create_topic(OFFSETS_TOPIC, 1).err(),
+            Some(ResponseError::TopicAlreadyExists)
+        );
+        assert_eq!(
+            cluster.delete_topic(OFFSETS_TOPIC).err(),
+            Some(ResponseError::InvalidTopicException)
+        );
+        assert_eq!(
+            cluster.add_partitions(OFFSETS_TOPIC, 3, false).err(),
+            Some(PartitionsError::Internal)
+        );
+        let altered = cluster.alter_topic_configs(OFFSETS_TOPIC, false, |_| Ok(()));
+        assert_eq!(
+            altered.err().map(|(code, _)| code),
+            Some(ResponseError::InvalidTopicException)
+        );
+        cluster
+            .create_topic("t", 2)
+            .expect("the internal one is not counted");
+        drop(cluster);
+        let again = Cluster::open(config, "127.0.0.1".into(), 9092).expect("restart");
+        assert_eq!(
+            again.topic(OFFSETS_TOPIC).map(|t| t.id),
+            Some(OFFSETS_TOPIC_ID)
+        );
+        assert_eq!(again.all_topics().len(), 2);
     }
 }

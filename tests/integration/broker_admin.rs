@@ -14,7 +14,7 @@ use kafka_protocol::messages::offset_delete_request::{
 use kafka_protocol::messages::{
     BrokerId, CreatePartitionsRequest, DeleteGroupsRequest, DescribeAclsRequest,
     DescribeClusterRequest, DescribeProducersRequest, GroupId, ListTransactionsRequest,
-    OffsetDeleteRequest, OffsetDeleteResponse, TopicName,
+    MetadataRequest, OffsetDeleteRequest, OffsetDeleteResponse, TopicName,
 };
 use kafka_protocol::protocol::StrBytes;
 use kafka_protocol::ResponseError;
@@ -719,5 +719,69 @@ async fn admin_requests_with_bad_arguments_get_kafkas_errors() {
         .with_timeout_ms(10_000);
     let answer = wire::request(&bootstrap, &placed, 3).await;
     assert_eq!(answer.results[0].error_code, 0, "{answer:?}");
+    broker.stop().await;
+}
+
+/// `__consumer_offsets` as Kafka shows it once a group has committed: listed as internal (the
+/// Java consumer subscribing by pattern skips it: tests/clients/java; librdkafka does not);
+/// producing to it and DeleteRecords on it are INVALID_TOPIC_EXCEPTION (only the broker
+/// writes there).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_offsets_topic_is_listed_as_internal_and_refuses_writes() {
+    const OFFSETS: &str = "__consumer_offsets";
+    let broker = TestBroker::start().await;
+    let bootstrap = broker.bootstrap();
+    let topic = unique("pattern");
+    create_topic(&bootstrap, &topic, 1).await;
+    let committer = subscribed_member(&bootstrap, &unique("committer"), &topic).await;
+    drop(committer);
+
+    if wire::plaintext() {
+        let all = MetadataRequest::default().with_topics(None);
+        let metadata = wire::request(&bootstrap, &all, 9).await;
+        let internal: Vec<(String, bool)> = metadata
+            .topics
+            .iter()
+            .filter_map(|t| Some((t.name.as_ref()?.to_string(), t.is_internal)))
+            .filter(|(name, _)| name == OFFSETS || *name == topic)
+            .collect();
+        assert_eq!(
+            internal.len(),
+            2,
+            "both listed: {:?}",
+            metadata.topics.len()
+        );
+        for (name, is_internal) in internal {
+            assert_eq!(is_internal, name == OFFSETS, "{name}");
+        }
+    }
+
+    let producer: FutureProducer = crate::common::client_config(&bootstrap)
+        .set("message.timeout.ms", "10000")
+        .create()
+        .expect("producer");
+    let refused = producer
+        .send(
+            FutureRecord::to(OFFSETS).partition(0).key("k").payload("v"),
+            Duration::from_secs(10),
+        )
+        .await
+        .expect_err("a produce to the offsets topic is refused");
+    assert_eq!(
+        refused.0.rdkafka_error_code(),
+        Some(RDKafkaErrorCode::InvalidTopic)
+    );
+    let mut list = TopicPartitionList::new();
+    list.add_partition_offset(OFFSETS, 0, Offset::Offset(0))
+        .expect("offset");
+    let deleted = admin(&bootstrap)
+        .delete_records(&list, &AdminOptions::new())
+        .await
+        .expect("DeleteRecords answered");
+    let element = deleted.find_partition(OFFSETS, 0).expect("partition 0");
+    assert_eq!(
+        element.error().expect_err("refused").rdkafka_error_code(),
+        Some(RDKafkaErrorCode::InvalidTopic)
+    );
     broker.stop().await;
 }

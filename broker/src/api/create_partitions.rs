@@ -36,6 +36,10 @@ fn refusal(
                 ctx.cluster.config.max_partitions
             )),
         ),
+        PartitionsError::Internal => (
+            ResponseError::InvalidTopicException,
+            Some(crate::cluster::INTERNAL_TOPIC_REFUSAL.to_string()),
+        ),
         PartitionsError::Storage => (
             ResponseError::KafkaStorageError,
             Some(format!("the new partitions of '{name}' could not be stored")),

@@ -22,11 +22,15 @@ pub fn handle(ctx: &Ctx<'_>, request: DeleteRecordsRequest) -> DeleteRecordsResp
                 .map(|p| {
                     let result = DeleteRecordsPartitionResult::default()
                         .with_partition_index(p.partition_index);
-                    let deleted = topic
-                        .as_ref()
-                        .and_then(|t| t.partition(p.partition_index))
-                        .ok_or(ResponseError::UnknownTopicOrPartition)
-                        .and_then(|partition| partition.log().delete_records(p.offset));
+                    let deleted = match &topic {
+                        // As Kafka: only the broker itself changes an internal topic.
+                        Some(t) if t.is_internal() => Err(ResponseError::InvalidTopicException),
+                        _ => topic
+                            .as_ref()
+                            .and_then(|t| t.partition(p.partition_index))
+                            .ok_or(ResponseError::UnknownTopicOrPartition)
+                            .and_then(|partition| partition.log().delete_records(p.offset)),
+                    };
                     match deleted {
                         Ok(low_watermark) => result.with_low_watermark(low_watermark),
                         Err(err) => result.with_low_watermark(-1).with_error_code(err.code()),

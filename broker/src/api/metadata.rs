@@ -25,6 +25,7 @@ fn describe(topic: &Topic, node: BrokerId) -> MetadataResponseTopic {
     MetadataResponseTopic::default()
         .with_name(Some(topic_name(&topic.name)))
         .with_topic_id(topic.id)
+        .with_is_internal(topic.is_internal())
         .with_partitions(partitions)
         .with_topic_authorized_operations(i32::MIN)
 }

@@ -66,6 +66,9 @@ fn append(
     data: PartitionProduceData,
 ) -> Result<(i64, i64), ResponseError> {
     let topic = topic.ok_or(ResponseError::UnknownTopicOrPartition)?;
+    if topic.is_internal() {
+        return Err(ResponseError::InvalidTopicException); // as Kafka: only it writes there
+    }
     let partition = topic
         .partition(data.index)
         .ok_or(ResponseError::UnknownTopicOrPartition)?;

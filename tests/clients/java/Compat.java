@@ -4,6 +4,7 @@
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.*;
+import java.util.regex.Pattern;
 import org.apache.kafka.clients.admin.*;
 import org.apache.kafka.clients.consumer.*;
 import org.apache.kafka.clients.producer.*;
@@ -20,7 +21,9 @@ public class Compat {
         System.exit(1);
     }
 
-    static void consume(int count, Set<String> seen) {
+    // byPattern: subscribes to a pattern that also matches __consumer_offsets, which the
+    // consumer must skip as an internal topic (exclude.internal.topics, on by default).
+    static void consume(int count, Set<String> seen, boolean byPattern) {
         Properties p = new Properties();
         p.put("bootstrap.servers", BOOTSTRAP);
         p.put("group.id", "g-" + TOPIC);
@@ -28,7 +31,8 @@ public class Compat {
         p.put("enable.auto.commit", "false");
         p.put("max.poll.records", "50");
         try (KafkaConsumer<String, String> c = new KafkaConsumer<>(p, new StringDeserializer(), new StringDeserializer())) {
-            c.subscribe(List.of(TOPIC));
+            if (byPattern) c.subscribe(Pattern.compile("__consumer_offsets|" + TOPIC));
+            else c.subscribe(List.of(TOPIC));
             Map<TopicPartition, OffsetAndMetadata> positions = new HashMap<>();
             long deadline = System.currentTimeMillis() + 60_000;
             int got = 0;
@@ -46,6 +50,9 @@ public class Compat {
                 }
             }
             c.commitSync(positions);
+            for (TopicPartition tp : c.assignment()) {
+                if (!tp.topic().equals(TOPIC)) fail("assigned " + tp + " by the pattern");
+            }
         }
     }
 
@@ -65,9 +72,15 @@ public class Compat {
             for (var f : sent) f.get();
         }
         Set<String> seen = new HashSet<>();
-        consume(600, seen);
-        consume(400, seen);
+        consume(600, seen, false);
+        consume(400, seen, true);
         if (seen.size() != 1000) fail(seen.size() + " distinct messages instead of 1000");
+        try (Admin admin = Admin.create(Map.of("bootstrap.servers", BOOTSTRAP))) {
+            var all = admin.listTopics(new ListTopicsOptions().listInternal(true)).namesToListings().get();
+            TopicListing offsets = all.get("__consumer_offsets");
+            if (offsets == null || !offsets.isInternal()) fail("__consumer_offsets not listed as internal: " + offsets);
+            if (admin.listTopics().names().get().contains("__consumer_offsets")) fail("__consumer_offsets listed among ordinary topics");
+        }
         System.out.println("PASS java kafka-clients");
     }
 }
