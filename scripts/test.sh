@@ -38,8 +38,8 @@ echo "== the Orders API's tests again with its orders in PostgreSQL"
 TEST_ORDERS_DATABASE_URL=$TEST_DATABASE_URL timeout 600 cargo test --test integration -- orders_flow orders_pages auth::
 
 echo "== the console in headless Chromium, on the embedded broker and on Apache Kafka"
-node --test tests/console/
-KAFKA_BROKERS=$real_kafka node --test tests/console/
+node --test --test-concurrency=1 tests/console/
+KAFKA_BROKERS=$real_kafka node --test --test-concurrency=1 tests/console/
 
 echo "== real Kafka clients against both brokers"
 scripts/client-compat.sh "$real_kafka"
@@ -58,7 +58,7 @@ cluster=(KAFKA_BROKERS="$(fixtures/kafka-cluster/cluster.sh bootstrap)"
 echo "== the integration tests on the cluster, through SASL_SSL, with its fault tests"
 env "${cluster[@]}" timeout 1200 cargo test --test integration -- --include-ignored
 echo "== the console in headless Chromium, on the cluster"
-env "${cluster[@]}" node --test tests/console/
+env "${cluster[@]}" node --test --test-concurrency=1 tests/console/
 echo "== docker-compose.cluster.yml against the code, on the cluster and PostgreSQL"
 python3 tests/compose/check_cluster.py
 fixtures/kafka-cluster/cluster.sh stop

@@ -25,6 +25,9 @@ pub enum ConsoleError {
         base: String,
         source: reqwest::Error,
     },
+    /// The console's own protocol client (DescribeLogDirs, OffsetDelete, ...).
+    #[error("{0}")]
+    Wire(#[from] super::wire::WireError),
     #[error("the request was interrupted: {0}")]
     Interrupted(#[from] tokio::task::JoinError),
 }

@@ -16,7 +16,7 @@ use crate::kafka::{Context, Kafka};
 /// The console's reading client.
 pub type Reader = BaseConsumer<Context>;
 
-const TIMEOUT: Duration = Duration::from_secs(3);
+pub(super) const TIMEOUT: Duration = Duration::from_secs(3);
 
 pub struct PartitionInfo {
     pub id: i32,
@@ -70,13 +70,46 @@ impl GroupInfo {
     }
 }
 
+/// A message as read, bytes as they are: pages show them as text when they are UTF-8 and
+/// as hex when not (`pages::messages`); a redrive sends them back unchanged.
+#[derive(Clone)]
 pub struct MessageInfo {
     pub partition: i32,
     pub offset: i64,
     pub timestamp: Option<i64>,
-    pub key: Option<String>,
-    pub headers: Vec<(String, String)>,
-    pub value: Option<String>,
+    pub key: Option<Vec<u8>>,
+    pub headers: Vec<(String, Option<Vec<u8>>)>,
+    pub value: Option<Vec<u8>>,
+}
+
+impl MessageInfo {
+    pub fn of(m: &impl Message) -> Self {
+        Self {
+            partition: m.partition(),
+            offset: m.offset(),
+            timestamp: m.timestamp().to_millis(),
+            key: m.key().map(<[u8]>::to_vec),
+            headers: m
+                .headers()
+                .map(|h| {
+                    h.iter()
+                        .map(|h| (h.key.to_string(), h.value.map(<[u8]>::to_vec)))
+                        .collect()
+                })
+                .unwrap_or_default(),
+            value: m.payload().map(<[u8]>::to_vec),
+        }
+    }
+
+    /// A header's value as text (lossy), the last one of that name.
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.headers
+            .iter()
+            .rev()
+            .find(|(k, _)| k == name)
+            .and_then(|(_, v)| v.as_deref())
+            .map(|v| String::from_utf8_lossy(v).into_owned())
+    }
 }
 
 /// A consumer (base or stream) for reading: it never commits, and it never joins the group.
@@ -102,6 +135,18 @@ pub fn brokers(client: &Reader) -> Result<Vec<String>, ConsoleError> {
         .collect())
 }
 
+fn addresses(md: &rdkafka::metadata::Metadata) -> Vec<(String, i32)> {
+    md.brokers()
+        .iter()
+        .map(|b| (b.host().to_string(), b.port()))
+        .collect()
+}
+
+/// Each broker's host and port, for the console's own protocol client.
+pub fn broker_addresses(client: &Reader) -> Result<Vec<(String, i32)>, ConsoleError> {
+    Ok(addresses(&client.fetch_metadata(None, TIMEOUT)?))
+}
+
 /// Every topic with its partitions' offsets and sizes; Kafka's internal topics are left out.
 pub fn topics(kafka: &Kafka, client: &Reader) -> Result<Topics, ConsoleError> {
     let md = client.fetch_metadata(None, TIMEOUT)?;
@@ -114,12 +159,7 @@ pub fn topics(kafka: &Kafka, client: &Reader) -> Result<Topics, ConsoleError> {
         )?);
     }
     topics.sort_by(|a, b| a.name.cmp(&b.name));
-    let addrs: Vec<(String, i32)> = md
-        .brokers()
-        .iter()
-        .map(|b| (b.host().to_string(), b.port()))
-        .collect();
-    let sizes_unknown = match super::log_dirs::topic_sizes(kafka, &addrs) {
+    let sizes_unknown = match super::log_dirs::topic_sizes(kafka, &addresses(&md)) {
         Ok(sizes) => {
             for t in &mut topics {
                 t.size = sizes.get(&t.name).copied();
@@ -204,12 +244,14 @@ fn parse_assignment(mut bytes: &[u8]) -> Vec<(String, i32)> {
     out
 }
 
+/// Every group, or only `only`.
 pub fn groups(
     client: &Reader,
     kafka: &Kafka,
     topics: &[TopicInfo],
+    only: Option<&str>,
 ) -> Result<Vec<GroupInfo>, ConsoleError> {
-    let list = client.fetch_group_list(None, TIMEOUT)?;
+    let list = client.fetch_group_list(only, TIMEOUT)?;
     let mut out = Vec::new();
     for g in list.groups() {
         let members = g
@@ -234,7 +276,11 @@ pub fn groups(
 }
 
 /// Committed offsets (OffsetFetch, without joining the group) against each partition's end.
-fn lag(kafka: &Kafka, group: &str, topics: &[TopicInfo]) -> Result<Vec<LagInfo>, ConsoleError> {
+pub(super) fn lag(
+    kafka: &Kafka,
+    group: &str,
+    topics: &[TopicInfo],
+) -> Result<Vec<LagInfo>, ConsoleError> {
     let consumer: Reader = client(kafka, Some(group))?;
     let mut tpl = TopicPartitionList::new();
     let mut high = BTreeMap::new();
@@ -266,8 +312,29 @@ fn lag(kafka: &Kafka, group: &str, topics: &[TopicInfo]) -> Result<Vec<LagInfo>,
         .collect())
 }
 
-fn text(bytes: Option<&[u8]>) -> Option<String> {
-    bytes.map(|b| String::from_utf8_lossy(b).into_owned())
+/// For each partition, the first offset whose timestamp is at or after `ms` (ListOffsets by
+/// time); partitions with none are left out (the end is the answer for them).
+pub fn offsets_at<'a>(
+    client: &Reader,
+    partitions: impl Iterator<Item = (&'a str, i32)>,
+    ms: i64,
+) -> Result<BTreeMap<(String, i32), i64>, ConsoleError> {
+    let mut tpl = TopicPartitionList::new();
+    for (topic, partition) in partitions {
+        tpl.add_partition_offset(topic, partition, Offset::Offset(ms))?;
+    }
+    if tpl.count() == 0 {
+        return Ok(BTreeMap::new());
+    }
+    let found = client.offsets_for_times(tpl, TIMEOUT)?;
+    Ok(found
+        .elements()
+        .iter()
+        .filter_map(|e| match e.offset() {
+            Offset::Offset(o) => Some(((e.topic().to_string(), e.partition()), o)),
+            _ => None,
+        })
+        .collect())
 }
 
 /// Messages of one partition in `[from, to)`, read with a consumer assigned at `from`.
@@ -295,21 +362,7 @@ pub fn read(
         if m.offset() >= to {
             break;
         }
-        out.push(MessageInfo {
-            partition: m.partition(),
-            offset: m.offset(),
-            timestamp: m.timestamp().to_millis(),
-            key: text(m.key()),
-            headers: m
-                .headers()
-                .map(|h| {
-                    h.iter()
-                        .map(|h| (h.key.to_string(), text(h.value).unwrap_or_default()))
-                        .collect()
-                })
-                .unwrap_or_default(),
-            value: text(m.payload()),
-        });
+        out.push(MessageInfo::of(&m));
     }
     Ok(out)
 }

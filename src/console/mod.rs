@@ -3,10 +3,12 @@
 //! Kafka through the Kafka protocol only, so it works the same on a real cluster.
 
 mod error;
+mod group_ops;
 mod guard;
 mod kafka;
 mod log_dirs;
 mod pages;
+mod redrive;
 mod wire;
 
 use std::sync::Arc;
@@ -35,6 +37,8 @@ pub struct Console {
     embedded: Option<broker::StatsSource>,
     started: Instant,
     http: reqwest::Client,
+    /// Held by a dead-letter redrive while it reads and writes the ledger (see [`redrive`]).
+    redrive_lock: tokio::sync::Mutex<()>,
 }
 
 impl Console {
@@ -62,6 +66,7 @@ impl Console {
             http: reqwest::Client::builder()
                 .timeout(Duration::from_secs(3))
                 .build()?,
+            redrive_lock: tokio::sync::Mutex::new(()),
         }))
     }
 }
@@ -72,10 +77,20 @@ pub fn router(console: Arc<Console>) -> Router {
         .route("/topics", get(pages::topics).post(pages::create_topic))
         .route("/topics/{name}", get(pages::topic))
         .route("/topics/{name}/live", get(pages::live))
+        .route("/topics/{name}/export", get(pages::export))
         .route("/topics/{name}/produce", post(pages::produce))
         .route("/topics/{name}/delete", post(pages::delete_topic))
         .route("/groups", get(pages::groups))
+        .route("/groups/{name}", get(pages::group))
+        .route(
+            "/groups/{name}/reset",
+            get(pages::reset_preview).post(pages::reset),
+        )
+        .route("/groups/{name}/offsets/delete", post(pages::delete_offsets))
+        .route("/groups/{name}/delete", post(pages::delete_group))
         .route("/orders", get(pages::orders))
+        .route("/dead-letters", get(pages::dead_letters))
+        .route("/dead-letters/redrive", post(pages::redrive))
         .route(
             "/assets/style.css",
             get(|| async {

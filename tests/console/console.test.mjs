@@ -36,13 +36,13 @@ async function eventually(check, seconds = 30) {
 }
 
 before(async () => {
-  ports = { producer: await freePort(), api: await freePort(), console: await freePort(), broker: await freePort() };
+  ports = { producer: await freePort(), api: await freePort(), console: await freePort(), broker: await freePort(), consumer: await freePort() };
   const kafka = process.env.KAFKA_BROKERS;
   const env = {
     ...process.env, RUST_LOG: "warn",
     KAFKA_ORDERS_PRODUCER_LISTEN: `127.0.0.1:${ports.producer}`, KAFKA_ORDERS_ORDERS_API_LISTEN: `127.0.0.1:${ports.api}`,
     KAFKA_ORDERS_ORDERS_API_URL: `http://127.0.0.1:${ports.api}`, KAFKA_ORDERS_CONSOLE_LISTEN: `127.0.0.1:${ports.console}`,
-    KAFKA_ORDERS_BROKER_LISTEN: `127.0.0.1:${ports.broker}`,
+    KAFKA_ORDERS_BROKER_LISTEN: `127.0.0.1:${ports.broker}`, KAFKA_ORDERS_CONSUMER_LISTEN: `127.0.0.1:${ports.consumer}`,
   };
   // A secured cluster's client properties (KAFKA_PROPERTIES: key=value lines) go in as -X flags.
   const properties = process.env.KAFKA_PROPERTIES
@@ -113,14 +113,14 @@ test("a topic is created and the produce form puts a message on it", async () =>
   await page.fill("input[name=key]", "greeting");
   await page.fill("textarea[name=headers]", "source: console-test");
   await page.fill("textarea[name=value]", '{"hello": "world"}');
-  await page.click("text=Send");
+  await page.locator("button", { hasText: /^Send$/ }).click();
   assert.match(await page.locator(".notice").innerText(), /sent to partition \d+ at offset 0/);
   const row = page.locator("#messages tbody tr").first();
   assert.match(await row.innerText(), /greeting/);
   assert.match(await row.innerText(), /source: console-test/);
   assert.match(await row.innerText(), /"hello": "world"/);
   await page.fill("textarea[name=value]", "{not json");
-  await page.click("text=Send");
+  await page.locator("button", { hasText: /^Send$/ }).click();
   assert.match(await page.locator(".error").innerText(), /not valid JSON/);
   await page.screenshot({ path: path.join(shots, "produce.png"), fullPage: true });
 });

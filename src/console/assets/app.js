@@ -1,8 +1,14 @@
-// Forms that ask first (deleting a topic): the question is in data-confirm, since the
-// Content-Security-Policy allows no inline script.
-document.querySelectorAll("form[data-confirm]").forEach((form) => {
+// Forms, or their buttons, that ask first (deleting a topic, redriving every dead letter): the
+// question is in data-confirm, since the Content-Security-Policy allows no inline script. A
+// form sent once disables its buttons, so a double click sends it once (the server also
+// refuses to redo what it did: a redrive notes each dead letter it sent).
+document.querySelectorAll("form").forEach((form) => {
   form.addEventListener("submit", (event) => {
-    if (!window.confirm(form.dataset.confirm)) event.preventDefault();
+    const question = event.submitter?.dataset.confirm || form.dataset.confirm;
+    if (question && !window.confirm(question)) { event.preventDefault(); return; }
+    if (form.method.toLowerCase() === "post") {
+      setTimeout(() => form.querySelectorAll("button").forEach((b) => { b.disabled = true; }), 0);
+    }
   });
 });
 

@@ -26,7 +26,7 @@ pub async fn groups(State(console): C, Query(params): Params) -> Response {
 pub fn section(groups: &[GroupInfo]) -> Markup {
     html! {
         @for g in groups {
-            h2 id={ "group-" (url(&g.name)) } { "Group " (g.name) }
+            h2 id={ "group-" (url(&g.name)) } { "Group " a href={ "/groups/" (url(&g.name)) } { (g.name) } }
             p {
                 "State " b.state { (g.state) }
                 " · assignor " (if g.protocol.is_empty() { "—" } else { &g.protocol })

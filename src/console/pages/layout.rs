@@ -20,6 +20,7 @@ pub fn page(title: &str, notice: Option<&str>, error: Option<&str>, body: Markup
                         a href="/topics" { "Topics" }
                         a href="/groups" { "Consumer groups" }
                         a href="/orders" { "Orders" }
+                        a href="/dead-letters" { "Dead letters" }
                     }
                 }
                 main {

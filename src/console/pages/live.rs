@@ -8,9 +8,7 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use futures::Stream;
 use rdkafka::consumer::{Consumer, StreamConsumer};
-use rdkafka::message::{Headers, Message};
 use rdkafka::{Offset, TopicPartitionList};
-use serde_json::json;
 
 use super::{blocking, error_page, messages, C};
 use crate::console::kafka::{self, Reader};
@@ -49,20 +47,7 @@ fn follow(consumer: StreamConsumer<Context>) -> impl Stream<Item = Result<Event,
             let Ok(m) = consumer.recv().await else {
                 continue;
             };
-            let text = |b: Option<&[u8]>| b.map(|b| String::from_utf8_lossy(b).into_owned());
-            let headers: Vec<(String, String)> = m
-                .headers()
-                .map(|h| {
-                    h.iter()
-                        .map(|h| (h.key.to_string(), text(h.value).unwrap_or_default()))
-                        .collect()
-                })
-                .unwrap_or_default();
-            let value = text(m.payload()).map(|v| messages::pretty(&v).1);
-            let data = json!({
-                "partition": m.partition(), "offset": m.offset(), "timestamp": messages::time(m.timestamp().to_millis()),
-                "key": text(m.key()), "headers": headers, "value": value,
-            });
+            let data = messages::event(&crate::console::kafka::MessageInfo::of(&m));
             drop(m);
             return Some((Ok(Event::default().data(data.to_string())), consumer));
         }

@@ -2,6 +2,9 @@
 //! they run on the blocking pool; every failure becomes a message on the page, never a blank
 //! page or a 500. Pages are maud templates, which escape every value they are given.
 
+mod dead_letters;
+mod export;
+mod group;
 mod groups;
 mod layout;
 mod live;
@@ -28,6 +31,9 @@ use super::error::ConsoleError;
 use super::kafka::{self, GroupInfo, Reader, Topics};
 use super::Console;
 
+pub use dead_letters::{dead_letters, redrive};
+pub use export::export;
+pub use group::{delete_group, delete_offsets, group, preview as reset_preview, reset};
 pub use groups::groups;
 pub use live::live;
 pub use orders::orders;
@@ -91,7 +97,7 @@ async fn snapshot(
     blocking(move || {
         let client: Reader = kafka::client(&cluster, None)?;
         let topics = kafka::topics(&cluster, &client)?;
-        let groups = kafka::groups(&client, &cluster, &topics.list)?;
+        let groups = kafka::groups(&client, &cluster, &topics.list, None)?;
         Ok((kafka::brokers(&client)?, topics, groups))
     })
     .await

@@ -7,6 +7,7 @@ use maud::{html, Markup};
 
 use super::{error_page, flash, forms, groups, layout, snapshot, topics, Params, C};
 use crate::console::kafka::{GroupInfo, TopicInfo};
+use crate::console::redrive;
 use crate::console::Console;
 
 pub async fn overview(State(console): C, Query(params): Params) -> Response {
@@ -28,7 +29,7 @@ pub async fn overview(State(console): C, Query(params): Params) -> Response {
             div.card { b { (topics.list.iter().map(TopicInfo::messages).sum::<i64>()) } span { "messages" } }
             div.card { b { (groups.len()) } span { "consumer groups" } }
             div.card { b { (groups.iter().map(GroupInfo::total_lag).sum::<i64>()) } span { "total lag" } }
-            div.card { b class=[(dlq > 0).then_some("alert")] { (dlq) } span { "dead letters" } }
+            a.card #dead-letter-count href="/dead-letters" { b class=[(dlq > 0).then_some("alert")] { (dlq) } span { "dead letters not redriven" } }
         }
         (broker(&console, &brokers))
         h2 { "Topics" }
@@ -38,11 +39,18 @@ pub async fn overview(State(console): C, Query(params): Params) -> Response {
     layout::page("Overview", notice, error, body).into_response()
 }
 
+/// Dead letters not yet redriven: those in `*.dlq` topics less the entries of their ledgers.
 fn dlq_count(topics: &[TopicInfo]) -> i64 {
+    let count = |name: &str| {
+        topics
+            .iter()
+            .find(|t| t.name == name)
+            .map_or(0, TopicInfo::messages)
+    };
     topics
         .iter()
-        .filter(|t| t.name.ends_with(".dlq"))
-        .map(TopicInfo::messages)
+        .filter(|t| redrive::is_dead_letter_topic(&t.name))
+        .map(|t| (t.messages() - count(&redrive::ledger_topic(&t.name))).max(0))
         .sum()
 }
 

@@ -17,6 +17,8 @@ pub struct ProduceForm {
     partition: Option<String>,
     headers: Option<String>,
     value: String,
+    /// `json` (the default: the value must parse) or `text`.
+    format: Option<String>,
 }
 
 pub async fn produce(
@@ -25,8 +27,14 @@ pub async fn produce(
     Form(form): Form<ProduceForm>,
 ) -> Redirect {
     let to = format!("/topics/{}", url(&name));
-    if let Err(e) = serde_json::from_str::<Value>(&form.value) {
-        return back(&to, "error", &format!("the value is not valid JSON: {e}"));
+    if form.format.as_deref() != Some("text") {
+        if let Err(e) = serde_json::from_str::<Value>(&form.value) {
+            return back(
+                &to,
+                "error",
+                &format!("the value is not valid JSON: {e} (choose \"text\" to send it as it is)"),
+            );
+        }
     }
     let mut headers = OwnedHeaders::new();
     for line in form

@@ -85,16 +85,16 @@ fn message_rows_escape_key_headers_and_values() {
         offset: 0,
         timestamp: None,
         key: Some(HOSTILE.into()),
-        headers: vec![(HOSTILE.into(), HOSTILE.into())],
+        headers: vec![(HOSTILE.into(), Some(HOSTILE.into()))],
         value: Some(HOSTILE.into()),
     };
     let json = MessageInfo {
         key: None,
         headers: vec![],
-        value: Some(json!({ "v": HOSTILE }).to_string()),
+        value: Some(json!({ "v": HOSTILE }).to_string().into_bytes()),
         ..text
     };
-    let html = messages::rows(&[text, json]).into_string();
+    let html = messages::rows(&[text, json], Some(HOSTILE)).into_string();
     assert_escaped(&html, 4);
     assert!(html.contains(
         r#"<pre class="json">{

@@ -24,6 +24,39 @@ struct Wanted {
     before: Option<i64>,
     limit: i64,
     query: Option<String>,
+    /// Time range, ms since the epoch: from included, until excluded.
+    from: Option<i64>,
+    until: Option<i64>,
+    /// A header's name, and the value it must have (`name=value`) if given.
+    header: Option<(String, Option<String>)>,
+    /// The message (partition, offset) the produce form is filled with.
+    resend: Option<(i32, i64)>,
+}
+
+impl Wanted {
+    /// Whether the messages read are filtered, so a wider window is read.
+    fn filters(&self) -> bool {
+        self.query.is_some() || self.header.is_some() || self.from.is_some() || self.until.is_some()
+    }
+
+    fn keeps(&self, m: &MessageInfo) -> bool {
+        let query = self.query.as_deref().is_none_or(|q| {
+            [&m.key, &m.value]
+                .into_iter()
+                .flatten()
+                .any(|b| String::from_utf8_lossy(b).contains(q))
+        });
+        let header = self
+            .header
+            .as_ref()
+            .is_none_or(|(name, value)| match value {
+                Some(want) => m.header(name).as_ref() == Some(want),
+                None => m.headers.iter().any(|(k, _)| k == name),
+            });
+        let ts = m.timestamp.unwrap_or(i64::MIN);
+        let time = self.from.is_none_or(|f| ts >= f) && self.until.is_none_or(|u| ts < u);
+        query && header && time
+    }
 }
 
 /// What was read for it.
@@ -31,6 +64,8 @@ struct Loaded {
     info: TopicInfo,
     messages: Vec<MessageInfo>,
     note: Option<String>,
+    /// The message to re-send, for the produce form.
+    resend: Option<MessageInfo>,
 }
 
 /// Newest first. One partition pages back with `before`; all partitions show the newest of
@@ -66,8 +101,23 @@ fn load(cluster: &Kafka, name: &str, wanted: &Wanted) -> Result<Loaded, ConsoleE
     let mut messages = Vec::new();
     let mut note = None;
     let chosen = |id: i32| wanted.partition.is_none_or(|want| i64::from(id) == want);
+    let client: Reader = kafka::client(cluster, None)?;
+    let at = |ms: Option<i64>| match ms {
+        Some(ms) => kafka::offsets_at(&client, info.partitions.iter().map(|p| (name, p.id)), ms),
+        None => Ok(Default::default()),
+    };
+    let (from, until) = (at(wanted.from)?, at(wanted.until)?);
     for p in info.partitions.iter().filter(|x| chosen(x.id)) {
         let mut end = wanted.before.unwrap_or(p.high).min(p.high);
+        if wanted.until.is_some() {
+            // No offset at or after `until`: every message is before it.
+            end = end.min(
+                until
+                    .get(&(name.to_string(), p.id))
+                    .copied()
+                    .unwrap_or(p.high),
+            );
+        }
         if end < p.low {
             note = Some(format!(
                 "offset {end} is before the earliest offset {} of partition {}; showing from there",
@@ -75,36 +125,81 @@ fn load(cluster: &Kafka, name: &str, wanted: &Wanted) -> Result<Loaded, ConsoleE
             ));
             end = p.low;
         }
-        let span = match wanted.query {
-            Some(_) => SEARCH_WINDOW,
-            None => wanted.limit,
+        let span = if wanted.filters() {
+            SEARCH_WINDOW
+        } else {
+            wanted.limit
         };
-        let mut read = kafka::read(cluster, name, p.id, (end - span).max(p.low), end)?;
-        if let Some(q) = &wanted.query {
-            let has =
-                |text: &Option<String>| text.as_deref().is_some_and(|t| t.contains(q.as_str()));
-            read.retain(|m| has(&m.key) || has(&m.value));
-        }
+        let first = match wanted.from {
+            // No offset at or after `from`: nothing is in the range.
+            Some(_) => from
+                .get(&(name.to_string(), p.id))
+                .copied()
+                .unwrap_or(p.high),
+            None => p.low,
+        };
+        let start = (end - span).max(p.low).max(first);
+        let mut read = kafka::read(cluster, name, p.id, start, end)?;
+        read.retain(|m| wanted.keeps(m));
         messages.extend(read);
     }
     messages.sort_by(|a, b| b.timestamp.cmp(&a.timestamp).then(b.offset.cmp(&a.offset)));
     messages.truncate(wanted.limit as usize);
+    let resend =
+        match wanted.resend {
+            Some((p, o)) => Some(kafka::read(cluster, name, p, o, o + 1)?.pop().ok_or_else(
+                || ConsoleError::Input(format!("there is no message {p}:{o} to re-send")),
+            )?),
+            None => None,
+        };
     Ok(Loaded {
         info,
         messages,
         note,
+        resend,
     })
 }
 
 fn wanted(params: &HashMap<String, String>) -> Result<Wanted, ConsoleError> {
+    let text = |key: &str| {
+        params
+            .get(key)
+            .map(|v| v.trim().to_string())
+            .filter(|v| !v.is_empty())
+    };
+    let at = |key: &str| -> Result<Option<i64>, ConsoleError> {
+        text(key)
+            .map(|v| {
+                messages::parse_time(&v).ok_or_else(|| {
+                    ConsoleError::Input(format!(
+                        "{key}: {v:?} is not a date and time like 2026-11-29T14:30 (UTC) or RFC 3339"
+                    ))
+                })
+            })
+            .transpose()
+    };
+    let resend = match text("resend") {
+        None => None,
+        Some(v) => Some(
+            v.split_once(':')
+                .and_then(|(p, o)| Some((p.parse().ok()?, o.parse().ok()?)))
+                .ok_or_else(|| {
+                    ConsoleError::Input(format!("resend must be PARTITION:OFFSET, not {v:?}"))
+                })?,
+        ),
+    };
     Ok(Wanted {
+        from: at("from")?,
+        until: at("until")?,
+        header: text("header").map(|h| match h.split_once('=') {
+            Some((k, v)) => (k.trim().to_string(), Some(v.trim().to_string())),
+            None => (h, None),
+        }),
+        resend,
         partition: number(params, "partition")?,
         before: number(params, "before")?,
         limit: number(params, "limit")?.unwrap_or(50).clamp(1, PAGE_MAX),
-        query: params
-            .get("q")
-            .map(|q| q.trim().to_string())
-            .filter(|q| !q.is_empty()),
+        query: text("q"),
     })
 }
 
@@ -124,7 +219,9 @@ fn body(name: &str, wanted: &Wanted, loaded: &Loaded, token: Option<&str>) -> Ma
         info,
         messages,
         note,
+        resend,
     } = loaded;
+    let at = |ms: Option<i64>| ms.map(|ms| messages::time(Some(ms)));
     html! {
         table {
             thead { tr { th.num { "Partition" } th.num { "Earliest" } th.num { "Latest" } th.num { "Messages" } } }
@@ -153,20 +250,30 @@ fn body(name: &str, wanted: &Wanted, loaded: &Loaded, token: Option<&str>) -> Ma
             label { "Before offset" input name="before" type="number" min="0" value=[wanted.before]; }
             label { "Show" input name="limit" type="number" min="1" max=(PAGE_MAX) value=(wanted.limit); }
             label { "Search key or text" input name="q" value=(wanted.query.as_deref().unwrap_or("")); }
+            label { "Header (name or name=value)" input name="header" value=[wanted.header.as_ref().map(|(k, v)| match v { Some(v) => format!("{k}={v}"), None => k.clone() })]; }
+            label { "From (UTC)" input name="from" placeholder="2026-11-29T14:30" value=[at(wanted.from)]; }
+            label { "Until (UTC)" input name="until" placeholder="2026-11-29T15:00" value=[at(wanted.until)]; }
             button { "Show" }
+        }
+        p.export {
+            "Export this partition range: "
+            a #export-jsonl href={ "/topics/" (u) "/export?format=jsonl" (export_range(wanted)) } download { "JSON Lines" }
+            " · "
+            a #export-csv href={ "/topics/" (u) "/export?format=csv" (export_range(wanted)) } download { "CSV" }
+            span.muted { " (at most " (super::export::MAX_MESSAGES) " messages)" }
         }
         @if let Some(note) = note {
             p.notice { (note) }
         }
-        @if wanted.query.is_some() {
-            p.muted { "Search looks at the newest " (SEARCH_WINDOW) " messages of each partition." }
+        @if wanted.filters() {
+            p.muted { "Filters look at the newest " (SEARCH_WINDOW) " messages of each partition in the range." }
         }
         label.muted { input #follow type="checkbox"; " Follow live (new messages appear at the top)" }
         table #messages data-live={ "/topics/" (u) "/live" } {
             thead {
-                tr { th.num { "Partition" } th.num { "Offset" } th { "Timestamp" } th { "Key" } th { "Headers" } th { "Value" } }
+                tr { th.num { "Partition" } th.num { "Offset" } th { "Timestamp" } th { "Key" } th { "Headers" } th { "Value" } th {} }
             }
-            tbody { (messages::rows(messages)) }
+            tbody { (messages::rows(messages, token.map(|_| name))) }
         }
         @if messages.is_empty() {
             p.muted { "No messages here." }
@@ -177,15 +284,51 @@ fn body(name: &str, wanted: &Wanted, loaded: &Loaded, token: Option<&str>) -> Ma
             }
         }
         @if let Some(token) = token {
-            h2 { "Produce a message" }
-            form.inline method="post" action={ "/topics/" (u) "/produce" } {
-                (token_field(token))
-                label { "Key" input name="key"; }
-                label { "Partition (blank: by key)" input name="partition" type="number" min="0"; }
-                label { "Headers (one \"name: value\" a line)" textarea name="headers" {} }
-                label { "Value (JSON)" textarea name="value" required { "{}" } }
-                button { "Send" }
-            }
+            (produce_form(&u, token, resend.as_ref()))
         }
     }
+}
+
+/// The produce form, filled with a message to re-send when there is one.
+fn produce_form(u: &str, token: &str, resend: Option<&MessageInfo>) -> Markup {
+    let text = |b: Option<&Vec<u8>>| b.map(|b| String::from_utf8_lossy(b).into_owned());
+    let key = resend.and_then(|m| text(m.key.as_ref()));
+    let headers = resend.map(messages::header_lines).unwrap_or_default();
+    let value = resend.map_or(Some("{}".to_string()), |m| text(m.value.as_ref()));
+    let json = value.as_deref().is_none_or(|v| messages::pretty(v).0);
+    html! {
+        h2 #produce {
+            @match resend {
+                Some(m) => { "Re-send message " (m.partition) ":" (m.offset) }
+                None => "Produce a message",
+            }
+        }
+        form.inline method="post" action={ "/topics/" (u) "/produce" } {
+            (token_field(token))
+            label { "Key" input name="key" value=[key]; }
+            label { "Partition (blank: by key)" input name="partition" type="number" min="0"; }
+            label { "Headers (one \"name: value\" a line)" textarea name="headers" { (headers) } }
+            label { "Value" textarea name="value" required { (value.unwrap_or_default()) } }
+            label {
+                "Value is"
+                select name="format" {
+                    option value="json" selected[json] { "JSON (checked)" }
+                    option value="text" selected[!json] { "text" }
+                }
+            }
+            button { "Send" }
+        }
+    }
+}
+
+/// The export link's range: the partition and offsets the page shows.
+fn export_range(wanted: &Wanted) -> String {
+    let mut q = String::new();
+    if let Some(p) = wanted.partition {
+        q.push_str(&format!("&partition={p}"));
+    }
+    if let Some(b) = wanted.before {
+        q.push_str(&format!("&to={b}"));
+    }
+    q
 }
