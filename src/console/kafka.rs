@@ -8,6 +8,7 @@ use bytes::Buf;
 use rdkafka::config::FromClientConfigAndContext;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::{Headers, Message};
+use rdkafka::metadata::Metadata;
 use rdkafka::{Offset, TopicPartitionList};
 
 use super::error::ConsoleError;
@@ -114,12 +115,7 @@ pub fn topics(kafka: &Kafka, client: &Reader) -> Result<Topics, ConsoleError> {
         )?);
     }
     topics.sort_by(|a, b| a.name.cmp(&b.name));
-    let addrs: Vec<(String, i32)> = md
-        .brokers()
-        .iter()
-        .map(|b| (b.host().to_string(), b.port()))
-        .collect();
-    let sizes_unknown = match super::log_dirs::topic_sizes(kafka, &addrs) {
+    let sizes_unknown = match super::log_dirs::topic_sizes(kafka, &addresses(&md)) {
         Ok(sizes) => {
             for t in &mut topics {
                 t.size = sizes.get(&t.name).copied();
@@ -132,6 +128,19 @@ pub fn topics(kafka: &Kafka, client: &Reader) -> Result<Topics, ConsoleError> {
         list: topics,
         sizes_unknown,
     })
+}
+
+/// Every broker's host and port, for the console's own protocol client.
+fn addresses(md: &Metadata) -> Vec<(String, i32)> {
+    md.brokers()
+        .iter()
+        .map(|b| (b.host().to_string(), b.port()))
+        .collect()
+}
+
+/// The brokers, from a metadata request for one topic only (it names every broker too).
+pub fn broker_addresses(client: &Reader, topic: &str) -> Result<Vec<(String, i32)>, ConsoleError> {
+    Ok(addresses(&client.fetch_metadata(Some(topic), TIMEOUT)?))
 }
 
 fn topic_info(

@@ -7,6 +7,7 @@ mod guard;
 mod kafka;
 mod log_dirs;
 mod pages;
+mod topic_configs;
 mod wire;
 
 use std::sync::Arc;
@@ -74,6 +75,11 @@ pub fn router(console: Arc<Console>) -> Router {
         .route("/topics/{name}/live", get(pages::live))
         .route("/topics/{name}/produce", post(pages::produce))
         .route("/topics/{name}/delete", post(pages::delete_topic))
+        .route(
+            "/topics/{name}/settings",
+            get(pages::topic_settings).post(pages::alter_retention),
+        )
+        .route("/topics/{name}/partitions", post(pages::add_partitions))
         .route("/groups", get(pages::groups))
         .route("/orders", get(pages::orders))
         .route(

@@ -126,6 +126,7 @@ fn body(name: &str, wanted: &Wanted, loaded: &Loaded, token: Option<&str>) -> Ma
         note,
     } = loaded;
     html! {
+        p { a #settings href={ "/topics/" (u) "/settings" } { "Settings: configuration, retention, partitions →" } }
         table {
             thead { tr { th.num { "Partition" } th.num { "Earliest" } th.num { "Latest" } th.num { "Messages" } } }
             tbody {

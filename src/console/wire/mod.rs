@@ -1,6 +1,7 @@
 //! The console's own Kafka protocol client, for the calls rdkafka does not offer
-//! (DescribeLogDirs). It connects as librdkafka does with the same client properties: TCP,
-//! then TLS for SSL and SASL_SSL, then SASL for SASL_PLAINTEXT and SASL_SSL.
+//! (DescribeLogDirs, IncrementalAlterConfigs). It connects as librdkafka does with the same
+//! client properties: TCP, then TLS for SSL and SASL_SSL, then SASL for SASL_PLAINTEXT and
+//! SASL_SSL.
 //!
 //! Blocking I/O with timeouts: callers run it on the blocking pool, one short connection
 //! per broker, each step bounded by [`TIMEOUT`].
