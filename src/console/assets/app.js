@@ -1,14 +1,42 @@
-// Forms that ask first (deleting a topic): the question is in data-confirm, since the
-// Content-Security-Policy allows no inline script.
-document.querySelectorAll("form[data-confirm]").forEach((form) => {
-  form.addEventListener("submit", (event) => {
-    if (!window.confirm(form.dataset.confirm)) event.preventDefault();
-  });
-});
+// The console's one script, loaded in <head> so that the theme is set before the page is
+// drawn (no flash of the other theme); the rest waits for the page. The Content-Security-Policy
+// allows no inline script, so everything lives here.
 
-// Live follow on a topic page: new messages arrive over Server-Sent Events and are added to
-// the top of the table. Everything else in the console works without script.
+// Theme: "light" or "dark" as chosen in the header (kept in localStorage), or the system's
+// setting when nothing is kept; style.css reads <html data-theme>.
 (function () {
+  const KEY = "console-theme";
+  const apply = (theme) => {
+    if (theme === "light" || theme === "dark") document.documentElement.dataset.theme = theme;
+    else delete document.documentElement.dataset.theme;
+  };
+  const kept = () => { try { return localStorage.getItem(KEY); } catch { return null; } };
+  apply(kept());
+  document.addEventListener("DOMContentLoaded", () => {
+    const select = document.getElementById("theme");
+    if (!select) return;
+    select.value = kept() || "system";
+    select.closest("label").hidden = false;
+    select.addEventListener("change", () => {
+      try {
+        if (select.value === "system") localStorage.removeItem(KEY);
+        else localStorage.setItem(KEY, select.value);
+      } catch { /* storage refused (private mode): the choice lasts for this page */ }
+      apply(select.value);
+    });
+  });
+})();
+
+document.addEventListener("DOMContentLoaded", () => {
+  // Forms that ask first (deleting a topic): the question is in data-confirm.
+  document.querySelectorAll("form[data-confirm]").forEach((form) => {
+    form.addEventListener("submit", (event) => {
+      if (!window.confirm(form.dataset.confirm)) event.preventDefault();
+    });
+  });
+
+  // Live follow on a topic page: new messages arrive over Server-Sent Events and are added to
+  // the top of the table. Everything else in the console works without script.
   const table = document.querySelector("table[data-live]");
   const toggle = document.getElementById("follow");
   if (!table || !toggle) return;
@@ -33,4 +61,4 @@ document.querySelectorAll("form[data-confirm]").forEach((form) => {
       table.tBodies[0].prepend(tr);
     };
   });
-})();
+});
