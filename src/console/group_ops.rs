@@ -11,12 +11,11 @@ use kafka_protocol::messages::offset_delete_request::{
 };
 use kafka_protocol::messages::{FindCoordinatorRequest, GroupId, OffsetDeleteRequest, TopicName};
 use kafka_protocol::protocol::StrBytes;
-use kafka_protocol::ResponseError;
 use rdkafka::admin::AdminOptions;
 use rdkafka::consumer::{CommitMode, Consumer};
 use rdkafka::{Offset, TopicPartitionList};
 
-use super::error::ConsoleError;
+use super::error::{code_name, protocol_error, ConsoleError};
 use super::kafka::{self, Reader, TopicInfo, TIMEOUT};
 use super::wire::{self, Security};
 use super::Console;
@@ -99,10 +98,9 @@ pub fn plan(
     target: Target,
 ) -> Result<Vec<Move>, ConsoleError> {
     let topics = kafka::topics(kafka, client)?.list;
-    let committed: BTreeMap<(String, i32), i64> = kafka::lag(kafka, group, &topics)?
-        .into_iter()
-        .map(|l| ((l.topic, l.partition), l.committed))
-        .collect();
+    let committed = super::committed::all(kafka, client, &[group.to_string()])?
+        .remove(group)
+        .unwrap_or_default();
     let mut moves = Vec::new();
     for t in in_scope(&topics, scope)? {
         for p in &t.partitions {
@@ -180,7 +178,8 @@ pub async fn delete_group(console: &Console, group: &str) -> Result<(), ConsoleE
         .await?;
     match results.into_iter().next() {
         Some(Err((_, code))) => Err(ConsoleError::Input(format!(
-            "Kafka did not delete group {group}: {code}"
+            "Kafka did not delete group {group}: {} ({code})",
+            code_name(&format!("{code:?}"))
         ))),
         _ => Ok(()),
     }
@@ -217,7 +216,7 @@ pub fn delete_offsets(
                 .iter()
                 .flat_map(|t| t.partitions.iter().map(|p| p.error_code)),
         )
-        .find_map(ResponseError::try_from_code);
+        .find_map(protocol_error);
     match refusal {
         Some(err) => Err(ConsoleError::Input(format!(
             "Kafka did not delete the offsets of {} for group {group}: {err}",
@@ -227,7 +226,7 @@ pub fn delete_offsets(
     }
 }
 
-/// The group coordinator's address (FindCoordinator v3, asked of each broker in turn).
+/// The group coordinator's address (FindCoordinator v3, asked of any broker).
 fn coordinator(
     client: &Reader,
     security: &Security,
@@ -236,22 +235,14 @@ fn coordinator(
     let request = FindCoordinatorRequest::default()
         .with_key(StrBytes::from_string(group.to_string()))
         .with_key_type(0);
-    let mut last = None;
-    for (host, port) in kafka::broker_addresses(client)? {
-        let answer = wire::connect(&host, port, security).and_then(|mut c| c.send(&request, 3));
-        match answer {
-            Ok(a) if a.error_code == 0 => return Ok((a.host.to_string(), a.port)),
-            Ok(a) => {
-                last = Some(ConsoleError::Input(format!(
-                    "no coordinator for group {group}: {}",
-                    ResponseError::try_from_code(a.error_code)
-                        .map_or_else(String::new, |e| e.to_string())
-                )))
-            }
-            Err(err) => last = Some(err.into()),
-        }
+    let brokers = kafka::broker_addresses(client, None)?;
+    let answer = wire::to_any(&brokers, security, &request, 3)?;
+    match protocol_error(answer.error_code) {
+        None => Ok((answer.host.to_string(), answer.port)),
+        Some(code) => Err(ConsoleError::Input(format!(
+            "Kafka named no coordinator for group {group}: {code}"
+        ))),
     }
-    Err(last.unwrap_or_else(|| ConsoleError::Input("Kafka named no brokers".into())))
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@ use bytes::Buf;
 use rdkafka::config::FromClientConfigAndContext;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::{Headers, Message};
+use rdkafka::metadata::Metadata;
 use rdkafka::{Offset, TopicPartitionList};
 
 use super::error::ConsoleError;
@@ -135,18 +136,6 @@ pub fn brokers(client: &Reader) -> Result<Vec<String>, ConsoleError> {
         .collect())
 }
 
-fn addresses(md: &rdkafka::metadata::Metadata) -> Vec<(String, i32)> {
-    md.brokers()
-        .iter()
-        .map(|b| (b.host().to_string(), b.port()))
-        .collect()
-}
-
-/// Each broker's host and port, for the console's own protocol client.
-pub fn broker_addresses(client: &Reader) -> Result<Vec<(String, i32)>, ConsoleError> {
-    Ok(addresses(&client.fetch_metadata(None, TIMEOUT)?))
-}
-
 /// Every topic with its partitions' offsets and sizes; Kafka's internal topics are left out.
 pub fn topics(kafka: &Kafka, client: &Reader) -> Result<Topics, ConsoleError> {
     let md = client.fetch_metadata(None, TIMEOUT)?;
@@ -172,6 +161,23 @@ pub fn topics(kafka: &Kafka, client: &Reader) -> Result<Topics, ConsoleError> {
         list: topics,
         sizes_unknown,
     })
+}
+
+/// Every broker's host and port, for the console's own protocol client.
+fn addresses(md: &Metadata) -> Vec<(String, i32)> {
+    md.brokers()
+        .iter()
+        .map(|b| (b.host().to_string(), b.port()))
+        .collect()
+}
+
+/// The brokers, from a metadata request for one topic only when one is named (the answer
+/// names every broker either way).
+pub fn broker_addresses(
+    client: &Reader,
+    topic: Option<&str>,
+) -> Result<Vec<(String, i32)>, ConsoleError> {
+    Ok(addresses(&client.fetch_metadata(topic, TIMEOUT)?))
 }
 
 fn topic_info(
@@ -252,6 +258,8 @@ pub fn groups(
     only: Option<&str>,
 ) -> Result<Vec<GroupInfo>, ConsoleError> {
     let list = client.fetch_group_list(only, TIMEOUT)?;
+    let names: Vec<String> = list.groups().iter().map(|g| g.name().to_string()).collect();
+    let committed = super::committed::all(kafka, client, &names)?;
     let mut out = Vec::new();
     for g in list.groups() {
         let members = g
@@ -268,48 +276,39 @@ pub fn groups(
             state: g.state().to_string(),
             protocol: g.protocol().to_string(),
             members,
-            lag: lag(kafka, g.name(), topics)?,
+            lag: committed
+                .get(g.name())
+                .map(|c| lag(c, topics))
+                .unwrap_or_default(),
         });
     }
     out.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(out)
 }
 
-/// Committed offsets (OffsetFetch, without joining the group) against each partition's end.
-pub(super) fn lag(
-    kafka: &Kafka,
-    group: &str,
-    topics: &[TopicInfo],
-) -> Result<Vec<LagInfo>, ConsoleError> {
-    let consumer: Reader = client(kafka, Some(group))?;
-    let mut tpl = TopicPartitionList::new();
-    let mut high = BTreeMap::new();
-    for t in topics {
-        for p in &t.partitions {
-            tpl.add_partition(&t.name, p.id);
-            high.insert((t.name.clone(), p.id), p.high);
-        }
-    }
-    if tpl.count() == 0 {
-        return Ok(Vec::new());
-    }
-    let committed = consumer.committed_offsets(tpl, TIMEOUT)?;
-    Ok(committed
-        .elements()
+/// A group's committed offsets against each partition's end, ordered by topic and partition;
+/// offsets of a topic no longer listed count as caught up.
+fn lag(committed: &super::committed::Offsets, topics: &[TopicInfo]) -> Vec<LagInfo> {
+    let high: BTreeMap<(&str, i32), i64> = topics
         .iter()
-        .filter_map(|e| match e.offset() {
-            Offset::Offset(o) => Some(LagInfo {
-                topic: e.topic().to_string(),
-                partition: e.partition(),
-                committed: o,
-                high: high
-                    .get(&(e.topic().to_string(), e.partition()))
-                    .copied()
-                    .unwrap_or(o),
-            }),
-            _ => None,
+        .flat_map(|t| {
+            t.partitions
+                .iter()
+                .map(move |p| ((t.name.as_str(), p.id), p.high))
         })
-        .collect())
+        .collect();
+    committed
+        .iter()
+        .map(|((topic, partition), &offset)| LagInfo {
+            topic: topic.clone(),
+            partition: *partition,
+            committed: offset,
+            high: high
+                .get(&(topic.as_str(), *partition))
+                .copied()
+                .unwrap_or(offset),
+        })
+        .collect()
 }
 
 /// For each partition, the first offset whose timestamp is at or after `ms` (ListOffsets by

@@ -2,6 +2,7 @@
 //! broker, in server-rendered pages that need no script except for live follow. It talks to
 //! Kafka through the Kafka protocol only, so it works the same on a real cluster.
 
+mod committed;
 mod error;
 mod group_ops;
 mod guard;
@@ -9,6 +10,7 @@ mod kafka;
 mod log_dirs;
 mod pages;
 mod redrive;
+mod topic_configs;
 mod wire;
 
 use std::sync::Arc;
@@ -80,6 +82,11 @@ pub fn router(console: Arc<Console>) -> Router {
         .route("/topics/{name}/export", get(pages::export))
         .route("/topics/{name}/produce", post(pages::produce))
         .route("/topics/{name}/delete", post(pages::delete_topic))
+        .route(
+            "/topics/{name}/settings",
+            get(pages::topic_settings).post(pages::alter_retention),
+        )
+        .route("/topics/{name}/partitions", post(pages::add_partitions))
         .route("/groups", get(pages::groups))
         .route("/groups/{name}", get(pages::group))
         .route(

@@ -113,7 +113,10 @@ const postOrder = async (user) => {
 };
 const storedStatus = async (id) => (await fetch(`http://127.0.0.1:${ports.api}/orders/${id}`)).status;
 
+const deadLetterCount = async () => { await open("/"); return Number(await page.locator("#dead-letter-count b").innerText()); };
+
 test("dead letters are listed and redriven once each after the cause is fixed", async () => {
+  const before = await deadLetterCount(); // a shared Kafka may hold other runs' dead letters
   const first = await postOrder("dlq-user-1");
   const second = await postOrder("dlq-user-2");
   await eventually(async () => {
@@ -123,8 +126,7 @@ test("dead letters are listed and redriven once each after the cause is fixed", 
   const text = await page.locator("#dead-letters").innerText();
   assert.match(text, /422/);
   assert.match(text, new RegExp(`${topic()}/\\d+ @\\d+`));
-  await open("/");
-  assert.equal(await page.locator("#dead-letter-count b").innerText(), "2");
+  assert.equal(await deadLetterCount(), before + 2);
   await page.click("#dead-letter-count");
   assert.match(page.url(), /\/dead-letters/);
 
@@ -154,8 +156,7 @@ test("dead letters are listed and redriven once each after the cause is fixed", 
   }
   const all = await (await fetch(`http://127.0.0.1:${ports.api}/orders?limit=1000`)).json();
   assert.equal(all.filter((o) => o.id === first || o.id === second).length, 2);
-  await open("/");
-  assert.equal(await page.locator("#dead-letter-count b").innerText(), "0");
+  assert.equal(await deadLetterCount(), before);
 });
 
 test("a group's offsets are previewed, reset, deleted, and the group deleted; an active group is refused", async () => {

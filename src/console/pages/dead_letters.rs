@@ -102,7 +102,6 @@ fn list(dlq: &str, letters: &[DeadLetter], token: Option<&str>) -> Markup {
                     button name="all" value="1" data-confirm={ "Send every dead letter of " (dlq) " not yet redriven back to its origin?" } { "Redrive all" }
                 }
             }
-            div.scroll {
                 table #dead-letters {
                     thead {
                         tr { th {} th.num { "Partition" } th.num { "Offset" } th { "Age" } th { "Origin" } th { "Error" } th { "Key" } th { "Value" } th { "State" } }
@@ -135,7 +134,6 @@ fn list(dlq: &str, letters: &[DeadLetter], token: Option<&str>) -> Markup {
                         }
                     }
                 }
-            }
         }
         @if letters.is_empty() {
             p.muted { "No dead letters in " (dlq) "." }

@@ -11,6 +11,8 @@ pub fn page(title: &str, notice: Option<&str>, error: Option<&str>, body: Markup
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 title { (title) " · kafka-orders console" }
                 link rel="stylesheet" href="/assets/style.css";
+                // In the head, not deferred: it sets the chosen theme before the page is drawn.
+                script src="/assets/app.js" {}
             }
             body {
                 header {
@@ -21,6 +23,15 @@ pub fn page(title: &str, notice: Option<&str>, error: Option<&str>, body: Markup
                         a href="/groups" { "Consumer groups" }
                         a href="/orders" { "Orders" }
                         a href="/dead-letters" { "Dead letters" }
+                    }
+                    // Hidden until the script shows it: without script it could do nothing.
+                    label.theme hidden {
+                        "Theme"
+                        select #theme {
+                            option value="system" { "System" }
+                            option value="light" { "Light" }
+                            option value="dark" { "Dark" }
+                        }
                     }
                 }
                 main {
@@ -33,7 +44,6 @@ pub fn page(title: &str, notice: Option<&str>, error: Option<&str>, body: Markup
                     }
                     (body)
                 }
-                script src="/assets/app.js" {}
             }
         }
     }

@@ -13,6 +13,7 @@ mod orders;
 mod overview;
 mod produce;
 mod topic;
+mod topic_settings;
 mod topics;
 
 #[cfg(test)]
@@ -40,6 +41,7 @@ pub use orders::orders;
 pub use overview::overview;
 pub use produce::produce;
 pub use topic::topic;
+pub use topic_settings::{add_partitions, alter_retention, topic_settings};
 pub use topics::{create_topic, delete_topic, topics};
 
 type C = State<Arc<Console>>;

@@ -3,10 +3,12 @@
 
 use serde_json::json;
 
-use super::{groups, layout, messages, orders, topics};
+use super::{groups, layout, messages, orders, topic_settings, topics};
+use crate::console::error::ConsoleError;
 use crate::console::kafka::{
     GroupInfo, LagInfo, MemberInfo, MessageInfo, PartitionInfo, TopicInfo, Topics,
 };
+use crate::console::topic_configs::ConfigInfo;
 
 const HOSTILE: &str = r#"<script>alert("x")</script>'"#;
 const ESCAPED: &str = "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;'";
@@ -114,4 +116,29 @@ fn the_orders_table_and_charts_escape_what_the_orders_api_says() {
     assert!(html.contains(r#"<td class="num">&quot;&lt;script&gt;alert(\&quot;x\&quot;)"#));
     let chart = orders::bars(&[(HOSTILE.into(), 3)]).into_string();
     assert_escaped(&chart, 1);
+}
+
+#[test]
+fn the_settings_page_escapes_the_topic_and_what_the_broker_describes() {
+    let config = |name: &str, source| ConfigInfo {
+        name: name.into(),
+        value: Some(HOSTILE.into()),
+        source,
+        read_only: false,
+        sensitive: false,
+    };
+    let configs = Ok(vec![
+        config(HOSTILE, "default"),
+        config("retention.ms", "topic"),
+    ]);
+    let html = topic_settings::body(HOSTILE, 1, &configs, Some("token")).into_string();
+    // The topic in the back link; the odd config's name, data-config and value; retention.ms's
+    // value in the table, in its field and as the field's placeholder.
+    assert_escaped(&html, 7);
+    assert!(html
+        .contains(r#"action="/topics/%3Cscript%3Ealert%28%22x%22%29%3C%2Fscript%3E%27/settings""#));
+    let failed = Err(ConsoleError::Input(HOSTILE.into()));
+    let html = topic_settings::body(HOSTILE, 1, &failed, None).into_string();
+    assert_escaped(&html, 2);
+    assert!(!html.contains("<form"), "read-only: no forms: {html}");
 }

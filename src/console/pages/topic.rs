@@ -223,6 +223,7 @@ fn body(name: &str, wanted: &Wanted, loaded: &Loaded, token: Option<&str>) -> Ma
     } = loaded;
     let at = |ms: Option<i64>| ms.map(|ms| messages::time(Some(ms)));
     html! {
+        p { a #settings href={ "/topics/" (u) "/settings" } { "Settings: configuration, retention, partitions →" } }
         table {
             thead { tr { th.num { "Partition" } th.num { "Earliest" } th.num { "Latest" } th.num { "Messages" } } }
             tbody {

@@ -1,6 +1,7 @@
 //! The console's own Kafka protocol client, for the calls rdkafka does not offer
-//! (DescribeLogDirs). It connects as librdkafka does with the same client properties: TCP,
-//! then TLS for SSL and SASL_SSL, then SASL for SASL_PLAINTEXT and SASL_SSL.
+//! (DescribeLogDirs, IncrementalAlterConfigs). It connects as librdkafka does with the same
+//! client properties: TCP, then TLS for SSL and SASL_SSL, then SASL for SASL_PLAINTEXT and
+//! SASL_SSL.
 //!
 //! Blocking I/O with timeouts: callers run it on the blocking pool, one short connection
 //! per broker, each step bounded by [`TIMEOUT`].
@@ -50,6 +51,8 @@ pub enum WireError {
         what: &'static str,
         source: openssl::error::ErrorStack,
     },
+    #[error("the metadata names no broker")]
+    NoBroker,
     #[error("{addr} does not resolve to an address")]
     NoAddress { addr: String },
     #[error("{addr}: {source}")]
@@ -154,6 +157,24 @@ impl Write for Stream {
             Stream::Tls(s) => s.flush(),
         }
     }
+}
+
+/// Sends `request` to each broker in turn until one answers (for requests any broker takes:
+/// a topic's configs, FindCoordinator); the last failure when none does.
+pub fn to_any<R: Request>(
+    brokers: &[(String, i32)],
+    security: &Security,
+    request: &R,
+    version: i16,
+) -> Result<R::Response, WireError> {
+    let mut last = WireError::NoBroker;
+    for (host, port) in brokers {
+        match connect(host, *port, security).and_then(|mut c| c.send(request, version)) {
+            Ok(response) => return Ok(response),
+            Err(err) => last = err,
+        }
+    }
+    Err(last)
 }
 
 /// A connection to one broker, ready for requests (TLS and SASL done).
