@@ -39,11 +39,11 @@ const HEADERS: [(&str, &str); 5] = [
     ("cross-origin-opener-policy", "same-origin"),
 ];
 
-fn refuse(why: &str) -> Response {
+pub fn refuse(why: &str) -> Response {
     error_page(
         "Refused",
         StatusCode::FORBIDDEN,
-        &format!("This change was refused: {why}."),
+        &format!("This request was refused: {why}."),
     )
 }
 
@@ -69,6 +69,14 @@ fn cross_site(headers: &HeaderMap) -> Option<String> {
         }
     }
     None
+}
+
+/// Why a read was asked for by another site, if it was (`Sec-Fetch-Site`; a link the user
+/// typed or bookmarked says `none`): for reads that cost, like an export.
+pub fn asked_elsewhere(headers: &HeaderMap) -> Option<String> {
+    let site = headers.get("sec-fetch-site")?.to_str().ok()?;
+    matches!(site, "cross-site" | "same-site")
+        .then(|| format!("another site asked for it (Sec-Fetch-Site: {site})"))
 }
 
 fn has_token(body: &[u8], token: &str) -> bool {
@@ -154,6 +162,15 @@ mod tests {
         ] {
             assert!(cross_site(&hostile).is_some(), "{hostile:?}");
         }
+    }
+
+    #[test]
+    fn reads_that_cost_are_refused_only_when_another_site_asks() {
+        assert!(asked_elsewhere(&headers(&[])).is_none());
+        assert!(asked_elsewhere(&headers(&[("sec-fetch-site", "same-origin")])).is_none());
+        assert!(asked_elsewhere(&headers(&[("sec-fetch-site", "none")])).is_none());
+        assert!(asked_elsewhere(&headers(&[("sec-fetch-site", "cross-site")])).is_some());
+        assert!(asked_elsewhere(&headers(&[("sec-fetch-site", "same-site")])).is_some());
     }
 
     #[test]

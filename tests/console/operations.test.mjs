@@ -251,4 +251,19 @@ test("binary values show as hex; a message is re-sent, filtered and exported", a
   assert.match(csv.split("\n")[0], /^topic,partition,offset,timestamp,key,headers,value$/);
   assert.match(csv, /"hex: ff 00 c3"/);
   await page.screenshot({ path: path.join(shots, "messages.png"), fullPage: true });
+
+  // A page on another origin cannot make the browser pull exports from the console.
+  const exportUrl = `http://127.0.0.1:${ports.console}/topics/${name}/export`;
+  const evil = http.createServer((req, res) => {
+    res.writeHead(200, { "content-type": "text/html" });
+    res.end(`<script>fetch(${JSON.stringify(exportUrl)}, { mode: "no-cors" })</script>`);
+  });
+  await new Promise((resolve) => evil.listen(0, "127.0.0.1", resolve));
+  try {
+    const answer = page.waitForResponse((r) => r.url() === exportUrl);
+    await page.goto(`http://127.0.0.1:${evil.address().port}/`);
+    assert.equal((await answer).status(), 403);
+  } finally {
+    evil.close();
+  }
 });

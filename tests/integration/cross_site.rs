@@ -113,7 +113,7 @@ async fn the_console_takes_changes_only_from_its_own_pages() {
         let response = request.send().await.expect("POST");
         assert_eq!(response.status(), StatusCode::FORBIDDEN);
         let page = response.text().await.expect("page");
-        assert!(page.contains("This change was refused"), "{page}");
+        assert!(page.contains("This request was refused"), "{page}");
     }
     for name in ["no-token", "foreign", "sibling", "bad-token"] {
         assert!(!topic_exists(console, name).await, "{name} was created");

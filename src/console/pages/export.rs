@@ -78,7 +78,11 @@ pub async fn export(
     State(console): C,
     Path(name): Path<String>,
     Query(params): Query<HashMap<String, String>>,
+    headers: axum::http::HeaderMap,
 ) -> Response {
+    if let Some(why) = crate::console::guard::asked_elsewhere(&headers) {
+        return crate::console::guard::refuse(&why);
+    }
     let title = format!("Export of {name}");
     let (format, range) = match parse(&params) {
         Ok(p) => p,
