@@ -3,71 +3,25 @@
 // KAFKA_BROKERS. Screenshots go to artifacts/console/ (git-ignored) for a person to look at.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import { mkdirSync, readFileSync } from "node:fs";
 import http from "node:http";
-import net from "node:net";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
-import { chromium } from "playwright-core";
+import { eventually, shots, start } from "./harness.mjs";
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
-const shots = path.join(root, "artifacts", "console", process.env.KAFKA_BROKERS ? "apache-kafka" : "embedded");
-mkdirSync(shots, { recursive: true });
-
-const freePort = () =>
-  new Promise((resolve) => {
-    const s = net.createServer();
-    s.listen(0, "127.0.0.1", () => { const { port } = s.address(); s.close(() => resolve(port)); });
-  });
-
-let app, browser, page, ports;
+let app, page, ports;
 const order = { userId: "user123", products: [{ id: "prod-1", name: "Product 1", price: 19.99, quantity: 2 }], totalAmount: 39.98 };
 const postOrder = () =>
   fetch(`http://127.0.0.1:${ports.producer}/orders`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(order) });
 
-async function eventually(check, seconds = 30) {
-  const deadline = Date.now() + seconds * 1000;
-  for (;;) {
-    try { const v = await check(); if (v) return v; } catch (e) { if (Date.now() > deadline) throw e; }
-    if (Date.now() > deadline) throw new Error("condition not met in time");
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
-
 before(async () => {
-  ports = { producer: await freePort(), api: await freePort(), console: await freePort(), broker: await freePort(), consumer: await freePort() };
-  const kafka = process.env.KAFKA_BROKERS;
-  const env = {
-    ...process.env, RUST_LOG: "warn",
-    KAFKA_ORDERS_PRODUCER_LISTEN: `127.0.0.1:${ports.producer}`, KAFKA_ORDERS_ORDERS_API_LISTEN: `127.0.0.1:${ports.api}`,
-    KAFKA_ORDERS_ORDERS_API_URL: `http://127.0.0.1:${ports.api}`, KAFKA_ORDERS_CONSOLE_LISTEN: `127.0.0.1:${ports.console}`,
-    KAFKA_ORDERS_BROKER_LISTEN: `127.0.0.1:${ports.broker}`, KAFKA_ORDERS_CONSUMER_LISTEN: `127.0.0.1:${ports.consumer}`,
-  };
-  // A secured cluster's client properties (KAFKA_PROPERTIES: key=value lines) go in as -X flags.
-  const properties = process.env.KAFKA_PROPERTIES
-    ? readFileSync(process.env.KAFKA_PROPERTIES, "utf8").split("\n").map((l) => l.trim()).filter((l) => l && !l.startsWith("#"))
-    : [];
-  const args = kafka ? ["--brokers", kafka, ...properties.flatMap((p) => ["-X", p])] : ["--embedded"];
-  app = spawn(path.join(root, "target/debug/kafka-orders"), args, { env, stdio: "inherit" });
-  await eventually(async () => (await fetch(`http://127.0.0.1:${ports.console}/healthz`)).ok);
-  browser = await chromium.launch({
-    executablePath: "/usr/bin/chromium",
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-  });
-  page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  app = await start();
+  ({ page, ports } = app);
 });
 
 after(async () => {
-  await browser?.close();
-  if (app) {
-    const exited = new Promise((resolve) => app.on("exit", resolve));
-    app.kill("SIGTERM");
-    assert.equal(await exited, 0, "kafka-orders exits 0 on SIGTERM");
-  }
+  await app?.stop();
 });
 
-const open = (p) => page.goto(`http://127.0.0.1:${ports.console}${p}`);
+const open = (p) => app.open(p);
 
 test("orders-topic is listed after an order is posted", async () => {
   assert.equal((await postOrder()).status, 202);

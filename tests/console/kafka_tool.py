@@ -8,12 +8,14 @@ lines, the secured cluster's) are added when set. Prints JSON.
   kafka_tool.py committed GROUP TOPIC                    {"partition": offset or null}
   kafka_tool.py produce TOPIC KEY HEX-VALUE [NAME=VALUE...]  one message, value given in hex
   kafka_tool.py read TOPIC                               every message: key, value, headers
+  kafka_tool.py configs TOPIC                            the topic's own configs {name: value}
 """
 import json
 import os
 import sys
 
 from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient, ConfigResource, ConfigSource
 
 
 def config(**extra):
@@ -87,6 +89,14 @@ def read(topic):
     print(json.dumps(out))
 
 
+def configs(topic):
+    admin = AdminClient(config())
+    resource = ConfigResource(ConfigResource.Type.TOPIC, topic)
+    described = admin.describe_configs([resource])[resource].result(timeout=30)
+    own = ConfigSource.DYNAMIC_TOPIC_CONFIG.value
+    print(json.dumps({name: entry.value for name, entry in described.items() if entry.source == own}))
+
+
 if __name__ == "__main__":
     command, *args = sys.argv[1:]
-    {"commit": commit, "committed": committed, "produce": produce, "read": read}[command](*args)
+    {"commit": commit, "committed": committed, "produce": produce, "read": read, "configs": configs}[command](*args)

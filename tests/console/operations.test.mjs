@@ -9,45 +9,15 @@
 // topic, fixed when it is cleared, as a bad deploy of the Orders API would be.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { spawn, execFileSync } from "node:child_process";
-import { mkdirSync } from "node:fs";
 import http from "node:http";
-import net from "node:net";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
-import { chromium } from "playwright-core";
+import { eventually, shots, start } from "./harness.mjs";
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
-const shots = path.join(root, "artifacts", "console", process.env.KAFKA_BROKERS ? "apache-kafka" : "embedded");
-mkdirSync(shots, { recursive: true });
-
-const freePort = () =>
-  new Promise((resolve) => {
-    const s = net.createServer();
-    s.listen(0, "127.0.0.1", () => { const { port } = s.address(); s.close(() => resolve(port)); });
-  });
-
-async function eventually(check, seconds = 30) {
-  const deadline = Date.now() + seconds * 1000;
-  for (;;) {
-    try { const v = await check(); if (v) return v; } catch (e) { if (Date.now() > deadline) throw e; }
-    if (Date.now() > deadline) throw new Error("condition not met in time");
-    await new Promise((r) => setTimeout(r, 300));
-  }
-}
-
-let app, browser, page, ports, proxy, bootstrap;
+let app, page, ports, proxy;
 let broken = true;
 const run = Date.now();
 
-// Kafka as another client sees it.
-const kafkaTool = (...args) =>
-  JSON.parse(execFileSync("python3", [path.join(root, "tests/console/kafka_tool.py"), ...args], {
-    env: { ...process.env, BOOTSTRAP: bootstrap }, encoding: "utf8", timeout: 60_000,
-  }));
-
 before(async () => {
-  ports = { producer: await freePort(), api: await freePort(), console: await freePort(), broker: await freePort(), consumer: await freePort() };
   proxy = http.createServer((req, res) => {
     if (broken && req.method === "POST") {
       res.writeHead(422, { "content-type": "application/problem+json" });
@@ -62,41 +32,22 @@ before(async () => {
     req.pipe(upstream);
   });
   await new Promise((resolve) => proxy.listen(0, "127.0.0.1", resolve));
-  const kafka = process.env.KAFKA_BROKERS;
-  bootstrap = kafka || `127.0.0.1:${ports.broker}`;
-  const env = {
-    ...process.env, RUST_LOG: "warn",
-    KAFKA_ORDERS_PRODUCER_LISTEN: `127.0.0.1:${ports.producer}`, KAFKA_ORDERS_ORDERS_API_LISTEN: `127.0.0.1:${ports.api}`,
-    KAFKA_ORDERS_ORDERS_API_URL: `http://127.0.0.1:${proxy.address().port}`, KAFKA_ORDERS_CONSOLE_LISTEN: `127.0.0.1:${ports.console}`,
-    KAFKA_ORDERS_BROKER_LISTEN: `127.0.0.1:${ports.broker}`, KAFKA_ORDERS_CONSUMER_LISTEN: `127.0.0.1:${ports.consumer}`,
+  app = await start(() => ({
+    KAFKA_ORDERS_ORDERS_API_URL: `http://127.0.0.1:${proxy.address().port}`,
     // Topics of their own, so runs on a shared Kafka do not see each other's dead letters.
     KAFKA_ORDERS_TOPIC: `ops-orders-${run}`, KAFKA_ORDERS_GROUP: `ops-consumer-${run}`,
-  };
-  const properties = process.env.KAFKA_PROPERTIES
-    ? (await import("node:fs")).readFileSync(process.env.KAFKA_PROPERTIES, "utf8").split("\n").map((l) => l.trim()).filter((l) => l && !l.startsWith("#"))
-    : [];
-  const args = kafka ? ["--brokers", kafka, ...properties.flatMap((p) => ["-X", p])] : ["--embedded"];
-  app = spawn(path.join(root, "target/debug/kafka-orders"), args, { env, stdio: "inherit" });
-  await eventually(async () => (await fetch(`http://127.0.0.1:${ports.console}/healthz`)).ok);
-  browser = await chromium.launch({
-    executablePath: "/usr/bin/chromium",
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-  });
-  page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  }));
+  ({ page, ports } = app);
   page.on("dialog", (dialog) => dialog.accept());
 });
 
 after(async () => {
-  await browser?.close();
+  await app?.stop();
   proxy?.close();
-  if (app) {
-    const exited = new Promise((resolve) => app.on("exit", resolve));
-    app.kill("SIGTERM");
-    assert.equal(await exited, 0, "kafka-orders exits 0 on SIGTERM");
-  }
 });
 
-const open = (p) => page.goto(`http://127.0.0.1:${ports.console}${p}`);
+const open = (p) => app.open(p);
+const kafkaTool = (...args) => app.kafkaTool(...args);
 // The notice a form action left, or a failure that says what the page said instead.
 async function notice() {
   await page.waitForSelector(".notice, .error");
