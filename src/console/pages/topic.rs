@@ -257,7 +257,7 @@ fn body(name: &str, wanted: &Wanted, loaded: &Loaded, token: Option<&str>) -> Ma
             button { "Show" }
         }
         p.export {
-            "Export this partition range: "
+            "Export the partition chosen (or all) up to the offset shown: "
             a #export-jsonl href={ "/topics/" (u) "/export?format=jsonl" (export_range(wanted)) } download { "JSON Lines" }
             " · "
             a #export-csv href={ "/topics/" (u) "/export?format=csv" (export_range(wanted)) } download { "CSV" }
