@@ -22,13 +22,46 @@ pub type Offsets = BTreeMap<(String, i32), i64>;
 const FIND_COORDINATOR_VERSION: i16 = 4;
 const OFFSET_FETCH_VERSION: i16 = 8;
 
-/// Each group's committed offsets; a group whose coordinator could not be found or did not
-/// answer has none (its lag is then not shown), the others are still answered.
+/// Each group's committed offsets, or why they could not be read (no coordinator, one that
+/// did not answer or refused, a Kafka older than 3.0, security settings the console's own
+/// client does not speak): pages show the lag as unknown with the reason, and a reset is
+/// refused rather than planned from offsets it could not read.
 pub fn all(
     kafka: &Kafka,
     client: &Reader,
     groups: &[String],
-) -> Result<BTreeMap<String, Offsets>, ConsoleError> {
+) -> BTreeMap<String, Result<Offsets, String>> {
+    match fetch(kafka, client, groups) {
+        Ok(mut found) => groups
+            .iter()
+            .map(|g| {
+                let answer = found
+                    .remove(g)
+                    .unwrap_or_else(|| Err("Kafka did not answer for this group".into()));
+                (g.clone(), answer)
+            })
+            .collect(),
+        Err(err) => {
+            let why = format!("committed offsets could not be read: {err}");
+            groups
+                .iter()
+                .map(|g| (g.clone(), Err(why.clone())))
+                .collect()
+        }
+    }
+}
+
+/// One group's committed offsets, or why they could not be read.
+pub fn one(kafka: &Kafka, client: &Reader, group: &str) -> Result<Offsets, ConsoleError> {
+    all(kafka, client, &[group.to_string()])
+        .remove(group)
+        .unwrap_or_else(|| Err("Kafka did not answer for this group".into()))
+        .map_err(|why| ConsoleError::Input(format!("group {group}: {why}")))
+}
+
+type Answers = BTreeMap<String, Result<Offsets, String>>;
+
+fn fetch(kafka: &Kafka, client: &Reader, groups: &[String]) -> Result<Answers, ConsoleError> {
     let mut out = BTreeMap::new();
     if groups.is_empty() {
         return Ok(out);
@@ -51,7 +84,9 @@ pub fn all(
                 .entry((c.host.to_string(), c.port))
                 .or_default()
                 .push(c.key.to_string()),
-            Some(code) => tracing::debug!(group = %c.key, code, "console: no coordinator"),
+            Some(code) => {
+                out.insert(c.key.to_string(), Err(format!("no coordinator: {code}")));
+            }
         }
     }
     for ((host, port), names) in by_coordinator {
@@ -70,11 +105,20 @@ pub fn all(
         {
             Ok(answer) => answer,
             Err(err) => {
-                tracing::debug!(%host, port, %err, "console: a coordinator did not answer");
+                for g in names {
+                    out.insert(g, Err(format!("the coordinator did not answer: {err}")));
+                }
                 continue;
             }
         };
-        for g in answer.groups.into_iter().filter(|g| g.error_code == 0) {
+        for g in answer.groups {
+            if let Some(code) = protocol_error(g.error_code) {
+                out.insert(
+                    g.group_id.to_string(),
+                    Err(format!("the coordinator answered {code}")),
+                );
+                continue;
+            }
             let offsets = g
                 .topics
                 .iter()
@@ -85,7 +129,7 @@ pub fn all(
                         .map(|p| ((t.name.to_string(), p.partition_index), p.committed_offset))
                 })
                 .collect();
-            out.insert(g.group_id.to_string(), offsets);
+            out.insert(g.group_id.to_string(), Ok(offsets));
         }
     }
     Ok(out)

@@ -62,7 +62,7 @@ impl Move {
             Target::Offset(o) => o,
             Target::Shift(n) => self.committed.unwrap_or(self.low).saturating_add(n),
         };
-        wanted.clamp(self.low, self.high)
+        wanted.max(self.low).min(self.high)
     }
 
     /// The lag the new offset leaves.
@@ -98,9 +98,7 @@ pub fn plan(
     target: Target,
 ) -> Result<Vec<Move>, ConsoleError> {
     let topics = kafka::topics(kafka, client)?.list;
-    let committed = super::committed::all(kafka, client, &[group.to_string()])?
-        .remove(group)
-        .unwrap_or_default();
+    let committed = super::committed::one(kafka, client, group)?;
     let mut moves = Vec::new();
     for t in in_scope(&topics, scope)? {
         for p in &t.partitions {
@@ -158,13 +156,86 @@ fn in_scope<'a>(
     Ok(vec![topic])
 }
 
-/// Commits the planned offsets for the group, which must be empty.
-pub fn apply(kafka: &Kafka, group: &str, moves: &[Move]) -> Result<(), ConsoleError> {
+/// A previewed move as the Apply form carries it back.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Planned {
+    pub topic: String,
+    pub partition: i32,
+    /// The committed offset the preview saw (None: none).
+    pub committed: Option<i64>,
+    pub new: i64,
+}
+
+/// The preview's moves for the Apply form: `topic:partition:committed:new`, joined by `;`
+/// (committed -1: none). Topic names cannot hold `:` or `;`.
+pub fn encode(moves: &[Move]) -> String {
+    let parts: Vec<String> = moves
+        .iter()
+        .map(|m| {
+            format!(
+                "{}:{}:{}:{}",
+                m.topic,
+                m.partition,
+                m.committed.unwrap_or(-1),
+                m.new
+            )
+        })
+        .collect();
+    parts.join(";")
+}
+
+pub fn decode(text: &str) -> Result<Vec<Planned>, ConsoleError> {
+    let bad = || {
+        ConsoleError::Input("the previewed offsets did not come back whole: preview again".into())
+    };
+    text.split(';')
+        .filter(|p| !p.is_empty())
+        .map(|part| {
+            let fields: Vec<&str> = part.split(':').collect();
+            let [topic, partition, committed, new] = fields[..] else {
+                return Err(bad());
+            };
+            let committed: i64 = committed.parse().map_err(|_| bad())?;
+            Ok(Planned {
+                topic: topic.to_string(),
+                partition: partition.parse().map_err(|_| bad())?,
+                committed: (committed >= 0).then_some(committed),
+                new: new.parse().map_err(|_| bad())?,
+            })
+        })
+        .collect()
+}
+
+/// Commits exactly what was previewed, if the group is empty and its offsets are still what
+/// the preview saw: an Apply sent twice, or after someone else moved them, changes nothing.
+pub fn apply(
+    kafka: &Kafka,
+    client: &Reader,
+    group: &str,
+    planned: &[Planned],
+) -> Result<(), ConsoleError> {
+    if planned.is_empty() {
+        return Err(ConsoleError::Input(
+            "nothing was previewed: preview first".into(),
+        ));
+    }
     let committer: Reader = kafka::client(kafka, Some(group))?;
     require_empty(&committer, group)?;
+    let now = super::committed::one(kafka, client, group)?;
     let mut tpl = TopicPartitionList::new();
-    for m in moves {
-        tpl.add_partition_offset(&m.topic, m.partition, Offset::Offset(m.new))?;
+    for p in planned {
+        let current = now.get(&(p.topic.clone(), p.partition)).copied();
+        if current != p.committed {
+            let shown = |o: Option<i64>| o.map_or("none".to_string(), |o| o.to_string());
+            return Err(ConsoleError::Input(format!(
+                "the committed offset of {}/{} is {} now, not {} as previewed: preview again",
+                p.topic,
+                p.partition,
+                shown(current),
+                shown(p.committed)
+            )));
+        }
+        tpl.add_partition_offset(&p.topic, p.partition, Offset::Offset(p.new))?;
     }
     committer.commit(&tpl, CommitMode::Sync)?;
     Ok(())
@@ -185,27 +256,37 @@ pub async fn delete_group(console: &Console, group: &str) -> Result<(), ConsoleE
     }
 }
 
-/// OffsetDelete of every partition of `topic` (rdkafka has no call for it), sent to the
-/// group's coordinator. Kafka refuses it while the group's members subscribe to the topic
-/// (GROUP_SUBSCRIBED_TO_TOPIC).
+/// OffsetDelete of the group's offsets of `topic` (rdkafka has no call for it), sent to the
+/// group's coordinator; the partitions are those the group has offsets for, so the offsets
+/// of a topic deleted since can go too. Kafka refuses it while the group's members subscribe
+/// to the topic (GROUP_SUBSCRIBED_TO_TOPIC).
 pub fn delete_offsets(
     kafka: &Kafka,
     client: &Reader,
     group: &str,
-    topic: &TopicInfo,
+    topic: &str,
 ) -> Result<(), ConsoleError> {
+    let partitions: Vec<i32> = super::committed::one(kafka, client, group)?
+        .into_keys()
+        .filter(|(t, _)| t == topic)
+        .map(|(_, p)| p)
+        .collect();
+    if partitions.is_empty() {
+        return Err(ConsoleError::Input(format!(
+            "group {group} has no offsets of {topic}"
+        )));
+    }
     let security = Security::from_kafka(kafka)?;
     let (host, port) = coordinator(client, &security, group)?;
     let mut conn = wire::connect(&host, port, &security)?;
     let request = OffsetDeleteRequest::default()
         .with_group_id(GroupId(StrBytes::from_string(group.to_string())))
         .with_topics(vec![OffsetDeleteRequestTopic::default()
-            .with_name(TopicName(StrBytes::from_string(topic.name.clone())))
+            .with_name(TopicName(StrBytes::from_string(topic.to_string())))
             .with_partitions(
-                topic
-                    .partitions
-                    .iter()
-                    .map(|p| OffsetDeleteRequestPartition::default().with_partition_index(p.id))
+                partitions
+                    .into_iter()
+                    .map(|p| OffsetDeleteRequestPartition::default().with_partition_index(p))
                     .collect(),
             )]);
     let answer = conn.send(&request, 0)?;
@@ -219,8 +300,7 @@ pub fn delete_offsets(
         .find_map(protocol_error);
     match refusal {
         Some(err) => Err(ConsoleError::Input(format!(
-            "Kafka did not delete the offsets of {} for group {group}: {err}",
-            topic.name
+            "Kafka did not delete the offsets of {topic} for group {group}: {err}"
         ))),
         None => Ok(()),
     }
@@ -259,6 +339,49 @@ mod tests {
             new: 0,
         };
         m.moved(target, None)
+    }
+
+    #[test]
+    fn the_apply_form_carries_the_preview_back_exactly() {
+        let moves = [
+            Move {
+                topic: "a.b-c".into(),
+                partition: 2,
+                committed: Some(7),
+                low: 0,
+                high: 9,
+                new: 3,
+            },
+            Move {
+                topic: "t".into(),
+                partition: 0,
+                committed: None,
+                low: 0,
+                high: 9,
+                new: 9,
+            },
+        ];
+        let planned = decode(&encode(&moves)).expect("decodes");
+        assert_eq!(
+            planned,
+            [
+                Planned {
+                    topic: "a.b-c".into(),
+                    partition: 2,
+                    committed: Some(7),
+                    new: 3
+                },
+                Planned {
+                    topic: "t".into(),
+                    partition: 0,
+                    committed: None,
+                    new: 9
+                },
+            ]
+        );
+        for bad in ["t:0:1", "t:x:1:2", "t:0:1:2:3"] {
+            assert!(decode(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

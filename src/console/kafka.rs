@@ -7,24 +7,26 @@ use std::time::Duration;
 use bytes::Buf;
 use rdkafka::config::FromClientConfigAndContext;
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::message::{Headers, Message};
+use rdkafka::message::Message;
 use rdkafka::metadata::Metadata;
 use rdkafka::{Offset, TopicPartitionList};
 
 use super::error::ConsoleError;
-use crate::kafka::{Context, Kafka};
+use crate::kafka::{header_list, Context, Kafka};
 
 /// The console's reading client.
 pub type Reader = BaseConsumer<Context>;
 
 pub(super) const TIMEOUT: Duration = Duration::from_secs(3);
 
+#[derive(Clone)]
 pub struct PartitionInfo {
     pub id: i32,
     pub low: i64,
     pub high: i64,
 }
 
+#[derive(Clone)]
 pub struct TopicInfo {
     pub name: String,
     pub partitions: Vec<PartitionInfo>,
@@ -62,12 +64,17 @@ pub struct GroupInfo {
     pub state: String,
     pub protocol: String,
     pub members: Vec<MemberInfo>,
-    pub lag: Vec<LagInfo>,
+    /// Per partition, or why the committed offsets could not be read.
+    pub lag: Result<Vec<LagInfo>, String>,
 }
 
 impl GroupInfo {
     pub fn total_lag(&self) -> i64 {
-        self.lag.iter().map(|l| (l.high - l.committed).max(0)).sum()
+        self.lag
+            .iter()
+            .flatten()
+            .map(|l| (l.high - l.committed).max(0))
+            .sum()
     }
 }
 
@@ -81,23 +88,20 @@ pub struct MessageInfo {
     pub key: Option<Vec<u8>>,
     pub headers: Vec<(String, Option<Vec<u8>>)>,
     pub value: Option<Vec<u8>>,
+    /// False when a header's name was not UTF-8: shown, but not copied (re-send, redrive).
+    pub headers_intact: bool,
 }
 
 impl MessageInfo {
     pub fn of(m: &impl Message) -> Self {
+        let headers = m.headers().map(header_list).unwrap_or_default();
         Self {
             partition: m.partition(),
             offset: m.offset(),
             timestamp: m.timestamp().to_millis(),
             key: m.key().map(<[u8]>::to_vec),
-            headers: m
-                .headers()
-                .map(|h| {
-                    h.iter()
-                        .map(|h| (h.key.to_string(), h.value.map(<[u8]>::to_vec)))
-                        .collect()
-                })
-                .unwrap_or_default(),
+            headers_intact: headers.iter().all(|h| h.intact),
+            headers: headers.into_iter().map(|h| (h.name, h.value)).collect(),
             value: m.payload().map(<[u8]>::to_vec),
         }
     }
@@ -259,7 +263,7 @@ pub fn groups(
 ) -> Result<Vec<GroupInfo>, ConsoleError> {
     let list = client.fetch_group_list(only, TIMEOUT)?;
     let names: Vec<String> = list.groups().iter().map(|g| g.name().to_string()).collect();
-    let committed = super::committed::all(kafka, client, &names)?;
+    let mut committed = super::committed::all(kafka, client, &names);
     let mut out = Vec::new();
     for g in list.groups() {
         let members = g
@@ -276,10 +280,11 @@ pub fn groups(
             state: g.state().to_string(),
             protocol: g.protocol().to_string(),
             members,
-            lag: committed
-                .get(g.name())
-                .map(|c| lag(c, topics))
-                .unwrap_or_default(),
+            lag: match committed.remove(g.name()) {
+                Some(Ok(offsets)) => Ok(lag(&offsets, topics)),
+                Some(Err(why)) => Err(why),
+                None => Ok(Vec::new()),
+            },
         });
     }
     out.sort_by(|a, b| a.name.cmp(&b.name));
@@ -336,7 +341,10 @@ pub fn offsets_at<'a>(
         .collect())
 }
 
-/// Messages of one partition in `[from, to)`, read with a consumer assigned at `from`.
+/// Messages of one partition in `[from, to)`, read with a consumer assigned at `from`. Done
+/// when the consumer's position reaches `to` (offsets without a message, as after compaction
+/// or transaction markers, are passed over); an error, never a silent partial answer, when
+/// Kafka has not sent them all within [`TIMEOUT`] of the last message.
 pub fn read(
     kafka: &Kafka,
     topic: &str,
@@ -352,16 +360,34 @@ pub fn read(
     let mut tpl = TopicPartitionList::new();
     tpl.add_partition_offset(topic, partition, Offset::Offset(from))?;
     consumer.assign(&tpl)?;
-    let deadline = std::time::Instant::now() + TIMEOUT;
-    while (out.len() as i64) < to - from && std::time::Instant::now() < deadline {
-        let Some(result) = consumer.poll(Duration::from_millis(200)) else {
-            continue;
-        };
-        let m = result?;
-        if m.offset() >= to {
-            break;
+    let mut next = from;
+    let mut deadline = std::time::Instant::now() + TIMEOUT;
+    while next < to {
+        if std::time::Instant::now() > deadline {
+            return Err(ConsoleError::Input(format!(
+                "{topic}/{partition}: Kafka sent offsets {from} to {next} of {from} to {to} and then nothing for {} s",
+                TIMEOUT.as_secs()
+            )));
         }
-        out.push(MessageInfo::of(&m));
+        match consumer.poll(Duration::from_millis(200)) {
+            Some(result) => {
+                let m = result?;
+                next = m.offset().saturating_add(1);
+                deadline = std::time::Instant::now() + TIMEOUT;
+                if m.offset() < to {
+                    out.push(MessageInfo::of(&m));
+                }
+            }
+            None => {
+                let position = consumer.position()?;
+                if let Some(Offset::Offset(p)) = position
+                    .find_partition(topic, partition)
+                    .map(|e| e.offset())
+                {
+                    next = next.max(p);
+                }
+            }
+        }
     }
     Ok(out)
 }

@@ -1,17 +1,21 @@
 //! What the consumer writes back to Kafka: dead letters and request-response replies.
 
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use rdkafka::message::{Header, Headers, Message, OwnedHeaders, OwnedMessage};
+use rdkafka::message::{Header, Message, OwnedHeaders, OwnedMessage};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::util::Timeout;
 use serde_json::Value;
 
-use crate::kafka::{headers, Context};
+use crate::kafka::{header_list, headers, Context};
 
 /// A header's value as text.
 pub fn header(message: &OwnedMessage, name: &str) -> Option<String> {
-    let found = message.headers()?.iter().find(|h| h.key == name)?;
-    found.value.map(|v| String::from_utf8_lossy(v).into_owned())
+    let found = header_list(message.headers()?)
+        .into_iter()
+        .find(|h| h.name == name)?;
+    found
+        .value
+        .map(|v| String::from_utf8_lossy(&v).into_owned())
 }
 
 /// How much of a message its dead letter carries.
@@ -59,16 +63,16 @@ pub async fn dead_letter(
     keep: Keep,
 ) -> Result<(), KafkaError> {
     let mut out = OwnedHeaders::new();
-    if let Some(original) = message.headers() {
+    if let Some(original) = message.headers().map(header_list) {
         let size: usize = original
             .iter()
-            .map(|h| h.key.len() + h.value.map_or(0, <[u8]>::len))
+            .map(|h| h.name.len() + h.value.as_ref().map_or(0, Vec::len))
             .sum();
         if keep == Keep::All || size <= TRUNCATED_BYTES {
-            for h in original.iter() {
+            for h in &original {
                 out = out.insert(Header {
-                    key: h.key,
-                    value: h.value,
+                    key: &h.name,
+                    value: h.value.as_deref(),
                 });
             }
         }

@@ -1,6 +1,7 @@
 //! What the services share about talking to Kafka through rdkafka.
 
 mod context;
+mod header_list;
 mod properties;
 mod topics;
 
@@ -9,6 +10,7 @@ use rdkafka::error::KafkaError;
 use rdkafka::ClientConfig;
 
 pub use context::{Context, Errors};
+pub use header_list::{header_list, MessageHeader};
 pub use properties::{is_secret, parse_flag, Properties, PropertyError, ENV_PREFIX};
 pub use topics::{ensure_topics, TopicError, Wanted};
 

@@ -131,26 +131,36 @@ impl LocalStore {
         lock(&self.memory).orders.get(id).map(|(_, o)| o.clone())
     }
 
-    /// Newest first, with the number of matching orders before paging.
+    /// Newest first, with the number of matching orders before paging. Under the memory lock,
+    /// so without work that grows with the store where it can be avoided: the count comes
+    /// from the statistics for one filter or none, and the page is read lazily, so a page of
+    /// 50 near the newest costs 50 orders, not millions (both filters at once still scan).
     pub fn list(&self, query: &ListQuery) -> (usize, Vec<Order>) {
         let memory = lock(&self.memory);
-        let matching = memory
-            .arrival
-            .values()
-            .rev()
-            .filter_map(|id| memory.orders.get(id).map(|(_, o)| o))
-            .filter(|o| {
-                query.status.is_none_or(|s| o.status == s)
-                    && query.user_id.as_deref().is_none_or(|u| o.user_id == u)
-            });
-        let all: Vec<&Order> = matching.collect();
-        let page = all
-            .iter()
+        let keeps = |o: &&Order| {
+            query.status.is_none_or(|s| o.status == s)
+                && query.user_id.as_deref().is_none_or(|u| o.user_id == u)
+        };
+        let newest_first = || {
+            memory
+                .arrival
+                .values()
+                .rev()
+                .filter_map(|id| memory.orders.get(id).map(|(_, o)| o))
+                .filter(keeps)
+        };
+        let total = match (query.status, query.user_id.as_deref()) {
+            (None, None) => memory.arrival.len(),
+            (Some(status), None) => memory.stats.orders_with_status(status),
+            (None, Some(user)) => memory.stats.orders_of_user(user),
+            (Some(_), Some(_)) => newest_first().count(),
+        };
+        let page = newest_first()
             .skip(query.offset)
             .take(query.limit.unwrap_or(usize::MAX))
-            .map(|o| (*o).clone())
+            .cloned()
             .collect();
-        (all.len(), page)
+        (total, page)
     }
 
     /// Applies `change` to the order's current state; its error refuses the change.

@@ -111,6 +111,14 @@ impl Stats {
         }
     }
 
+    pub fn orders_with_status(&self, status: Status) -> usize {
+        self.by_status.get(&status).map_or(0, |t| t.orders as usize)
+    }
+
+    pub fn orders_of_user(&self, user: &str) -> usize {
+        self.orders_per_user.get(user).copied().unwrap_or(0) as usize
+    }
+
     pub fn view(&self) -> StatsView {
         StatsView::new(&self.by_status, self.orders_per_user.len() as u64)
     }

@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rdkafka::consumer::{Consumer, StreamConsumer};
-use rdkafka::message::{Headers, Message};
+use rdkafka::message::Message;
 use rdkafka::{Offset, TopicPartitionList};
 use serde_json::Value;
 use tokio::sync::{oneshot, watch};
@@ -84,10 +84,11 @@ impl Replies {
             };
             let Ok(message) = message else { continue };
             let correlation = message.headers().and_then(|h| {
-                h.iter()
-                    .find(|h| h.key == headers::CORRELATION_ID)
+                crate::kafka::header_list(h)
+                    .into_iter()
+                    .find(|h| h.name == headers::CORRELATION_ID)
                     .and_then(|h| h.value)
-                    .map(|v| String::from_utf8_lossy(v).into_owned())
+                    .map(|v| String::from_utf8_lossy(&v).into_owned())
             });
             let reply = message
                 .payload()

@@ -81,10 +81,24 @@ test("dead letters are listed and redriven once each after the cause is fixed", 
   await page.click("#dead-letter-count");
   assert.match(page.url(), /\/dead-letters/);
 
+  // Two letters the console must not send back: one cut to fit the topic, one naming another
+  // topic as its origin (a redrive writes only to the topic its dead-letter topic belongs to).
+  const hex = Buffer.from("{}").toString("hex");
+  kafkaTool("produce", dlq(), "cut", hex, `dlq-origin-topic=${topic()}`, "dlq-origin-partition=0", "dlq-origin-offset=0", "dlq-truncated=99999", "dlq-error=too large");
+  kafkaTool("produce", dlq(), "elsewhere", hex, "dlq-origin-topic=somebody-elses-topic", "dlq-origin-partition=0", "dlq-origin-offset=0", "dlq-error=x");
+  await open(`/dead-letters?topic=${dlq()}`);
+  assert.equal(await page.locator("#dead-letters td.state", { hasText: "cannot be redriven" }).count(), 2);
+
   broken = false; // the cause is fixed
   await open(`/dead-letters?topic=${dlq()}`);
   const row = page.locator("#dead-letters tbody tr", { hasText: "dlq-user-1" });
   await row.locator("input[name=pick]").check();
+  // The same dead letter picked twice (as a hand-made form could), and a double click.
+  await page.evaluate(() => {
+    const pick = document.querySelector("input[name=pick]:checked");
+    const again = Object.assign(document.createElement("input"), { type: "hidden", name: "pick", value: pick.value });
+    document.getElementById("redrive").appendChild(again);
+  });
   await page.locator("button", { hasText: "Redrive selected" }).dblclick();
   assert.match(await notice(), /redrove 1 dead letter/);
   await eventually(async () => (await storedStatus(first)) === 200);
@@ -92,11 +106,14 @@ test("dead letters are listed and redriven once each after the cause is fixed", 
   await page.screenshot({ path: path.join(shots, "dead-letters.png"), fullPage: true });
 
   await page.locator("button", { hasText: "Redrive all" }).click();
-  assert.match(await notice(), /redrove 1 dead letter/);
+  const all1 = await notice();
+  assert.match(all1, /redrove 1 dead letter/);
+  assert.match(all1, /not sent: .*cut to fit/);
+  assert.match(all1, /not sent: .*names somebody-elses-topic as its origin/);
   await eventually(async () => (await storedStatus(second)) === 200);
   await page.locator("button", { hasText: "Redrive all" }).click();
   assert.match(await notice(), /redrove 0 dead letter/);
-  assert.equal(await page.locator("#dead-letters td.state", { hasText: "redriven" }).count(), 2);
+  assert.equal(await page.locator("#dead-letters td.state", { hasText: /^redriven / }).count(), 2);
 
   // In Kafka: each dead letter went back once, with its redrive count; the orders stored once.
   const resent = kafkaTool("read", topic()).filter((m) => m.headers.some(([k]) => k === "redrive-count"));
@@ -107,7 +124,7 @@ test("dead letters are listed and redriven once each after the cause is fixed", 
   }
   const all = await (await fetch(`http://127.0.0.1:${ports.api}/orders?limit=1000`)).json();
   assert.equal(all.filter((o) => o.id === first || o.id === second).length, 2);
-  assert.equal(await deadLetterCount(), before);
+  assert.equal(await deadLetterCount(), before + 2, "the two that cannot be sent still wait");
 });
 
 test("a group's offsets are previewed, reset, deleted, and the group deleted; an active group is refused", async () => {
@@ -138,9 +155,24 @@ test("a group's offsets are previewed, reset, deleted, and the group deleted; an
   const p = partitions.reduce((a, b) => (count(b) > count(a) ? b : a));
   await open(`/groups/${group}/reset?topic=${topic()}&partition=${p}&to=offset&value=1`);
   await page.click("#apply button");
+  assert.match(await notice(), /reset 1 partition offset/);
   await open(`/groups/${group}/reset?topic=${topic()}&partition=${p}&to=shift&value=1`);
   assert.match(await page.locator("#preview td.new").first().innerText(), /^2$/);
+  const replay = await page.evaluate(() => Object.fromEntries(new FormData(document.getElementById("apply"))));
   await page.click("#apply button");
+  assert.match(await notice(), /reset 1 partition offset/);
+  assert.equal(kafkaTool("committed", group, topic())[p], 2);
+  // The same Apply sent again (a second tab, Back then Apply): refused, not shifted twice.
+  await page.evaluate(([fields, action]) => {
+    const form = Object.assign(document.createElement("form"), { method: "post", action });
+    for (const [name, value] of Object.entries(fields)) {
+      form.appendChild(Object.assign(document.createElement("input"), { type: "hidden", name, value }));
+    }
+    document.body.appendChild(form);
+    form.submit();
+  }, [replay, `/groups/${group}/reset`]);
+  await page.waitForSelector(".error");
+  assert.match(await page.locator(".error").innerText(), /is 2 now, not 1 as previewed/);
   assert.equal(kafkaTool("committed", group, topic())[p], 2);
 
   await open(`/groups/${group}/reset?to=datetime&value=yesterday`);

@@ -11,7 +11,7 @@ use super::{
     back, blocking, error_page, flash, forms, layout, messages, token_field, url, Params, C,
 };
 use crate::console::kafka::{self, Reader};
-use crate::console::redrive::{self, DeadLetter, Picked};
+use crate::console::redrive::{self, DeadLetter, Noted, Picked};
 
 pub async fn dead_letters(State(console): C, Query(params): Params) -> Response {
     let (notice, error) = flash(&params);
@@ -75,7 +75,7 @@ pub async fn dead_letters(State(console): C, Query(params): Params) -> Response 
 fn age(ms: Option<i64>) -> String {
     let Some(ms) = ms else { return "—".into() };
     let now = time::OffsetDateTime::now_utc().unix_timestamp() * 1000;
-    let secs = ((now - ms) / 1000).max(0);
+    let secs = (now.saturating_sub(ms) / 1000).max(0);
     match secs {
         s if s < 120 => format!("{s} s"),
         s if s < 7200 => format!("{} min", s / 60),
@@ -85,7 +85,10 @@ fn age(ms: Option<i64>) -> String {
 }
 
 fn list(dlq: &str, letters: &[DeadLetter], token: Option<&str>) -> Markup {
-    let pending = letters.iter().filter(|l| l.redriven.is_none()).count();
+    let pending = letters
+        .iter()
+        .filter(|l| l.noted.is_none_or(|(n, _)| n == Noted::Failed))
+        .count();
     html! {
         h2 { (dlq) }
         p.muted {
@@ -112,7 +115,7 @@ fn list(dlq: &str, letters: &[DeadLetter], token: Option<&str>) -> Markup {
                             @let id = format!("{}:{}", m.partition, m.offset);
                             tr data-id=(id) {
                                 td {
-                                    @if token.is_some() && l.redriven.is_none() && l.unsendable().is_none() {
+                                    @if token.is_some() && l.unsendable.is_none() && l.noted.is_none_or(|(n, _)| n == Noted::Failed) {
                                         input type="checkbox" name="pick" value=(id) aria-label={ "select " (id) };
                                     }
                                 }
@@ -124,9 +127,11 @@ fn list(dlq: &str, letters: &[DeadLetter], token: Option<&str>) -> Markup {
                                 td { pre { (m.key.as_deref().map_or("(null)".into(), |k| messages::show(k).line())) } }
                                 td { pre { (m.value.as_deref().map_or("(null)".into(), |v| messages::show(v).line())) } }
                                 td.state {
-                                    @match (l.redriven, l.unsendable()) {
-                                        (Some(at), _) => { "redriven " (messages::time(Some(at))) }
-                                        (None, Some(why)) => span.muted title=(why) { "cannot be redriven" }
+                                    @match (l.noted, &l.unsendable) {
+                                        (Some((Noted::Sent, at)), _) => { "redriven " (messages::time(Some(at))) }
+                                        (Some((Noted::Sending, at)), _) => span.alert title="the console stopped before Kafka confirmed it: look for it in the origin topic" { "uncertain: sending began " (messages::time(Some(at))) }
+                                        (_, Some(why)) => span.muted { "cannot be redriven: " (why) }
+                                        (Some((Noted::Failed, at)), None) => { "waiting (a redrive failed " (messages::time(Some(at))) ")" }
                                         (None, None) => "waiting",
                                     }
                                 }
@@ -146,7 +151,7 @@ fn list(dlq: &str, letters: &[DeadLetter], token: Option<&str>) -> Markup {
 pub async fn redrive(State(console): C, body: Bytes) -> Redirect {
     let mut topic = None;
     let mut all = false;
-    let mut picks = Vec::new();
+    let mut picks = std::collections::BTreeSet::new();
     let mut bad = None;
     for (k, v) in url::form_urlencoded::parse(&body) {
         match &*k {
@@ -156,7 +161,9 @@ pub async fn redrive(State(console): C, body: Bytes) -> Redirect {
                 .split_once(':')
                 .and_then(|(p, o)| Some((p.parse().ok()?, o.parse().ok()?)))
             {
-                Some(pick) => picks.push(pick),
+                Some(pick) => {
+                    picks.insert(pick);
+                }
                 None => bad = Some(format!("pick must be PARTITION:OFFSET, not {v:?}")),
             },
             _ => {}
@@ -196,6 +203,9 @@ pub async fn redrive(State(console): C, body: Bytes) -> Redirect {
             }
             if !done.refused.is_empty() {
                 text.push_str(&format!("; not sent: {}", done.refused.join("; ")));
+                if done.refused_count > 0 {
+                    text.push_str(&format!(" and {} more", done.refused_count));
+                }
             }
             back_to("notice", &text)
         }

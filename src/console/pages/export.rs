@@ -23,8 +23,10 @@ use crate::kafka::Kafka;
 
 pub const MAX_MESSAGES: i64 = 100_000;
 const MAX_BYTES: usize = 64 * 1024 * 1024;
-/// An export ends when no message came for this long (the range's end is past what exists).
+/// An export fails, with a last line saying so, when Kafka sent nothing for this long.
 const IDLE: Duration = Duration::from_secs(3);
+/// And after this long in all, even if a slow download is still reading it.
+const LONGEST: Duration = Duration::from_secs(600);
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Format {
@@ -97,9 +99,16 @@ pub async fn export(
     let (tx, rx) = tokio::sync::mpsc::channel::<Vec<u8>>(8);
     let (cluster, topic) = (console.kafka.clone(), name.clone());
     tokio::task::spawn_blocking(move || {
-        if let Err(err) = stream(&cluster, &topic, &spans, format, &tx) {
-            // The download is under way: the error can only end it, as a last line.
-            let _ = tx.blocking_send(format!("\nexport stopped: {err}\n").into_bytes());
+        // The download is under way: an error can only end it, as a last line.
+        let failed = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            stream(&cluster, &topic, &spans, format, &tx)
+        })) {
+            Ok(Ok(())) => None,
+            Ok(Err(err)) => Some(err.to_string()),
+            Err(_) => Some("the console failed while reading".to_string()),
+        };
+        if let Some(why) = failed {
+            let _ = tx.blocking_send(format!("\nexport stopped: {why}\n").into_bytes());
         }
     });
     let body = futures::stream::unfold(rx, |mut rx| async move {
@@ -151,9 +160,9 @@ fn plan(cluster: &Kafka, topic: &str, range: &Range) -> Result<Vec<(i32, i64, i6
         .iter()
         .filter(|x| range.partition.is_none_or(|want| x.id == want))
     {
-        let start = range.start.unwrap_or(p.low).clamp(p.low, p.high);
-        let end = range.to.unwrap_or(p.high).clamp(start, p.high);
-        let end = end.min(start + left);
+        let start = range.start.unwrap_or(p.low).max(p.low).min(p.high);
+        let end = range.to.unwrap_or(p.high).max(start).min(p.high);
+        let end = end.min(start.saturating_add(left));
         left -= end - start;
         if end > start {
             spans.push((p.id, start, end));
@@ -177,6 +186,7 @@ fn stream(
             return Ok(());
         }
     }
+    let began = Instant::now();
     for &(partition, start, end) in spans {
         let consumer: Reader = kafka::client(cluster, None)?;
         let mut tpl = TopicPartitionList::new();
@@ -184,8 +194,32 @@ fn stream(
         consumer.assign(&tpl)?;
         let mut last_seen = Instant::now();
         let mut next = start;
-        while next < end && last_seen.elapsed() < IDLE {
+        while next < end {
+            if last_seen.elapsed() > IDLE {
+                return Err(ConsoleError::Input(format!(
+                    "{topic}/{partition}: Kafka sent nothing after offset {next} for {} s",
+                    IDLE.as_secs()
+                )));
+            }
+            if began.elapsed() > LONGEST {
+                let _ = tx.blocking_send(
+                    format!(
+                        "\nexport stopped after {} s; export a smaller range\n",
+                        LONGEST.as_secs()
+                    )
+                    .into_bytes(),
+                );
+                return Ok(());
+            }
             let Some(result) = consumer.poll(Duration::from_millis(200)) else {
+                // Offsets without a message (transaction markers, compaction) are passed over.
+                let position = consumer.position()?;
+                if let Some(Offset::Offset(p)) = position
+                    .find_partition(topic, partition)
+                    .map(|e| e.offset())
+                {
+                    next = next.max(p);
+                }
                 continue;
             };
             let m = MessageInfo::of(&result?);
@@ -193,7 +227,7 @@ fn stream(
             if m.offset >= end {
                 break;
             }
-            next = m.offset + 1;
+            next = m.offset.saturating_add(1);
             let line = match format {
                 Format::JsonLines => json_line(topic, &m),
                 Format::Csv => csv_line(topic, &m),
@@ -298,6 +332,7 @@ mod tests {
             key: Some(key.to_vec()),
             headers: vec![("h".into(), Some(b"v".to_vec()))],
             value: Some(value.to_vec()),
+            headers_intact: true,
         }
     }
 

@@ -23,6 +23,12 @@ pub struct ResetForm {
     value: Option<String>,
 }
 
+/// The Apply form: the previewed moves (`group_ops::encode`).
+#[derive(Deserialize)]
+pub struct ApplyForm {
+    expect: String,
+}
+
 fn filled(v: &Option<String>) -> Option<&str> {
     v.as_deref().map(str::trim).filter(|v| !v.is_empty())
 }
@@ -87,7 +93,7 @@ async fn load(console: &crate::console::Console, name: &str) -> Result<Loaded, C
         let group = kafka::groups(&client, &cluster, &topics, Some(&name))?
             .into_iter()
             .next()
-            .filter(|g| g.state != "Dead" || !g.lag.is_empty())
+            .filter(|g| g.state != "Dead" || g.lag.as_ref().map_or(true, |l| !l.is_empty()))
             .ok_or_else(|| ConsoleError::Input(format!("group {name:?} does not exist")))?;
         Ok(Loaded { group, topics })
     })
@@ -154,7 +160,13 @@ fn reset_form(name: &str, loaded: &Loaded, form: &ResetForm) -> Markup {
 
 fn delete_forms(name: &str, loaded: &Loaded, token: &str) -> Markup {
     let with_offsets: Vec<&str> = {
-        let mut t: Vec<&str> = loaded.group.lag.iter().map(|l| l.topic.as_str()).collect();
+        let mut t: Vec<&str> = loaded
+            .group
+            .lag
+            .iter()
+            .flatten()
+            .map(|l| l.topic.as_str())
+            .collect();
         t.dedup();
         t
     };
@@ -225,9 +237,7 @@ pub async fn preview(
         } @else if let Some(token) = forms(&console).filter(|_| refusal.is_none()) {
             form.inline #apply method="post" action={ (to_group(&name)) "/reset" } {
                 (token_field(token))
-                @for (k, v) in [("topic", &form.topic), ("partition", &form.partition), ("to", &form.to), ("value", &form.value)] {
-                    input type="hidden" name=(k) value=[v];
-                }
+                input type="hidden" name="expect" value=(group_ops::encode(&moves));
                 button { "Apply" }
             }
         }
@@ -259,30 +269,30 @@ fn moves_table(moves: &[Move]) -> Markup {
     }
 }
 
-/// Applies a reset, planned again now (earliest and latest move while the preview is read).
+/// Applies a previewed reset: exactly the offsets shown, if the group's offsets are still
+/// the ones the preview saw (an Apply sent twice does not shift twice).
 pub async fn reset(
     State(console): C,
     Path(name): Path<String>,
-    Form(form): Form<ResetForm>,
+    Form(form): Form<ApplyForm>,
 ) -> Redirect {
     let to = to_group(&name);
-    let (scope, target) = match form.parse() {
+    let planned = match group_ops::decode(&form.expect) {
         Ok(p) => p,
         Err(e) => return back(&to, "error", &e.to_string()),
     };
     let (cluster, group) = (console.kafka.clone(), name.clone());
+    let count = planned.len();
     let done = blocking(move || {
         let client: Reader = kafka::client(&cluster, None)?;
-        let moves = group_ops::plan(&cluster, &client, &group, &scope, target)?;
-        group_ops::apply(&cluster, &group, &moves)?;
-        Ok(moves.len())
+        group_ops::apply(&cluster, &client, &group, &planned)
     })
     .await;
     match done {
-        Ok(n) => back(
+        Ok(()) => back(
             &to,
             "notice",
-            &format!("reset {n} partition offset(s) of group {name}"),
+            &format!("reset {count} partition offset(s) of group {name}"),
         ),
         Err(e) => back(&to, "error", &format!("offsets not reset: {e}")),
     }
@@ -302,8 +312,7 @@ pub async fn delete_offsets(
     let (cluster, group, topic) = (console.kafka.clone(), name.clone(), form.topic.clone());
     let done = blocking(move || {
         let client: Reader = kafka::client(&cluster, None)?;
-        let info = kafka::topic(&client, &topic)?;
-        group_ops::delete_offsets(&cluster, &client, &group, &info)
+        group_ops::delete_offsets(&cluster, &client, &group, &topic)
     })
     .await;
     match done {

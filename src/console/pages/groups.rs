@@ -44,7 +44,10 @@ pub fn section(groups: &[GroupInfo]) -> Markup {
                     }
                 }
                 tbody {
-                    @for l in &g.lag {
+                    @if let Err(why) = &g.lag {
+                        tr { td.muted colspan="5" { "Lag not shown: " (why) } }
+                    }
+                    @for l in g.lag.iter().flatten() {
                         tr {
                             td { (l.topic) }
                             td.num { (l.partition) }

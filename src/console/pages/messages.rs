@@ -113,8 +113,25 @@ pub fn header_lines(m: &MessageInfo) -> String {
     lines.join("\n")
 }
 
-/// A table row per message, in the order given; `resend` links each UTF-8 one to the produce
-/// form filled with it (`/topics/{topic}?resend=P:O`).
+/// Whether the produce form can carry the message back unchanged: key, value and header values
+/// text, each header a line of `name: value` (no line breaks, no `:` in the name, a value).
+pub fn resendable(m: &MessageInfo) -> bool {
+    let text = |b: &Option<Vec<u8>>| b.as_deref().is_none_or(|b| std::str::from_utf8(b).is_ok());
+    let one_line = |t: &str| !t.contains(['\n', '\r']);
+    text(&m.key)
+        && text(&m.value)
+        && m.headers_intact
+        && m.headers.iter().all(|(k, v)| {
+            one_line(k)
+                && !k.contains(':')
+                && v.as_deref()
+                    .and_then(|v| std::str::from_utf8(v).ok())
+                    .is_some_and(|v| one_line(v) && v.trim() == v)
+        })
+}
+
+/// A table row per message, in the order given; `resend` links each one the produce form can
+/// carry back unchanged ([`resendable`]) to that form, filled (`/topics/{topic}?resend=P:O`).
 pub fn rows(messages: &[MessageInfo], resend: Option<&str>) -> Markup {
     html! {
         @for m in messages {
@@ -127,7 +144,7 @@ pub fn rows(messages: &[MessageInfo], resend: Option<&str>) -> Markup {
                 td { (value(m.value.as_deref())) }
                 @if let Some(topic) = resend {
                     td {
-                        @if m.value.as_deref().is_none_or(|v| std::str::from_utf8(v).is_ok()) {
+                        @if resendable(m) {
                             a.resend href={ "/topics/" (super::url(topic)) "?resend=" (m.partition) ":" (m.offset) "#produce" } { "Re-send" }
                         }
                     }
@@ -166,6 +183,32 @@ pub fn event(m: &MessageInfo) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_what_the_form_carries_back_unchanged_is_offered_for_re_sending() {
+        let m = MessageInfo {
+            partition: 0,
+            offset: 0,
+            timestamp: None,
+            key: Some(b"k".to_vec()),
+            headers: vec![("trace".into(), Some(b"abc".to_vec()))],
+            value: Some(b"{}".to_vec()),
+            headers_intact: true,
+        };
+        assert!(resendable(&m));
+        let with = |f: fn(&mut MessageInfo)| {
+            let mut changed = m.clone();
+            f(&mut changed);
+            resendable(&changed)
+        };
+        assert!(!with(|m| m.key = Some(vec![0xff])));
+        assert!(!with(|m| m.value = Some(vec![0xff])));
+        assert!(!with(|m| m.headers_intact = false));
+        assert!(!with(|m| m.headers[0].1 = None));
+        assert!(!with(|m| m.headers[0].1 = Some(b"two\nlines".to_vec())));
+        assert!(!with(|m| m.headers[0].1 = Some(b" padded".to_vec())));
+        assert!(!with(|m| m.headers[0].0 = "a:b".into()));
+    }
 
     #[test]
     fn bytes_that_are_not_utf8_are_shown_as_hex() {

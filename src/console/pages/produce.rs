@@ -27,6 +27,13 @@ pub async fn produce(
     Form(form): Form<ProduceForm>,
 ) -> Redirect {
     let to = format!("/topics/{}", url(&name));
+    // Browsers send a text area's line breaks as CRLF, whatever the text had.
+    let value = form.value.replace("\r\n", "\n");
+    let form = ProduceForm {
+        value,
+        headers: form.headers.map(|h| h.replace("\r\n", "\n")),
+        ..form
+    };
     if form.format.as_deref() != Some("text") {
         if let Err(e) = serde_json::from_str::<Value>(&form.value) {
             return back(

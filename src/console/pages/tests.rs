@@ -68,12 +68,12 @@ fn the_groups_section_escapes_every_field() {
             host: HOSTILE.into(),
             assigned: vec![(HOSTILE.into(), 0)],
         }],
-        lag: vec![LagInfo {
+        lag: Ok(vec![LagInfo {
             topic: HOSTILE.into(),
             partition: 0,
             committed: 0,
             high: 0,
-        }],
+        }]),
     };
     let html = groups::section(&[group]).into_string();
     assert_escaped(&html, 7);
@@ -89,6 +89,7 @@ fn message_rows_escape_key_headers_and_values() {
         key: Some(HOSTILE.into()),
         headers: vec![(HOSTILE.into(), Some(HOSTILE.into()))],
         value: Some(HOSTILE.into()),
+        headers_intact: true,
     };
     let json = MessageInfo {
         key: None,

@@ -309,7 +309,9 @@ fn produce_form(u: &str, token: &str, resend: Option<&MessageInfo>) -> Markup {
             label { "Key" input name="key" value=[key]; }
             label { "Partition (blank: by key)" input name="partition" type="number" min="0"; }
             label { "Headers (one \"name: value\" a line)" textarea name="headers" { (headers) } }
-            label { "Value" textarea name="value" required { (value.unwrap_or_default()) } }
+            // The HTML parser drops a text area's first line break: one more keeps it.
+            @let value = value.unwrap_or_default();
+            label { "Value" textarea name="value" required { @if value.starts_with('\n') { "\n" } (value) } }
             label {
                 "Value is"
                 select name="format" {

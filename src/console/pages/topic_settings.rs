@@ -65,6 +65,11 @@ pub fn body(
         p { a href={ "/topics/" (u) } { "← Messages of " (name) } }
         @if let Some(token) = token {
             h2 { "Retention" }
+            // Without the topic's own values, saving would reset the one not typed in.
+            @if configs.is_err() {
+                p.muted { "Retention can be changed once the configuration can be read." }
+            }
+            @if configs.is_ok() {
             form.inline #retention method="post" action=(settings_url(name)) {
                 (token_field(token))
                 @for key in RETENTION {
@@ -81,6 +86,7 @@ pub fn body(
                 button { "Save retention" }
             }
             p.muted { "Milliseconds and bytes; -1 keeps everything; empty goes back to the default." }
+            }
             h2 { "Partitions" }
             form.inline #partitions method="post" action={ "/topics/" (u) "/partitions" } {
                 (token_field(token))
