@@ -5,6 +5,7 @@ service's resident memory at that second. Not a test: run it by hand and put its
 chart in BENCHMARKS.md.
 
     bench/stalls.py [--rate 10000] [--seconds 300] [--connections 64] [--data-dir] [--label L]
+                    [--binary PATH]
 
 Runs the release binary `kafka-orders --embedded` (in memory, or with --data-dir in a temporary
 folder) on free ports, and bench's `http-load` (open loop: latencies from when each request was
@@ -101,6 +102,7 @@ def main():
     ap.add_argument("--connections", type=int, default=64)
     ap.add_argument("--data-dir", action="store_true")
     ap.add_argument("--label", default=None)
+    ap.add_argument("--binary", default=BIN, help="the kafka-orders to measure (default: this tree's release build)")
     args = ap.parse_args()
     label = args.label or f"{'data-dir' if args.data_dir else 'memory'}-{args.rate}"
     os.makedirs(RESULTS, exist_ok=True)
@@ -110,7 +112,7 @@ def main():
            "KAFKA_ORDERS_CONSUMER_LISTEN": f"127.0.0.1:{free_port()}", "KAFKA_ORDERS_CONSOLE_LISTEN": f"127.0.0.1:{free_port()}",
            "KAFKA_ORDERS_BROKER_LISTEN": f"127.0.0.1:{free_port()}"}
     with tempfile.TemporaryDirectory() as tmp:
-        cmd = [BIN, "--embedded"] + (["--data-dir", tmp] if args.data_dir else [])
+        cmd = [args.binary, "--embedded"] + (["--data-dir", tmp] if args.data_dir else [])
         proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             for _ in range(400):

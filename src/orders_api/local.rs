@@ -18,10 +18,11 @@
 //! - `memory` guards the in-memory orders and statistics. It is held only for in-memory work,
 //!   never during I/O, so reads never wait for the disk.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use super::shards::Shards;
 use super::sqlite::{Db, RowState};
 use super::stats::{Stats, StatsView};
 use super::store::{Ingested, ListQuery, StoreError, UpdateError};
@@ -29,7 +30,7 @@ use crate::order::Order;
 
 #[derive(Default)]
 struct Memory {
-    orders: HashMap<String, (i64, Order)>,
+    orders: Shards<(i64, Order)>,
     /// Arrival sequence → id, for newest-first listing.
     arrival: BTreeMap<i64, String>,
     /// Ids of deleted orders, so a redelivered message does not bring one back.

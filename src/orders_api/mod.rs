@@ -4,6 +4,7 @@ mod list;
 mod local;
 mod postgres;
 mod routes;
+mod shards;
 mod sqlite;
 mod stats;
 mod store;

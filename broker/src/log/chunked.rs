@@ -1,51 +1,40 @@
-//! A queue that grows without copying what it holds: fixed-size chunks, each allocated once
-//! with room for [`CHUNK`] items. A `VecDeque` doubles when full and moves every item, inside
-//! one push; a partition's batches are pushed under its lock, so at millions of batches that
-//! one push held every producer and consumer of the partition for tens of milliseconds.
-//! Here a push allocates at most one chunk, and only the list of chunks (one pointer per
-//! [`CHUNK`] items) is ever moved.
+//! A queue that grows without copying what it holds: chunks of at most [`CHUNK`] items. A
+//! `VecDeque` doubles when full and moves every item, inside one push; a partition's batches
+//! are pushed under its lock, so at millions of batches that one push held every producer and
+//! consumer of the partition for tens of milliseconds. Here only the last chunk grows (moving
+//! at most [`CHUNK`] items, so a partition with few batches holds little), a full one is
+//! never touched again, and the list of chunks moves one pointer per [`CHUNK`] items.
 
 use std::collections::VecDeque;
 
 /// Items per chunk: at about 100 bytes a batch, 400 KB chunks.
 const CHUNK: usize = 4096;
 
-/// Each chunk is a ring buffer allocated with room for [`CHUNK`] items and never grown, so
-/// popping from the front is as cheap as pushing at the back.
+/// Each chunk is a ring buffer, so popping from the front is as cheap as pushing at the back.
 #[derive(Debug)]
 pub struct Chunked<T> {
+    /// Never holds an empty chunk: one is made for an item, dropped with its last.
     chunks: VecDeque<VecDeque<T>>,
-    len: usize,
 }
 
 impl<T> Default for Chunked<T> {
     fn default() -> Self {
         Self {
             chunks: VecDeque::new(),
-            len: 0,
         }
     }
 }
 
 impl<T> Chunked<T> {
-    pub fn len(&self) -> usize {
-        self.len
-    }
-
     pub fn is_empty(&self) -> bool {
-        self.len == 0
+        self.chunks.is_empty()
     }
 
     pub fn push_back(&mut self, item: T) {
         match self.chunks.back_mut() {
-            Some(last) if last.len() < last.capacity() => last.push_back(item),
-            _ => {
-                let mut chunk = VecDeque::with_capacity(CHUNK);
-                chunk.push_back(item);
-                self.chunks.push_back(chunk);
-            }
+            Some(last) if last.len() < CHUNK => last.push_back(item),
+            _ => self.chunks.push_back(VecDeque::from([item])),
         }
-        self.len += 1;
     }
 
     pub fn front(&self) -> Option<&T> {
@@ -58,7 +47,6 @@ impl<T> Chunked<T> {
         if first.is_empty() {
             self.chunks.pop_front();
         }
-        self.len -= 1;
         Some(item)
     }
 
@@ -86,10 +74,7 @@ impl<T> Chunked<T> {
             from -= c.len();
             skip_chunks += 1;
         }
-        self.chunks
-            .range(skip_chunks..)
-            .flatten()
-            .skip(from)
+        self.chunks.range(skip_chunks..).flatten().skip(from)
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &T> {
@@ -108,21 +93,23 @@ mod tests {
         for i in 0..n {
             q.push_back(i);
         }
-        assert_eq!(q.len(), n);
+        assert_eq!(q.iter().count(), n);
         assert_eq!(q.chunks.len(), 3);
         for want in [0, CHUNK - 1, CHUNK, CHUNK + 1, n - 1, n] {
             assert_eq!(q.partition_point(|&x| x < want), want);
         }
-        assert_eq!(q.iter_from(CHUNK - 1).take(3).copied().collect::<Vec<_>>(), [CHUNK - 1, CHUNK, CHUNK + 1]);
+        assert_eq!(
+            q.iter_from(CHUNK - 1).take(3).copied().collect::<Vec<_>>(),
+            [CHUNK - 1, CHUNK, CHUNK + 1]
+        );
         assert_eq!(q.iter_from(n).count(), 0);
         for i in 0..CHUNK + 5 {
             assert_eq!(q.pop_front(), Some(i));
         }
         assert_eq!(q.front(), Some(&(CHUNK + 5)));
-        assert_eq!(q.len(), n - CHUNK - 5);
+        assert_eq!(q.iter().count(), n - CHUNK - 5);
         assert_eq!(q.partition_point(|&x| x < CHUNK + 7), 2);
         assert_eq!(q.iter_from(2).next(), Some(&(CHUNK + 7)));
-        assert_eq!(q.iter().count(), q.len());
         while q.pop_front().is_some() {}
         assert!(q.is_empty());
         assert_eq!(q.front(), None);

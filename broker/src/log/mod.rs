@@ -1,6 +1,7 @@
 //! Partition logs: record batches in memory, and on disk when a data directory is set.
 
 pub mod batch;
+mod chunked;
 pub mod partition;
 mod producers;
 pub mod segment;

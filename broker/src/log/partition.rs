@@ -2,6 +2,8 @@
 
 use std::collections::VecDeque;
 
+use super::chunked::Chunked;
+
 use bytes::{Bytes, BytesMut};
 use kafka_protocol::ResponseError;
 
@@ -57,7 +59,8 @@ pub struct Retention {
 /// assignment, the segment write and the in-memory append happen as one step, in one order.
 #[derive(Debug)]
 pub struct PartitionLog {
-    batches: VecDeque<Stored>,
+    /// Chunked: pushing never moves the batches already held (see `Chunked`).
+    batches: Chunked<Stored>,
     segments: VecDeque<Segment>,
     /// A segment is closed and a new one started before a batch that would take it past
     /// `rolling.bytes`, or once it is `rolling.ms` old.
@@ -93,7 +96,7 @@ impl PartitionLog {
     /// An empty log in memory.
     pub fn new(rolling: Rolling) -> Self {
         Self {
-            batches: VecDeque::new(),
+            batches: Chunked::default(),
             segments: VecDeque::new(),
             rolling,
             log_start: 0,
@@ -363,7 +366,7 @@ impl PartitionLog {
         }
         let first = self.batches.partition_point(|b| b.last_offset() < offset);
         let mut out = BytesMut::new();
-        for stored in self.batches.range(first..) {
+        for stored in self.batches.iter_from(first) {
             if !out.is_empty() && out.len() + stored.batch.len() > max_bytes {
                 break;
             }
