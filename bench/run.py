@@ -134,6 +134,17 @@ def free_port():
     return port
 
 
+def wait_healthy(base, probe="healthz"):
+    """Waits (20 s at most) until the service at `base` answers its probe (healthz, readyz)."""
+    for _ in range(400):
+        try:
+            urllib.request.urlopen(f"{base}/{probe}", timeout=1)
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"{base} never became healthy")
+
+
 def pipeline(bootstrap_args, seconds, rate):
     """Runs the three services, drives POST /orders at a fixed rate with oha, then measures
     POST → visible in GET /orders/:id one order at a time."""
@@ -143,12 +154,7 @@ def pipeline(bootstrap_args, seconds, rate):
            "KAFKA_ORDERS_TOPIC": f"bench-orders-{uuid.uuid4().hex[:8]}", "KAFKA_ORDERS_BROKER_LISTEN": f"127.0.0.1:{free_port()}"}
     proc = subprocess.Popen([BIN] + bootstrap_args, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        for _ in range(200):
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{p}/healthz", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.05)
+        wait_healthy(f"http://127.0.0.1:{p}")
         out = subprocess.run(["oha", "--no-tui", "--output-format", "json", "-z", f"{seconds}s", "-q", str(rate), "-c", "64",
                               "-m", "POST", "-H", "Content-Type: application/json", "-d", json.dumps(ORDER),
                               f"http://127.0.0.1:{p}/orders"], check=True, capture_output=True, text=True).stdout

@@ -23,19 +23,9 @@ import time
 import urllib.request
 import uuid
 
-from run import BIN, ORDER, ROOT, free_port
+from run import BIN, ORDER, ROOT, free_port, wait_healthy
 
 PG = os.path.join(ROOT, "fixtures", "postgres", "postgres.sh")
-
-
-def wait_healthy(base):
-    for _ in range(400):
-        try:
-            urllib.request.urlopen(f"{base}/healthz", timeout=1)
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"{base} never became healthy")
 
 
 def scratch_database():

@@ -23,7 +23,7 @@ import threading
 import time
 import urllib.request
 
-from run import BIN, ORDER, ROOT, TARGET, cpu_seconds, free_port, rss_mb
+from run import BIN, ORDER, ROOT, TARGET, cpu_seconds, free_port, rss_mb, wait_healthy
 
 LOAD = os.path.join(TARGET, "release", "http-load")
 RESULTS = os.path.join(ROOT, "bench", "results")
@@ -115,12 +115,7 @@ def main():
         cmd = [args.binary, "--embedded"] + (["--data-dir", tmp] if args.data_dir else [])
         proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
-            for _ in range(400):
-                try:
-                    urllib.request.urlopen(f"http://127.0.0.1:{p}/readyz", timeout=1)
-                    break
-                except OSError:
-                    time.sleep(0.05)
+            wait_healthy(f"http://127.0.0.1:{p}", "readyz")
             body = os.path.join(tmp, "order.json")
             with open(body, "w") as f:
                 json.dump(ORDER, f)
