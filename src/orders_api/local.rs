@@ -30,9 +30,11 @@ use crate::order::Order;
 
 #[derive(Default)]
 struct Memory {
-    orders: Shards<(i64, Order)>,
-    /// Arrival sequence → id, for newest-first listing.
-    arrival: BTreeMap<i64, String>,
+    /// Arrival sequence → order; newest-first listing walks it backwards. A B-tree grows a
+    /// node at a time and never moves what it holds.
+    orders: BTreeMap<i64, Order>,
+    /// Id → arrival sequence (see `Shards`: entries of 32 bytes, in maps that grow apart).
+    ids: Shards<i64>,
     /// Ids of deleted orders, so a redelivered message does not bring one back.
     deleted: HashSet<String>,
     /// Ids of rows that failed validation at start.
@@ -108,7 +110,7 @@ impl LocalStore {
         let writer = lock(&self.writer);
         let seq = {
             let memory = lock(&self.memory);
-            if let Some((_, existing)) = memory.orders.get(&order.id) {
+            if let Some(existing) = memory.get(&order.id) {
                 return Ok(Ingested::Existing(existing.clone()));
             }
             if memory.deleted.contains(&order.id) {
@@ -129,7 +131,7 @@ impl LocalStore {
     }
 
     pub fn get(&self, id: &str) -> Option<Order> {
-        lock(&self.memory).orders.get(id).map(|(_, o)| o.clone())
+        lock(&self.memory).get(id).cloned()
     }
 
     /// Newest first, with the number of matching orders before paging. Under the memory lock,
@@ -142,16 +144,9 @@ impl LocalStore {
             query.status.is_none_or(|s| o.status == s)
                 && query.user_id.as_deref().is_none_or(|u| o.user_id == u)
         };
-        let newest_first = || {
-            memory
-                .arrival
-                .values()
-                .rev()
-                .filter_map(|id| memory.orders.get(id).map(|(_, o)| o))
-                .filter(keeps)
-        };
+        let newest_first = || memory.orders.values().rev().filter(keeps);
         let total = match (query.status, query.user_id.as_deref()) {
-            (None, None) => memory.arrival.len(),
+            (None, None) => memory.orders.len(),
             (Some(status), None) => memory.stats.orders_with_status(status),
             (None, Some(user)) => memory.stats.orders_of_user(user),
             (Some(_), Some(_)) => newest_first().count(),
@@ -181,9 +176,8 @@ impl LocalStore {
     ) -> Result<Order, UpdateError<E>> {
         let writer = lock(&self.writer);
         let current = lock(&self.memory)
-            .orders
             .get(id)
-            .map(|(_, o)| o.clone())
+            .cloned()
             .ok_or(UpdateError::NotFound)?;
         let updated = change(&current).map_err(UpdateError::Rejected)?;
         if let Some(db) = &*writer {
@@ -192,8 +186,8 @@ impl LocalStore {
         let mut memory = lock(&self.memory);
         memory.stats.remove(&current);
         memory.stats.add(&updated);
-        if let Some(entry) = memory.orders.get_mut(id) {
-            entry.1 = updated.clone();
+        if let Some(seq) = memory.ids.get(id).copied() {
+            memory.orders.insert(seq, updated.clone());
         }
         Ok(updated)
     }
@@ -205,17 +199,20 @@ impl LocalStore {
 
     fn delete_now(&self, id: &str) -> Result<Option<Order>, StoreError> {
         let writer = lock(&self.writer);
-        if !lock(&self.memory).orders.contains_key(id) {
+        if !lock(&self.memory).ids.contains_key(id) {
             return Ok(None);
         }
         if let Some(db) = &*writer {
             db.delete(id)?;
         }
         let mut memory = lock(&self.memory);
-        let Some((seq, order)) = memory.orders.remove(id) else {
+        let Some(order) = memory
+            .ids
+            .remove(id)
+            .and_then(|seq| memory.orders.remove(&seq))
+        else {
             return Ok(None);
         };
-        memory.arrival.remove(&seq);
         memory.stats.remove(&order);
         memory.deleted.insert(order.id.clone());
         Ok(Some(order))
@@ -238,8 +235,12 @@ impl LocalStore {
 impl Memory {
     fn insert(&mut self, seq: i64, order: Order) {
         self.stats.add(&order);
-        self.arrival.insert(seq, order.id.clone());
-        self.orders.insert(order.id.clone(), (seq, order));
+        self.ids.insert(order.id.clone(), seq);
+        self.orders.insert(seq, order);
+    }
+
+    fn get(&self, id: &str) -> Option<&Order> {
+        self.ids.get(id).and_then(|seq| self.orders.get(seq))
     }
 }
 
