@@ -18,6 +18,7 @@ use crate::log::PartitionLog;
 use crate::producer_ids::ProducerIds;
 use crate::topic_config::TopicConfigs;
 use crate::topic_store::{TopicSpec, TopicStore};
+use crate::txn::Transactions;
 
 /// Kafka refuses a CreateTopics request that would create more partitions than this in total
 /// (KAFKA-17870, Kafka 4.0), with POLICY_VIOLATION for every topic in it.
@@ -134,6 +135,7 @@ pub struct Cluster {
     store: Option<TopicStore>,
     open_files: OpenFiles,
     pub groups: Coordinator,
+    pub txns: Transactions,
     pub producer_ids: ProducerIds,
     appended: watch::Sender<u64>,
     started: Instant,
@@ -174,6 +176,7 @@ impl Cluster {
         };
         let data_dir = config.data_dir.clone();
         let groups = Coordinator::open(data_dir.as_deref(), config.offsets_retention)?;
+        let txns = Transactions::open(data_dir.as_deref())?;
         let (store, stored) = match &data_dir {
             Some(dir) => {
                 let (store, stored) = TopicStore::open(dir).map_err(storage_error(Some(dir)))?;
@@ -188,6 +191,7 @@ impl Cluster {
             store,
             open_files: OpenFiles::new(config.max_open_segments),
             groups,
+            txns,
             producer_ids: ProducerIds::open(None, None).map_err(storage_error(None))?,
             appended: watch::Sender::new(0),
             started: Instant::now(),
@@ -214,9 +218,11 @@ impl Cluster {
                     .iter()
                     .filter_map(|p| p.log().max_producer_id())
             })
-            .max();
+            .max()
+            .max(cluster.txns.max_producer_id());
         cluster.producer_ids = ProducerIds::open(data_dir.as_deref(), seen)
             .map_err(storage_error(data_dir.as_deref()))?;
+        cluster.txns.recover(&cluster);
         Ok(cluster)
     }
 

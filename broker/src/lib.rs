@@ -19,6 +19,7 @@ mod config;
 mod error;
 mod files;
 mod frame;
+mod framed;
 #[doc(hidden)]
 pub mod fuzzing;
 mod group;
@@ -30,6 +31,7 @@ mod server;
 mod shutdown;
 mod topic_config;
 mod topic_store;
+mod txn;
 
 pub use cluster::Stats;
 pub use config::{BrokerConfig, FsyncPolicy, InvalidFsyncPolicy};

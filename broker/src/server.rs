@@ -172,7 +172,10 @@ async fn serve(listener: TcpListener, cluster: Arc<Cluster>, mut shutdown: Shutd
     loop {
         tokio::select! {
             _ = shutdown.recv() => break,
-            _ = ticker.tick() => cluster.groups.tick(),
+            _ = ticker.tick() => {
+                cluster.groups.tick();
+                cluster.txns.expire(&cluster);
+            }
             _ = retention.tick() => cluster.apply_retention(),
             _ = fsync.tick(), if matches!(cluster.config.fsync, FsyncPolicy::Interval(_)) => cluster.sync_all(),
             accepted = listener.accept() => match accepted {

@@ -1,6 +1,6 @@
-//! DescribeProducers: per partition, the idempotent producers that wrote to it, as Kafka's
-//! `kafka-transactions describe-producers` shows them. No transactions here, so no
-//! coordinator epoch and no open transaction (-1 each, as Kafka for such producers).
+//! DescribeProducers: per partition, the idempotent and transactional producers that wrote to
+//! it, as Kafka's `kafka-transactions describe-producers` shows them, with where each one's
+//! open transaction begins (-1: none).
 
 use kafka_protocol::messages::describe_producers_response::{
     PartitionResponse, ProducerState, TopicResponse,
@@ -33,8 +33,8 @@ pub fn handle(ctx: &Ctx<'_>, request: DescribeProducersRequest) -> DescribeProdu
                     let Some(partition) = topic.partition(index) else {
                         return unknown;
                     };
-                    let producers = partition
-                        .log()
+                    let log = partition.log();
+                    let producers = log
                         .active_producers()
                         .into_iter()
                         .map(|(id, epoch, last_sequence, last_timestamp)| {
@@ -44,7 +44,7 @@ pub fn handle(ctx: &Ctx<'_>, request: DescribeProducersRequest) -> DescribeProdu
                                 .with_last_sequence(last_sequence)
                                 .with_last_timestamp(last_timestamp)
                                 .with_coordinator_epoch(-1)
-                                .with_current_txn_start_offset(-1)
+                                .with_current_txn_start_offset(log.open_txn_since(id).unwrap_or(-1))
                         })
                         .collect();
                     answer.with_active_producers(producers)

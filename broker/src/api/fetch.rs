@@ -7,8 +7,10 @@
 use std::time::Duration;
 
 use kafka_protocol::messages::fetch_request::FetchTopic;
-use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
-use kafka_protocol::messages::{BrokerId, FetchRequest, FetchResponse};
+use kafka_protocol::messages::fetch_response::{
+    AbortedTransaction, FetchableTopicResponse, PartitionData,
+};
+use kafka_protocol::messages::{BrokerId, FetchRequest, FetchResponse, ProducerId};
 use kafka_protocol::ResponseError;
 use tokio::time::Instant;
 
@@ -67,10 +69,18 @@ fn read_all(ctx: &Ctx<'_>, request: &FetchRequest) -> (FetchResponse, usize, boo
                             .with_high_watermark(-1);
                     };
                     let log = partition.log();
+                    let stable = log.last_stable_offset();
                     data = data
                         .with_high_watermark(log.high_watermark())
-                        .with_last_stable_offset(log.high_watermark())
+                        .with_last_stable_offset(stable)
                         .with_log_start_offset(log.log_start_offset());
+                    // read_committed: only what is below the last stable offset, with the
+                    // aborted transactions in that range for the client to drop.
+                    let until = if read_committed {
+                        stable
+                    } else {
+                        log.high_watermark()
+                    };
                     // KIP-74: the first partition with data gets its first batch whole even
                     // over both caps (`read` returns at least one batch), so that a consumer is
                     // never stuck behind a batch larger than its limits. The others get whole
@@ -78,13 +88,25 @@ fn read_all(ctx: &Ctx<'_>, request: &FetchRequest) -> (FetchResponse, usize, boo
                     let limit = usize::try_from(p.partition_max_bytes)
                         .unwrap_or(0)
                         .min(budget);
-                    match log.read(p.fetch_offset, limit) {
+                    match log.read_until(p.fetch_offset, limit, until) {
                         Ok(records) if total > 0 && records.len() > limit => {
                             data.with_records(Some(Default::default()))
                         }
                         Ok(records) => {
                             total += records.len();
                             budget = budget.saturating_sub(records.len());
+                            if read_committed {
+                                let aborted = log
+                                    .aborted_between(p.fetch_offset, until)
+                                    .into_iter()
+                                    .map(|a| {
+                                        AbortedTransaction::default()
+                                            .with_producer_id(ProducerId(a.producer_id))
+                                            .with_first_offset(a.first_offset)
+                                    })
+                                    .collect();
+                                data = data.with_aborted_transactions(Some(aborted));
+                            }
                             data.with_records(Some(records))
                         }
                         Err(err) => {

@@ -16,6 +16,7 @@ const MAX_TIMESTAMP: i64 = -3;
 const EARLIEST_LOCAL: i64 = -4;
 
 pub fn handle(ctx: &Ctx<'_>, request: ListOffsetsRequest) -> ListOffsetsResponse {
+    let read_committed = request.isolation_level == 1;
     let topics = request
         .topics
         .into_iter()
@@ -35,6 +36,8 @@ pub fn handle(ctx: &Ctx<'_>, request: ListOffsetsRequest) -> ListOffsetsResponse
                     };
                     let log = partition.log();
                     let (offset, timestamp) = match p.timestamp {
+                        // A read_committed consumer's end is the last stable offset.
+                        LATEST if read_committed => (log.last_stable_offset(), -1),
                         LATEST => (log.high_watermark(), -1),
                         EARLIEST | EARLIEST_LOCAL => (log.log_start_offset(), -1),
                         MAX_TIMESTAMP => log

@@ -4,6 +4,8 @@
 //! [`SUPPORTED`] is the single table of what is served and at which versions; ApiVersions
 //! answers from it, so the broker never advertises what it does not serve.
 
+mod add_offsets_to_txn;
+mod add_partitions_to_txn;
 mod alter_configs;
 pub mod api_versions;
 mod create_partitions;
@@ -17,6 +19,8 @@ mod describe_configs;
 mod describe_groups;
 mod describe_log_dirs;
 mod describe_producers;
+mod describe_transactions;
+mod end_txn;
 mod fetch;
 mod find_coordinator;
 mod heartbeat;
@@ -34,11 +38,13 @@ mod offset_fetch;
 mod offset_for_leader_epoch;
 mod produce;
 mod sync_group;
+mod txn_offset_commit;
 
 use std::sync::Arc;
 
 use kafka_protocol::messages::{ApiKey, RequestKind, ResponseKind, TopicName};
 use kafka_protocol::protocol::StrBytes;
+use kafka_protocol::ResponseError;
 
 use crate::cluster::Cluster;
 
@@ -83,6 +89,12 @@ pub const SUPPORTED: &[(ApiKey, i16, i16)] = &[
     (ApiKey::ListTransactions, 0, 2),
     (ApiKey::CreatePartitions, 0, 3),
     (ApiKey::DescribeProducers, 0, 0),
+    // Transactions, version 1 (see `txn`): the versions below KIP-890 part 2's.
+    (ApiKey::AddPartitionsToTxn, 0, 3),
+    (ApiKey::AddOffsetsToTxn, 0, 4),
+    (ApiKey::TxnOffsetCommit, 0, 4),
+    (ApiKey::EndTxn, 0, 4),
+    (ApiKey::DescribeTransactions, 0, 0),
 ];
 
 pub fn supported(api: ApiKey) -> Option<(i16, i16)> {
@@ -103,6 +115,16 @@ pub fn duplicated<'a>(names: impl Iterator<Item = &'a str>) -> std::collections:
         .filter(|n| !seen.insert(*n))
         .map(str::to_string)
         .collect()
+}
+
+/// PRODUCER_FENCED is answered from the request version that introduced it (KIP-588), older
+/// clients get INVALID_PRODUCER_EPOCH for it, as Kafka answers them.
+pub fn fenced_since(ctx: &Ctx<'_>, err: ResponseError, since: i16) -> ResponseError {
+    if err == ResponseError::ProducerFenced && ctx.version < since {
+        ResponseError::InvalidProducerEpoch
+    } else {
+        err
+    }
 }
 
 pub fn topic_name(s: &str) -> TopicName {
@@ -148,6 +170,13 @@ pub async fn handle(ctx: &Ctx<'_>, request: RequestKind) -> Option<ResponseKind>
         Rq::ListTransactions(r) => Rs::ListTransactions(list_transactions::handle(ctx, r)),
         Rq::CreatePartitions(r) => Rs::CreatePartitions(create_partitions::handle(ctx, r)),
         Rq::DescribeProducers(r) => Rs::DescribeProducers(describe_producers::handle(ctx, r)),
+        Rq::AddPartitionsToTxn(r) => Rs::AddPartitionsToTxn(add_partitions_to_txn::handle(ctx, r)),
+        Rq::AddOffsetsToTxn(r) => Rs::AddOffsetsToTxn(add_offsets_to_txn::handle(ctx, r)),
+        Rq::TxnOffsetCommit(r) => Rs::TxnOffsetCommit(txn_offset_commit::handle(ctx, r)),
+        Rq::EndTxn(r) => Rs::EndTxn(end_txn::handle(ctx, r)),
+        Rq::DescribeTransactions(r) => {
+            Rs::DescribeTransactions(describe_transactions::handle(ctx, r))
+        }
         // decode_request admits only the keys in SUPPORTED, all matched above.
         other => {
             tracing::error!(request = ?std::mem::discriminant(&other), "request reached no handler");

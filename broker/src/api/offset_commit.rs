@@ -14,7 +14,7 @@ use crate::group::Committed;
 /// never below that count, so short strings are not counted again).
 pub const OFFSET_METADATA_MAX: usize = 4096;
 
-fn metadata_too_large(metadata: Option<&str>) -> bool {
+pub fn metadata_too_large(metadata: Option<&str>) -> bool {
     metadata.is_some_and(|m| {
         m.len() > OFFSET_METADATA_MAX && m.encode_utf16().count() > OFFSET_METADATA_MAX
     })

@@ -7,18 +7,41 @@ use kafka_protocol::messages::offset_fetch_response::{
 };
 use kafka_protocol::messages::{OffsetFetchRequest, OffsetFetchResponse, TopicName};
 
+use kafka_protocol::ResponseError;
+
 use super::{str_bytes, topic_name, Ctx};
 use crate::group::Committed;
 
-/// (topic, [(partition, committed or not)]) for a group.
-type Found = Vec<(String, Vec<(i32, Option<Committed>)>)>;
+/// (topic, [(partition, committed or not, error code)]) for a group.
+type Found = Vec<(String, Vec<(i32, Option<Committed>, i16)>)>;
 
-fn lookup(ctx: &Ctx<'_>, group_id: &str, wanted: Option<Vec<(TopicName, Vec<i32>)>>) -> Found {
+/// A group's committed offsets. With `require_stable` (KIP-447, a `read_committed` consumer),
+/// a partition for which an open transaction staged an offset answers UNSTABLE_OFFSET_COMMIT:
+/// the consumer retries once the transaction ended, instead of starting from an offset the
+/// transaction is about to replace.
+fn lookup(
+    ctx: &Ctx<'_>,
+    group_id: &str,
+    wanted: Option<Vec<(TopicName, Vec<i32>)>>,
+    require_stable: bool,
+) -> Found {
+    let unstable = if require_stable {
+        ctx.cluster.txns.unstable(group_id)
+    } else {
+        Default::default()
+    };
     let offsets = ctx
         .cluster
         .groups
         .with_existing(group_id, |g| g.offsets.clone())
         .unwrap_or_default();
+    let answer = |topic: &str, partition: i32, committed: Option<Committed>| {
+        if unstable.contains(&(topic.to_string(), partition)) {
+            (partition, None, ResponseError::UnstableOffsetCommit.code())
+        } else {
+            (partition, committed, 0)
+        }
+    };
     match wanted {
         Some(topics) => topics
             .into_iter()
@@ -26,7 +49,7 @@ fn lookup(ctx: &Ctx<'_>, group_id: &str, wanted: Option<Vec<(TopicName, Vec<i32>
                 let name = name.to_string();
                 let found = partitions
                     .into_iter()
-                    .map(|p| (p, offsets.get(&(name.clone(), p)).cloned()))
+                    .map(|p| answer(&name, p, offsets.get(&(name.clone(), p)).cloned()))
                     .collect();
                 (name, found)
             })
@@ -34,9 +57,10 @@ fn lookup(ctx: &Ctx<'_>, group_id: &str, wanted: Option<Vec<(TopicName, Vec<i32>
         None => {
             let mut all: Found = Vec::new();
             for ((topic, partition), committed) in offsets {
+                let found = answer(&topic, partition, Some(committed));
                 match all.last_mut() {
-                    Some((t, parts)) if *t == topic => parts.push((partition, Some(committed))),
-                    _ => all.push((topic, vec![(partition, Some(committed))])),
+                    Some((t, parts)) if *t == topic => parts.push(found),
+                    _ => all.push((topic, vec![found])),
                 }
             }
             all
@@ -52,13 +76,14 @@ macro_rules! topics {
             .map(|(name, found)| {
                 let partitions = found
                     .into_iter()
-                    .map(|(p, committed): (i32, Option<Committed>)| {
+                    .map(|(p, committed, error): (i32, Option<Committed>, i16)| {
                         let (offset, metadata) = match committed {
                             Some(c) => (c.offset, c.metadata.unwrap_or_default()),
                             None => (-1, String::new()),
                         };
                         $partition::default()
                             .with_partition_index(p)
+                            .with_error_code(error)
                             .with_committed_offset(offset)
                             .with_committed_leader_epoch(-1)
                             .with_metadata(Some(str_bytes(&metadata)))
@@ -79,7 +104,7 @@ pub fn handle(ctx: &Ctx<'_>, request: OffsetFetchRequest) -> OffsetFetchResponse
                 .map(|t| (t.name, t.partition_indexes))
                 .collect()
         });
-        let found = lookup(ctx, &request.group_id, wanted);
+        let found = lookup(ctx, &request.group_id, wanted, request.require_stable);
         return OffsetFetchResponse::default().with_topics(topics!(
             found,
             OffsetFetchResponseTopic,
@@ -95,7 +120,7 @@ pub fn handle(ctx: &Ctx<'_>, request: OffsetFetchRequest) -> OffsetFetchResponse
                     .map(|t| (t.name, t.partition_indexes))
                     .collect()
             });
-            let found = lookup(ctx, &g.group_id, wanted);
+            let found = lookup(ctx, &g.group_id, wanted, request.require_stable);
             OffsetFetchResponseGroup::default()
                 .with_group_id(g.group_id)
                 .with_topics(topics!(

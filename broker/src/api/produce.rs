@@ -66,11 +66,12 @@ fn append(
     data: PartitionProduceData,
 ) -> Result<(i64, i64), ResponseError> {
     let topic = topic.ok_or(ResponseError::UnknownTopicOrPartition)?;
+    let index = data.index;
     if topic.is_internal() {
         return Err(ResponseError::InvalidTopicException); // as Kafka: only it writes there
     }
     let partition = topic
-        .partition(data.index)
+        .partition(index)
         .ok_or(ResponseError::UnknownTopicOrPartition)?;
     let records: Bytes = data.records.ok_or(ResponseError::CorruptMessage)?;
     let batches = batch::split(&records).map_err(|err| match err {
@@ -81,7 +82,14 @@ fn append(
     for batch in &batches {
         check(ctx, max_message_bytes, batch)?;
     }
-    let write = || {
+    // Transactional batches go in only while their transaction holds this partition, checked
+    // under the coordinator's lock for as long as the append takes (see `txn`).
+    let transactional: Vec<(i64, i16)> = batches
+        .iter()
+        .filter(|b| b.is_transactional())
+        .map(|b| (b.producer_id(), b.producer_epoch()))
+        .collect();
+    let append_all = || {
         let mut log = partition.log();
         let mut first = None;
         for batch in batches {
@@ -89,6 +97,15 @@ fn append(
             first.get_or_insert(appended.base_offset);
         }
         Ok((first.unwrap_or(-1), log.log_start_offset()))
+    };
+    let write = || {
+        if transactional.is_empty() {
+            append_all()
+        } else {
+            ctx.cluster
+                .txns
+                .append_checked(&transactional, &topic.name, index, append_all)
+        }
     };
     let config = &ctx.cluster.config;
     if config.fsync == FsyncPolicy::Always && config.data_dir.is_some() {
@@ -114,6 +131,15 @@ fn check(ctx: &Ctx<'_>, max_message_bytes: usize, batch: &Batch) -> Result<(), R
     // would leave holes (or, near i32::MAX, race offsets towards overflow). Kafka's
     // LogValidator refuses it with INVALID_RECORD ("inner record count must match").
     if i64::from(batch.last_offset_delta()) + 1 != i64::from(batch.record_count()) {
+        return Err(ResponseError::InvalidRecord);
+    }
+    // Markers are the coordinator's to write ("clients are not allowed to write control
+    // records", Kafka's LogValidator).
+    if batch.is_control() {
+        return Err(ResponseError::InvalidRecord);
+    }
+    // A transactional batch needs an id its transactional id holds.
+    if batch.is_transactional() && batch.producer_id() < 0 {
         return Err(ResponseError::InvalidRecord);
     }
     // Only ids this broker issued (InitProducerId): a made-up id would claim sequence state,

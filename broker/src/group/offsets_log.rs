@@ -15,9 +15,9 @@ use std::time::SystemTime;
 use bytes::Bytes;
 
 use super::expiry::Clock;
-use super::offsets_record::{decode, encode, encode_clock, record_at, Record};
+use super::offsets_record::{decode, encode, encode_clock, Record, LENGTHS};
 use super::state::Committed;
-use crate::files;
+use crate::{files, framed};
 
 type Offsets = BTreeMap<(String, i32), Committed>;
 
@@ -57,31 +57,17 @@ struct Scan {
     torn_tail: usize,
 }
 
-/// Reads every record of `data`. Where no valid record starts, the next one is searched for
-/// byte by byte (a length in range and a matching CRC-32C); if there is none, the rest is a
-/// torn tail.
+/// Reads every record of `data` (see `framed::scan` for how damage is stepped over).
 fn scan(data: &Bytes) -> Scan {
     let mut found = Scan::default();
     // Each valid record, with its group, topic and partition if it decoded.
     type Key = (String, String, i32);
     let mut records: Vec<(Bytes, Option<Key>)> = Vec::new();
-    let mut at = 0;
-    while at < data.len() {
-        let Some(record) = record_at(data, at) else {
-            match (at + 1..data.len()).find(|&next| record_at(data, next).is_some()) {
-                Some(next) => {
-                    found.corrupt_bytes += next - at;
-                    at = next;
-                    continue;
-                }
-                None => {
-                    found.torn_tail = data.len() - at;
-                    break;
-                }
-            }
-        };
-        at += record.len();
-        match decode(record.slice(8..)) {
+    let scanned = framed::scan(data, LENGTHS);
+    found.corrupt_bytes = scanned.corrupt_bytes;
+    found.torn_tail = scanned.torn_tail;
+    for record in scanned.records {
+        match decode(framed::payload(&record)) {
             Some(Record::Commit {
                 group,
                 topic,

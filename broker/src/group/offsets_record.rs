@@ -1,7 +1,6 @@
 //! The records of the committed offsets file (`offsets_log`) and their encoding.
 //!
-//! Record: `len u32 | crc32c u32 | payload`, `len` and the CRC-32C covering the payload;
-//! strings as `u16 length + UTF-8`, length `0xFFFF` meaning null. Two payloads:
+//! Records are framed with a length and checksum (`crate::framed`); in the payload, strings as `u16 length + UTF-8`, length `0xFFFF` meaning null. Two payloads:
 //! - a commit: `group | topic | partition i32 | offset i64 | metadata` (metadata may be null).
 //!   An offset of -1 is a tombstone: the partition's offset was removed (its topic was deleted,
 //!   or the group's offsets expired).
@@ -18,6 +17,7 @@ use bytes::{Buf, BufMut, Bytes, BytesMut};
 
 use super::expiry::Clock;
 use super::state::Committed;
+use crate::framed::frame;
 
 /// Shortest payload: a commit with two empty names and null metadata. A clock record is longer,
 /// so brokers that predate it do not take it for a torn or corrupt record.
@@ -72,15 +72,6 @@ fn get_str(buf: &mut Bytes) -> Option<Option<String>> {
         .map(Some)
 }
 
-/// Prefixes a payload with its length and checksum.
-fn frame(payload: BytesMut) -> Bytes {
-    let mut record = BytesMut::with_capacity(payload.len() + 8);
-    record.put_u32(payload.len() as u32);
-    record.put_u32(crc32c::crc32c(&payload));
-    record.put_slice(&payload);
-    record.freeze()
-}
-
 /// The record for one commit; a name too long for the format is refused, never cut short.
 pub fn encode(
     group: &str,
@@ -97,7 +88,7 @@ pub fn encode(
         Some(m) => put_str(&mut payload, m)?,
         None => payload.put_u16(0xFFFF),
     }
-    Ok(frame(payload))
+    Ok(frame(&payload))
 }
 
 /// The record of a group's retention clock.
@@ -113,7 +104,7 @@ pub fn encode_clock(group: &str, clock: Clock) -> io::Result<Bytes> {
     put_str(&mut payload, CLOCK)?;
     put_str(&mut payload, group)?;
     payload.put_i64(since);
-    Ok(frame(payload))
+    Ok(frame(&payload))
 }
 
 /// A payload that does not decode whole (trailing bytes included) is `None`.
@@ -154,14 +145,5 @@ pub fn decode(mut payload: Bytes) -> Option<Record> {
     (!payload.has_remaining()).then_some(record)
 }
 
-/// The whole record starting at `at`, if its length is plausible and its checksum passes.
-pub fn record_at(data: &Bytes, at: usize) -> Option<Bytes> {
-    let header = data.get(at..at.checked_add(8)?)?;
-    let len = u32::from_be_bytes([header[0], header[1], header[2], header[3]]) as usize;
-    let crc = u32::from_be_bytes([header[4], header[5], header[6], header[7]]);
-    if !(MIN_PAYLOAD..=MAX_PAYLOAD).contains(&len) || data.len() - at - 8 < len {
-        return None;
-    }
-    let payload = data.slice(at + 8..at + 8 + len);
-    (crc32c::crc32c(&payload) == crc).then(|| data.slice(at..at + 8 + len))
-}
+/// The payload lengths a record of this file can have (see `framed`).
+pub const LENGTHS: std::ops::RangeInclusive<usize> = MIN_PAYLOAD..=MAX_PAYLOAD;

@@ -16,6 +16,7 @@ pub const HEADER_LEN: usize = 61;
 pub const LOG_OVERHEAD: usize = 12;
 const CRC_START: usize = 21;
 const TRANSACTIONAL_FLAG: i16 = 0x10;
+const CONTROL_FLAG: i16 = 0x20;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BatchError {
@@ -31,7 +32,7 @@ pub struct Batch {
     pub data: Bytes,
 }
 
-fn i16_at(b: &[u8], at: usize) -> i16 {
+pub(super) fn i16_at(b: &[u8], at: usize) -> i16 {
     i16::from_be_bytes([b[at], b[at + 1]])
 }
 fn i32_at(b: &[u8], at: usize) -> i32 {
@@ -64,6 +65,10 @@ impl Batch {
     }
     pub fn is_transactional(&self) -> bool {
         i16_at(&self.data, 21) & TRANSACTIONAL_FLAG != 0
+    }
+    /// A transaction marker (written by the broker only, never accepted from a client).
+    pub fn is_control(&self) -> bool {
+        i16_at(&self.data, 21) & CONTROL_FLAG != 0
     }
     pub fn len(&self) -> usize {
         self.data.len()
@@ -145,10 +150,30 @@ pub mod testing {
         first_sequence: i32,
         records: &[(Option<&[u8]>, &[u8])],
     ) -> Bytes {
+        encode_as(false, producer_id, epoch, first_sequence, records)
+    }
+
+    /// As `encode`, in a transaction: the batch has the transactional flag.
+    pub fn transactional(
+        producer_id: i64,
+        epoch: i16,
+        first_sequence: i32,
+        records: &[(Option<&[u8]>, &[u8])],
+    ) -> Bytes {
+        encode_as(true, producer_id, epoch, first_sequence, records)
+    }
+
+    fn encode_as(
+        transactional: bool,
+        producer_id: i64,
+        epoch: i16,
+        first_sequence: i32,
+        records: &[(Option<&[u8]>, &[u8])],
+    ) -> Bytes {
         let records: Vec<Record> = (0..)
             .zip(records)
             .map(|(i, (key, value))| Record {
-                transactional: false,
+                transactional,
                 control: false,
                 delete_horizon: false,
                 partition_leader_epoch: 0,

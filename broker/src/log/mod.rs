@@ -2,6 +2,8 @@
 
 pub mod batch;
 mod chunked;
+pub mod control;
+pub mod open_txns;
 pub mod partition;
 mod producers;
 pub mod segment;

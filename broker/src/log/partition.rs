@@ -8,6 +8,8 @@ use bytes::{Bytes, BytesMut};
 use kafka_protocol::ResponseError;
 
 use super::batch::Batch;
+use super::control;
+use super::open_txns::{AbortedTxn, OpenTxns};
 use super::producers::{Producers, SequenceCheck};
 use super::segment::{Recovered, SegmentWriter};
 
@@ -70,6 +72,8 @@ pub struct PartitionLog {
     next_offset: i64,
     size_bytes: u64,
     producers: Producers,
+    /// Open and aborted transactions, for the last stable offset and `read_committed` fetches.
+    txns: OpenTxns,
     segment: Option<SegmentWriter>,
     state: State,
 }
@@ -103,6 +107,7 @@ impl PartitionLog {
             next_offset: 0,
             size_bytes: 0,
             producers: Producers::default(),
+            txns: OpenTxns::default(),
             segment: None,
             state: State::Open,
         }
@@ -162,6 +167,7 @@ impl PartitionLog {
 
     fn push(&mut self, base_offset: i64, batch: Batch, new_segment: bool) {
         self.producers.record(&batch, base_offset);
+        self.txns.record(&batch, base_offset);
         self.size_bytes += batch.len() as u64;
         if new_segment || self.segments.is_empty() {
             self.segments.push_back(Segment {
@@ -181,20 +187,42 @@ impl PartitionLog {
 
     /// Appends one batch, or answers a retried one with the offset it already has.
     /// The batch is on disk (written, and synced if the policy says so) before this returns.
+    /// A transactional batch must have been checked against its transaction by the caller
+    /// (`txn::Transactions::append_checked`).
     pub fn append(&mut self, batch: Batch) -> Result<Appended, ResponseError> {
-        match self.state {
-            State::Open => {}
-            State::Failed => return Err(ResponseError::KafkaStorageError),
-            State::Deleted => return Err(ResponseError::UnknownTopicOrPartition),
-        }
-        if batch.is_transactional() {
-            // Transactions are not offered (no AddPartitionsToTxn/EndTxn), so a transactional
-            // batch can only come from a confused client.
-            return Err(ResponseError::InvalidTxnState);
-        }
+        self.check_open()?;
         if let SequenceCheck::Duplicate(base_offset) = self.producers.check(&batch)? {
             return Ok(Appended { base_offset });
         }
+        self.write(batch)
+    }
+
+    /// Writes the marker ending `producer_id`'s transaction (commit or abort) at `epoch`,
+    /// which may be newer than the producer's last one here (a fenced producer's transaction
+    /// is aborted with the bumped epoch) but never older.
+    pub fn append_marker(
+        &mut self,
+        producer_id: i64,
+        epoch: i16,
+        commit: bool,
+    ) -> Result<Appended, ResponseError> {
+        self.check_open()?;
+        if self.producers.epoch(producer_id).is_some_and(|e| e > epoch) {
+            return Err(ResponseError::InvalidProducerEpoch);
+        }
+        let now = crate::files::unix_millis();
+        self.write(control::marker(producer_id, epoch, commit, now))
+    }
+
+    fn check_open(&self) -> Result<(), ResponseError> {
+        match self.state {
+            State::Open => Ok(()),
+            State::Failed => Err(ResponseError::KafkaStorageError),
+            State::Deleted => Err(ResponseError::UnknownTopicOrPartition),
+        }
+    }
+
+    fn write(&mut self, batch: Batch) -> Result<Appended, ResponseError> {
         let base_offset = self.next_offset;
         let roll = self.segments.back().is_some_and(|s| {
             s.bytes > 0
@@ -260,6 +288,7 @@ impl PartitionLog {
     /// Drops from memory the batches wholly before `target`. A segment's `bytes` stay what its
     /// file holds (Kafka measures retention and rolls by file size); `size_bytes` is memory.
     fn forget_before(&mut self, target: i64) {
+        self.txns.forget_before(target);
         while self
             .batches
             .front()
@@ -358,15 +387,40 @@ impl PartitionLog {
         self.next_offset
     }
 
+    /// The last stable offset: below it every transaction has ended (committed or aborted).
+    /// A `read_committed` consumer reads up to it, not to the high watermark.
+    pub fn last_stable_offset(&self) -> i64 {
+        self.txns
+            .first_open()
+            .map_or(self.next_offset, |first| first.min(self.next_offset))
+            .max(self.log_start)
+    }
+
     /// Whole batches from the one holding `offset`, up to `max_bytes` (but always at least one
     /// batch, so a consumer is never stuck behind a batch larger than its limit, as in KIP-74).
+    #[cfg(test)]
     pub fn read(&self, offset: i64, max_bytes: usize) -> Result<Bytes, ResponseError> {
+        self.read_until(offset, max_bytes, self.next_offset)
+    }
+
+    /// As `read`, with only batches that begin before `until` (the last stable offset for a
+    /// `read_committed` fetch).
+    pub fn read_until(
+        &self,
+        offset: i64,
+        max_bytes: usize,
+        until: i64,
+    ) -> Result<Bytes, ResponseError> {
         if offset < self.log_start_offset() || offset > self.next_offset {
             return Err(ResponseError::OffsetOutOfRange);
         }
         let first = self.batches.partition_point(|b| b.last_offset() < offset);
         let mut out = BytesMut::new();
-        for stored in self.batches.iter_from(first) {
+        for stored in self
+            .batches
+            .iter_from(first)
+            .take_while(|b| b.base_offset < until)
+        {
             if !out.is_empty() && out.len() + stored.batch.len() > max_bytes {
                 break;
             }
@@ -375,6 +429,16 @@ impl PartitionLog {
                 .write_with_offset(&mut out, stored.base_offset, LEADER_EPOCH);
         }
         Ok(out.freeze())
+    }
+
+    /// The aborted transactions overlapping offsets `from` to `until` (exclusive).
+    pub fn aborted_between(&self, from: i64, until: i64) -> Vec<AbortedTxn> {
+        self.txns.aborted_between(from, until)
+    }
+
+    /// Where `producer_id`'s open transaction begins here, if it has one.
+    pub fn open_txn_since(&self, producer_id: i64) -> Option<i64> {
+        self.txns.open_since(producer_id)
     }
 
     /// The first offset whose batch holds a timestamp at or after `timestamp`, with that batch's

@@ -97,6 +97,22 @@ impl Producers {
             return;
         }
         let epoch = batch.producer_epoch();
+        if batch.is_control() {
+            // A transaction marker: it is not sequenced. Written with a bumped epoch (the
+            // producer was fenced), it starts the new epoch, whose first batch is sequence 0.
+            let state = self.0.entry(id).or_insert(ProducerState {
+                epoch,
+                last_sequence: -1,
+                last_timestamp: -1,
+                recent: VecDeque::new(),
+            });
+            if epoch != state.epoch {
+                state.epoch = epoch;
+                state.last_sequence = -1;
+                state.recent.clear();
+            }
+            return;
+        }
         let state = self.0.entry(id).or_insert(ProducerState {
             epoch,
             last_sequence: -1,
@@ -115,6 +131,11 @@ impl Producers {
         state
             .recent
             .push_back((batch.base_sequence(), state.last_sequence, base_offset));
+    }
+
+    /// The producer's current epoch here, if it wrote here.
+    pub fn epoch(&self, id: i64) -> Option<i16> {
+        self.0.get(&id).map(|s| s.epoch)
     }
 
     /// Each idempotent producer seen: (id, epoch, last sequence, last timestamp).

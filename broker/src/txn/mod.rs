@@ -1,0 +1,368 @@
+//! The transaction coordinator (KIP-98): transactional ids, their producer id and epoch, the
+//! partitions and groups of each open transaction, the offsets a transaction commits for its
+//! groups, and the markers that end it.
+//!
+//! One node coordinates every transaction, so a commit or an abort is done at once, inside
+//! the EndTxn request: the Prepare state is written to the transaction log, the markers to
+//! every partition, the staged offsets to the groups, then the Complete state. A restart that
+//! finds a Prepare state finishes it (markers written twice are harmless: a marker for a
+//! transaction with no open data is ignored). Transaction version 1 only (no KIP-890 part 2
+//! epoch bump per transaction: ApiVersions finalizes no `transaction.version`), with KIP-890
+//! part 1's defence: a transactional batch is appended only if its partition was added to its
+//! producer's open transaction, checked under the coordinator's lock, so an EndTxn cannot slip
+//! in between the check and the append and leave a transaction hanging.
+//!
+//! Differences from Kafka: a fenced transaction is aborted within the InitProducerId request
+//! (Kafka answers CONCURRENT_TRANSACTIONS and the client retries), and transactional ids are
+//! never expired (Kafka forgets an idle one after `transactional.id.expiration.ms`, 7 days).
+
+mod ending;
+mod state;
+mod store;
+#[cfg(test)]
+mod tests;
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::Path;
+use std::sync::{Mutex, MutexGuard};
+
+use kafka_protocol::ResponseError;
+
+use crate::cluster::Cluster;
+use crate::error::BrokerError;
+use crate::group::Committed;
+pub use state::{PendingOffset, Txn, TxnState};
+use store::TxnLog;
+
+/// Kafka's `transaction.max.timeout.ms` default: a longer `transaction.timeout.ms` is refused.
+pub const MAX_TIMEOUT_MS: i32 = 900_000;
+
+/// Every transactional id, and the file their states go to.
+///
+/// Locking: one `std::sync::Mutex` over the whole book. It is held for one request's change,
+/// including the markers and group offsets an EndTxn writes (partition locks and group locks
+/// are taken under it, never the other way round) and the append of a transactional batch.
+pub struct Transactions {
+    book: Mutex<Book>,
+}
+
+struct Book {
+    txns: BTreeMap<String, Txn>,
+    by_producer: HashMap<i64, String>,
+    log: Option<TxnLog>,
+}
+
+impl Book {
+    /// Records the transaction's new state on disk first, then in memory.
+    fn put(&mut self, txn: Txn) -> Result<(), ResponseError> {
+        if let Some(log) = &mut self.log {
+            log.append(&txn).map_err(|err| {
+                tracing::error!(%err, id = txn.id, "cannot persist a transaction's state");
+                ResponseError::KafkaStorageError
+            })?;
+        }
+        self.by_producer.insert(txn.producer_id, txn.id.clone());
+        self.txns.insert(txn.id.clone(), txn);
+        Ok(())
+    }
+
+    /// The open transaction of `id`, checked against the producer id and epoch sent.
+    fn checked(&self, id: &str, producer_id: i64, epoch: i16) -> Result<Txn, ResponseError> {
+        let txn = self
+            .txns
+            .get(id)
+            .ok_or(ResponseError::InvalidProducerIdMapping)?;
+        if txn.producer_id != producer_id {
+            return Err(ResponseError::InvalidProducerIdMapping);
+        }
+        if txn.epoch != epoch {
+            return Err(ResponseError::ProducerFenced);
+        }
+        if matches!(txn.state, TxnState::PrepareCommit | TxnState::PrepareAbort) {
+            return Err(ResponseError::ConcurrentTransactions);
+        }
+        Ok(txn.clone())
+    }
+}
+
+fn now_ms() -> i64 {
+    crate::files::unix_millis()
+}
+
+impl Transactions {
+    pub fn open(data_dir: Option<&Path>) -> Result<Self, BrokerError> {
+        let (log, txns) = match data_dir {
+            None => (None, BTreeMap::new()),
+            Some(dir) => {
+                let (log, txns) = TxnLog::open(dir).map_err(|source| BrokerError::Storage {
+                    path: dir.join(store::FILE),
+                    source,
+                })?;
+                (Some(log), txns)
+            }
+        };
+        let by_producer = txns
+            .values()
+            .map(|t| (t.producer_id, t.id.clone()))
+            .collect();
+        Ok(Self {
+            book: Mutex::new(Book {
+                txns,
+                by_producer,
+                log,
+            }),
+        })
+    }
+
+    fn book(&self) -> MutexGuard<'_, Book> {
+        self.book.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The largest producer id a transactional id holds (so a restart never issues it again).
+    pub fn max_producer_id(&self) -> Option<i64> {
+        self.book().by_producer.keys().copied().max()
+    }
+
+    /// Finishes the transactions a restart found half-ended (Prepare states).
+    pub fn recover(&self, cluster: &Cluster) {
+        let mut book = self.book();
+        let preparing: Vec<Txn> = book
+            .txns
+            .values()
+            .filter(|t| matches!(t.state, TxnState::PrepareCommit | TxnState::PrepareAbort))
+            .cloned()
+            .collect();
+        for txn in preparing {
+            let commit = txn.state == TxnState::PrepareCommit;
+            tracing::info!(
+                id = txn.id,
+                commit,
+                "finishing a transaction a restart interrupted"
+            );
+            let _ = ending::finish(&mut book, cluster, txn, commit);
+        }
+    }
+
+    /// InitProducerId with a transactional id: a producer id and epoch for it. An existing
+    /// id gets its epoch bumped, which fences the producer that had it; its open transaction
+    /// is aborted. `given`: the id and epoch the producer already has (KIP-360), which must be
+    /// the current ones.
+    pub fn init(
+        &self,
+        cluster: &Cluster,
+        id: &str,
+        timeout_ms: i32,
+        given: Option<(i64, i16)>,
+    ) -> Result<(i64, i16), ResponseError> {
+        if id.is_empty() {
+            return Err(ResponseError::InvalidRequest);
+        }
+        if !(1..=MAX_TIMEOUT_MS).contains(&timeout_ms) {
+            return Err(ResponseError::InvalidTransactionTimeout);
+        }
+        let mut book = self.book();
+        let txn = match book.txns.get(id).cloned() {
+            None => {
+                let producer_id = issue(cluster)?;
+                Txn::new(id, producer_id, timeout_ms)
+            }
+            Some(mut txn) => {
+                if given.is_some_and(|g| g != (txn.producer_id, txn.epoch)) {
+                    return Err(ResponseError::ProducerFenced);
+                }
+                ending::bump_epoch(cluster, &mut txn)?;
+                if txn.state == TxnState::Ongoing {
+                    // Fencing: the old producer's transaction is aborted at the new epoch,
+                    // so its late writes are refused everywhere.
+                    txn = ending::finish(&mut book, cluster, txn, false)?;
+                }
+                txn.state = TxnState::Empty;
+                txn.timeout_ms = timeout_ms;
+                txn.updated_ms = now_ms();
+                txn
+            }
+        };
+        let answer = (txn.producer_id, txn.epoch);
+        book.put(txn)?;
+        Ok(answer)
+    }
+
+    /// AddPartitionsToTxn: the partitions join the producer's transaction (starting it).
+    pub fn add_partitions(
+        &self,
+        id: &str,
+        producer_id: i64,
+        epoch: i16,
+        partitions: Vec<(String, i32)>,
+    ) -> Result<(), ResponseError> {
+        self.change(id, producer_id, epoch, |txn| {
+            txn.partitions.extend(partitions)
+        })
+    }
+
+    /// AddOffsetsToTxn: the group's offsets will be committed with the transaction.
+    pub fn add_group(
+        &self,
+        id: &str,
+        producer_id: i64,
+        epoch: i16,
+        group: &str,
+    ) -> Result<(), ResponseError> {
+        self.change(id, producer_id, epoch, |txn| {
+            txn.groups.insert(group.to_string());
+        })
+    }
+
+    fn change(
+        &self,
+        id: &str,
+        producer_id: i64,
+        epoch: i16,
+        f: impl FnOnce(&mut Txn),
+    ) -> Result<(), ResponseError> {
+        let mut book = self.book();
+        let mut txn = book.checked(id, producer_id, epoch)?;
+        if txn.state != TxnState::Ongoing {
+            txn.state = TxnState::Ongoing;
+            txn.started_ms = now_ms();
+        }
+        f(&mut txn);
+        txn.updated_ms = now_ms();
+        book.put(txn)
+    }
+
+    /// TxnOffsetCommit: stages offsets for a group added to the open transaction (the group's
+    /// own checks, member and generation, are the caller's).
+    pub fn stage_offsets(
+        &self,
+        id: &str,
+        producer_id: i64,
+        epoch: i16,
+        group: &str,
+        offsets: Vec<PendingOffset>,
+    ) -> Result<(), ResponseError> {
+        let mut book = self.book();
+        let mut txn = book.checked(id, producer_id, epoch)?;
+        if txn.state != TxnState::Ongoing || !txn.groups.contains(group) {
+            return Err(ResponseError::InvalidTxnState);
+        }
+        for offset in offsets {
+            txn.offsets.retain(|o| !o.same_partition(&offset));
+            txn.offsets.push(offset);
+        }
+        txn.updated_ms = now_ms();
+        book.put(txn)
+    }
+
+    /// EndTxn: commits or aborts the open transaction. Ending one that already ended the same
+    /// way is a retry and succeeds; ending it the other way is refused.
+    pub fn end(
+        &self,
+        cluster: &Cluster,
+        id: &str,
+        producer_id: i64,
+        epoch: i16,
+        commit: bool,
+    ) -> Result<(), ResponseError> {
+        let mut book = self.book();
+        let txn = book.checked(id, producer_id, epoch)?;
+        match (txn.state, commit) {
+            (TxnState::Ongoing, _) => ending::finish(&mut book, cluster, txn, commit).map(drop),
+            (TxnState::CompleteCommit, true) | (TxnState::CompleteAbort, false) => Ok(()),
+            _ => Err(ResponseError::InvalidTxnState),
+        }
+    }
+
+    /// Appends a partition's transactional batches with `append`, if each one's producer has
+    /// an open transaction, at the same epoch, that includes the partition.
+    pub fn append_checked<R>(
+        &self,
+        batches: &[(i64, i16)],
+        topic: &str,
+        partition: i32,
+        append: impl FnOnce() -> Result<R, ResponseError>,
+    ) -> Result<R, ResponseError> {
+        let book = self.book();
+        for &(producer_id, epoch) in batches {
+            let txn = book
+                .by_producer
+                .get(&producer_id)
+                .and_then(|id| book.txns.get(id))
+                .ok_or(ResponseError::InvalidTxnState)?;
+            if epoch < txn.epoch {
+                return Err(ResponseError::InvalidProducerEpoch);
+            }
+            let member = txn.partitions.contains(&(topic.to_string(), partition));
+            if txn.producer_id != producer_id
+                || epoch != txn.epoch
+                || txn.state != TxnState::Ongoing
+                || !member
+            {
+                return Err(ResponseError::InvalidTxnState);
+            }
+        }
+        append()
+    }
+
+    /// The partitions of `group` with offsets staged by an open transaction: a consumer that
+    /// requires stable offsets is told to wait for them (UNSTABLE_OFFSET_COMMIT).
+    pub fn unstable(&self, group: &str) -> HashSet<(String, i32)> {
+        self.book()
+            .txns
+            .values()
+            .filter(|t| t.state == TxnState::Ongoing)
+            .flat_map(|t| t.offsets.iter())
+            .filter(|o| o.group == group)
+            .map(|o| (o.topic.clone(), o.partition))
+            .collect()
+    }
+
+    /// Aborts, fencing their producers, the transactions open longer than their timeout.
+    pub fn expire(&self, cluster: &Cluster) {
+        let now = now_ms();
+        let mut book = self.book();
+        let expired: Vec<Txn> = book
+            .txns
+            .values()
+            .filter(|t| {
+                t.state == TxnState::Ongoing
+                    && now.saturating_sub(t.started_ms) > i64::from(t.timeout_ms)
+            })
+            .cloned()
+            .collect();
+        for mut txn in expired {
+            tracing::info!(id = txn.id, "aborting a transaction open past its timeout");
+            let aborted = ending::bump_epoch(cluster, &mut txn)
+                .and_then(|()| ending::finish(&mut book, cluster, txn, false));
+            if let Err(err) = aborted {
+                tracing::error!(?err, "cannot abort a timed-out transaction");
+            }
+        }
+    }
+
+    /// Every transaction, in id order (ListTransactions, DescribeTransactions).
+    pub fn all(&self) -> Vec<Txn> {
+        self.book().txns.values().cloned().collect()
+    }
+}
+
+/// A new producer id from the broker's issuer.
+fn issue(cluster: &Cluster) -> Result<i64, ResponseError> {
+    cluster.producer_ids.issue().map_err(|err| {
+        tracing::error!(%err, "cannot reserve producer ids");
+        ResponseError::KafkaStorageError
+    })
+}
+
+impl PendingOffset {
+    fn same_partition(&self, other: &Self) -> bool {
+        (&self.group, &self.topic, self.partition) == (&other.group, &other.topic, other.partition)
+    }
+
+    pub fn committed(&self) -> Committed {
+        Committed {
+            offset: self.offset,
+            metadata: self.metadata.clone(),
+        }
+    }
+}

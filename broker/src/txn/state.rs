@@ -1,0 +1,75 @@
+//! One transactional id's state, as the transaction log stores it.
+
+use std::collections::BTreeSet;
+
+use serde::{Deserialize, Serialize};
+
+/// Kafka's transaction states, less the ones a single coordinator never rests in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TxnState {
+    /// Initialized, no transaction begun yet.
+    Empty,
+    Ongoing,
+    PrepareCommit,
+    PrepareAbort,
+    CompleteCommit,
+    CompleteAbort,
+}
+
+impl TxnState {
+    /// The name Kafka's tools show and ListTransactions filters by.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Empty => "Empty",
+            Self::Ongoing => "Ongoing",
+            Self::PrepareCommit => "PrepareCommit",
+            Self::PrepareAbort => "PrepareAbort",
+            Self::CompleteCommit => "CompleteCommit",
+            Self::CompleteAbort => "CompleteAbort",
+        }
+    }
+}
+
+/// An offset a transaction will commit for a group when it commits.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingOffset {
+    pub group: String,
+    pub topic: String,
+    pub partition: i32,
+    pub offset: i64,
+    pub metadata: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Txn {
+    pub id: String,
+    pub producer_id: i64,
+    pub epoch: i16,
+    pub timeout_ms: i32,
+    pub state: TxnState,
+    /// The partitions of the open transaction, which its markers go to.
+    pub partitions: BTreeSet<(String, i32)>,
+    /// The groups whose offsets it commits (AddOffsetsToTxn).
+    pub groups: BTreeSet<String>,
+    pub offsets: Vec<PendingOffset>,
+    /// When the open transaction began (ms since the epoch; -1: none open).
+    pub started_ms: i64,
+    pub updated_ms: i64,
+}
+
+impl Txn {
+    pub fn new(id: &str, producer_id: i64, timeout_ms: i32) -> Self {
+        Self {
+            id: id.to_string(),
+            producer_id,
+            epoch: 0,
+            timeout_ms,
+            state: TxnState::Empty,
+            partitions: BTreeSet::new(),
+            groups: BTreeSet::new(),
+            offsets: Vec::new(),
+            started_ms: -1,
+            updated_ms: crate::files::unix_millis(),
+        }
+    }
+}

@@ -1,0 +1,116 @@
+//! The transaction log on disk: `transactions.log`, an append-only file of checksummed
+//! records (`crate::framed`), each one transactional id's whole state as JSON after a change.
+//! At start the latest state of each id is kept and the file rewritten with just those
+//! (write-then-rename); a record whose checksum passes but which does not decode is skipped,
+//! counted and kept; bytes failing the checksum in the middle are stepped over, the original
+//! file kept aside; a torn tail is cut off.
+
+use std::collections::BTreeMap;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::path::Path;
+
+use bytes::Bytes;
+
+use super::state::Txn;
+use crate::{files, framed};
+
+pub const FILE: &str = "transactions.log";
+/// A state is a few hundred bytes; a transaction over many partitions, more. 16 MiB is far
+/// beyond any real one and keeps a corrupt length from being taken for a record.
+const LENGTHS: std::ops::RangeInclusive<usize> = 2..=16 << 20;
+
+pub struct TxnLog {
+    file: File,
+}
+
+impl TxnLog {
+    pub fn open(dir: &Path) -> io::Result<(Self, BTreeMap<String, Txn>)> {
+        fs::create_dir_all(dir)?;
+        let path = dir.join(FILE);
+        let data = match fs::read(&path) {
+            Ok(data) => Bytes::from(data),
+            Err(err) if err.kind() == io::ErrorKind::NotFound => Bytes::new(),
+            Err(err) => return Err(err),
+        };
+        let scanned = framed::scan(&data, LENGTHS);
+        let mut txns = BTreeMap::new();
+        let mut undecodable = Vec::new();
+        for record in scanned.records {
+            match serde_json::from_slice::<Txn>(&framed::payload(&record)) {
+                Ok(txn) => {
+                    txns.insert(txn.id.clone(), txn);
+                }
+                Err(_) => undecodable.push(record),
+            }
+        }
+        if !undecodable.is_empty() {
+            tracing::warn!(path = %path.display(), skipped = undecodable.len(), "transaction records with a valid checksum did not decode; skipped (kept in the file)");
+        }
+        if scanned.corrupt_bytes > 0 {
+            let kept = dir.join(format!("{FILE}.corrupt-{}", files::unix_millis()));
+            fs::hard_link(&path, &kept).or_else(|_| fs::copy(&path, &kept).map(drop))?;
+            tracing::warn!(path = %path.display(), bytes = scanned.corrupt_bytes, original = %kept.display(), "bytes failing their checksum in the middle of the transaction log were skipped");
+        }
+        if scanned.torn_tail > 0 {
+            tracing::warn!(path = %path.display(), bytes = scanned.torn_tail, "torn tail of the transaction log cut off");
+        }
+        let mut live = Vec::new();
+        for record in &undecodable {
+            live.extend_from_slice(record);
+        }
+        for txn in txns.values() {
+            live.extend_from_slice(&encode(txn)?);
+        }
+        files::replace(&path, &live)?;
+        let file = OpenOptions::new().append(true).open(&path)?;
+        Ok((Self { file }, txns))
+    }
+
+    /// Appends the transaction's state. Synced: a commit acknowledged to a producer must not be
+    /// forgotten (its markers may not all be written yet), and these are a few per transaction.
+    pub fn append(&mut self, txn: &Txn) -> io::Result<()> {
+        self.file.write_all(&encode(txn)?)?;
+        crate::blocking::block_in_place(|| self.file.sync_data())
+    }
+}
+
+fn encode(txn: &Txn) -> io::Result<Bytes> {
+    Ok(framed::frame(&serde_json::to_vec(txn)?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_latest_state_of_each_id_survives_a_restart_and_damage_is_stepped_over() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (mut log, found) = TxnLog::open(dir.path()).expect("open");
+        assert!(found.is_empty());
+        let mut a = Txn::new("a", 1, 60_000);
+        log.append(&a).expect("append");
+        a.epoch = 3;
+        a.partitions.insert(("t".into(), 2));
+        log.append(&a).expect("append");
+        log.append(&Txn::new("b", 2, 1_000)).expect("append");
+        drop(log);
+        // A flipped byte in the first record (stepped over: a's later state follows), and a
+        // torn write at the end, as a crash leaves it.
+        let path = dir.path().join(FILE);
+        let mut data = fs::read(&path).expect("read");
+        data[10] ^= 0xff;
+        data.extend_from_slice(&encode(&Txn::new("c", 3, 1)).expect("encode")[..10]);
+        fs::write(&path, &data).expect("write");
+        let (_, found) = TxnLog::open(dir.path()).expect("reopen");
+        assert_eq!(found.get("a"), Some(&a), "the latest state of a");
+        assert!(found.contains_key("b") && !found.contains_key("c"));
+        assert!(
+            fs::read_dir(dir.path())
+                .expect("dir")
+                .filter_map(Result::ok)
+                .any(|e| e.file_name().to_string_lossy().contains(".corrupt-")),
+            "the damaged file was kept aside"
+        );
+    }
+}
