@@ -50,7 +50,8 @@ pub fn handle(ctx: &Ctx<'_>, request: ListTransactionsRequest) -> ListTransactio
         })
         .filter(|t| {
             request.duration_filter < 0
-                || (t.started_ms >= 0 && now.saturating_sub(t.started_ms) > request.duration_filter)
+                // As Kafka: by the last transaction's start, whatever the state.
+                || now.saturating_sub(t.started_ms) > request.duration_filter
         })
         .filter(|t| pattern.as_ref().is_none_or(|re| re.is_match(&t.id)))
         .map(|t| {

@@ -89,11 +89,11 @@ pub const SUPPORTED: &[(ApiKey, i16, i16)] = &[
     (ApiKey::ListTransactions, 0, 2),
     (ApiKey::CreatePartitions, 0, 3),
     (ApiKey::DescribeProducers, 0, 0),
-    // Transactions, version 1 (see `txn`): the versions below KIP-890 part 2's.
+    // Transactions (see `txn`). AddPartitionsToTxn v4+ is for brokers, not clients.
     (ApiKey::AddPartitionsToTxn, 0, 3),
     (ApiKey::AddOffsetsToTxn, 0, 4),
-    (ApiKey::TxnOffsetCommit, 0, 4),
-    (ApiKey::EndTxn, 0, 4),
+    (ApiKey::TxnOffsetCommit, 0, 5),
+    (ApiKey::EndTxn, 0, 5),
     (ApiKey::DescribeTransactions, 0, 0),
 ];
 

@@ -11,6 +11,7 @@ use super::Ctx;
 use crate::cluster::Topic;
 use crate::config::FsyncPolicy;
 use crate::log::batch::{self, Batch, BatchError};
+use crate::txn::TxnVersion;
 
 pub fn handle(ctx: &Ctx<'_>, request: ProduceRequest) -> Option<ProduceResponse> {
     let acks = request.acks;
@@ -102,9 +103,12 @@ fn append(
         if transactional.is_empty() {
             append_all()
         } else {
-            ctx.cluster
-                .txns
-                .append_checked(&transactional, &topic.name, index, append_all)
+            ctx.cluster.txns.append_checked(
+                &transactional,
+                (&topic.name, index),
+                TxnVersion::of(ctx.version, 12),
+                append_all,
+            )
         }
     };
     let config = &ctx.cluster.config;

@@ -1,5 +1,5 @@
-//! TxnOffsetCommit: offsets a transaction commits for a group (added by AddOffsetsToTxn),
-//! staged until EndTxn; an abort discards them. From v3 (KIP-447) the consumer's member id
+//! TxnOffsetCommit: offsets a transaction commits for a group (added by AddOffsetsToTxn, or
+//! from v5 by this request), staged until EndTxn; an abort discards them. From v3 (KIP-447) the consumer's member id
 //! and generation are checked as OffsetCommit checks them, so a zombie is fenced by its group.
 
 use kafka_protocol::messages::txn_offset_commit_response::{
@@ -10,7 +10,7 @@ use kafka_protocol::ResponseError;
 
 use super::offset_commit::metadata_too_large;
 use super::{fenced_since, Ctx};
-use crate::txn::PendingOffset;
+use crate::txn::{PendingOffset, TxnVersion};
 
 pub fn handle(ctx: &Ctx<'_>, request: TxnOffsetCommitRequest) -> TxnOffsetCommitResponse {
     let group = request.group_id.to_string();
@@ -57,10 +57,10 @@ pub fn handle(ctx: &Ctx<'_>, request: TxnOffsetCommitRequest) -> TxnOffsetCommit
             .txns
             .stage_offsets(
                 &request.transactional_id,
-                request.producer_id.0,
-                request.producer_epoch,
+                (request.producer_id.0, request.producer_epoch),
                 &group,
                 staged,
+                TxnVersion::of(ctx.version, 5),
             )
             .map_err(|err| fenced_since(ctx, err, 3))
     });

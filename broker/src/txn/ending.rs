@@ -78,7 +78,6 @@ pub fn finish(
     txn.partitions.clear();
     txn.groups.clear();
     txn.offsets.clear();
-    txn.started_ms = -1;
     txn.updated_ms = now_ms();
     book.put(txn.clone())?;
     Ok(txn)

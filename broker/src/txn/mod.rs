@@ -6,11 +6,15 @@
 //! the EndTxn request: the Prepare state is written to the transaction log, the markers to
 //! every partition, the staged offsets to the groups, then the Complete state. A restart that
 //! finds a Prepare state finishes it (markers written twice are harmless: a marker for a
-//! transaction with no open data is ignored). Transaction version 1 only (no KIP-890 part 2
-//! epoch bump per transaction: ApiVersions finalizes no `transaction.version`), with KIP-890
-//! part 1's defence: a transactional batch is appended only if its partition was added to its
-//! producer's open transaction, checked under the coordinator's lock, so an EndTxn cannot slip
-//! in between the check and the append and leave a transaction hanging.
+//! transaction with no open data is ignored).
+//!
+//! Both transaction protocols are served, chosen by request version as Kafka does (see
+//! [`TxnVersion`]; ApiVersions finalizes `transaction.version` 2, as a Kafka 4 cluster). With
+//! KIP-890's defences: a transactional batch is appended only if its partition is in its
+//! producer's open transaction (version 1: added by AddPartitionsToTxn; version 2: added by
+//! the batch itself), checked under the coordinator's lock, so an EndTxn cannot slip in
+//! between the check and the append and leave a transaction hanging; and version 2 bumps the
+//! epoch at every end, so a late write of an ended transaction is fenced.
 //!
 //! Differences from Kafka: a fenced transaction is aborted within the InitProducerId request
 //! (Kafka answers CONCURRENT_TRANSACTIONS and the client retries), and transactional ids are
@@ -33,6 +37,24 @@ use crate::error::BrokerError;
 use crate::group::Committed;
 pub use state::{PendingOffset, Txn, TxnState};
 use store::TxnLog;
+
+/// The transaction protocol a request speaks: version 2 (KIP-890 part 2) from Produce v12,
+/// TxnOffsetCommit v5 and EndTxn v5, as Kafka decides it, request by request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TxnVersion {
+    V1,
+    V2,
+}
+
+impl TxnVersion {
+    pub fn of(request_version: i16, first_v2: i16) -> Self {
+        if request_version >= first_v2 {
+            Self::V2
+        } else {
+            Self::V1
+        }
+    }
+}
 
 /// Kafka's `transaction.max.timeout.ms` default: a longer `transaction.timeout.ms` is refused.
 pub const MAX_TIMEOUT_MS: i32 = 900_000;
@@ -63,6 +85,12 @@ impl Book {
         }
         self.by_producer.insert(txn.producer_id, txn.id.clone());
         self.txns.insert(txn.id.clone(), txn);
+        if let Some(log) = self.log.as_mut().filter(|log| log.rewrite_due()) {
+            // The state is already on disk: a failed rewrite leaves a longer file, no loss.
+            if let Err(err) = log.rewrite(self.txns.values()) {
+                tracing::warn!(%err, "cannot rewrite the transaction log");
+            }
+        }
         Ok(())
     }
 
@@ -78,7 +106,7 @@ impl Book {
         if txn.epoch != epoch {
             return Err(ResponseError::ProducerFenced);
         }
-        if matches!(txn.state, TxnState::PrepareCommit | TxnState::PrepareAbort) {
+        if txn.state.preparing() {
             return Err(ResponseError::ConcurrentTransactions);
         }
         Ok(txn.clone())
@@ -129,7 +157,7 @@ impl Transactions {
         let preparing: Vec<Txn> = book
             .txns
             .values()
-            .filter(|t| matches!(t.state, TxnState::PrepareCommit | TxnState::PrepareAbort))
+            .filter(|t| t.state.preparing())
             .cloned()
             .collect();
         for txn in preparing {
@@ -222,29 +250,30 @@ impl Transactions {
     ) -> Result<(), ResponseError> {
         let mut book = self.book();
         let mut txn = book.checked(id, producer_id, epoch)?;
-        if txn.state != TxnState::Ongoing {
-            txn.state = TxnState::Ongoing;
-            txn.started_ms = now_ms();
-        }
+        txn.begin();
         f(&mut txn);
-        txn.updated_ms = now_ms();
         book.put(txn)
     }
 
     /// TxnOffsetCommit: stages offsets for a group added to the open transaction (the group's
-    /// own checks, member and generation, are the caller's).
+    /// own checks, member and generation, are the caller's). Transaction version 2 adds the
+    /// group with its first offsets (the client sends no AddOffsetsToTxn).
     pub fn stage_offsets(
         &self,
         id: &str,
-        producer_id: i64,
-        epoch: i16,
+        (producer_id, epoch): (i64, i16),
         group: &str,
         offsets: Vec<PendingOffset>,
+        version: TxnVersion,
     ) -> Result<(), ResponseError> {
         let mut book = self.book();
         let mut txn = book.checked(id, producer_id, epoch)?;
         if txn.state != TxnState::Ongoing || !txn.groups.contains(group) {
-            return Err(ResponseError::InvalidTxnState);
+            if version == TxnVersion::V1 {
+                return Err(ResponseError::InvalidTxnState);
+            }
+            txn.begin();
+            txn.groups.insert(group.to_string());
         }
         for offset in offsets {
             txn.offsets.retain(|o| !o.same_partition(&offset));
@@ -254,35 +283,59 @@ impl Transactions {
         book.put(txn)
     }
 
-    /// EndTxn: commits or aborts the open transaction. Ending one that already ended the same
-    /// way is a retry and succeeds; ending it the other way is refused.
+    /// EndTxn: commits or aborts the open transaction; answers the producer id and epoch to go
+    /// on with. Ending one that already ended the same way is a retry and succeeds; ending it
+    /// the other way is refused. Version 2 (KIP-890 part 2) bumps the epoch with every end, so
+    /// a late write of the ended transaction is fenced; its abort needs no open transaction
+    /// (the client cannot know whether a partition joined).
     pub fn end(
         &self,
         cluster: &Cluster,
         id: &str,
-        producer_id: i64,
-        epoch: i16,
+        (producer_id, epoch): (i64, i16),
         commit: bool,
-    ) -> Result<(), ResponseError> {
+        version: TxnVersion,
+    ) -> Result<(i64, i16), ResponseError> {
         let mut book = self.book();
-        let txn = book.checked(id, producer_id, epoch)?;
-        match (txn.state, commit) {
-            (TxnState::Ongoing, _) => ending::finish(&mut book, cluster, txn, commit).map(drop),
-            (TxnState::CompleteCommit, true) | (TxnState::CompleteAbort, false) => Ok(()),
-            _ => Err(ResponseError::InvalidTxnState),
+        let ended_same_way = |state| {
+            matches!(
+                (state, commit),
+                (TxnState::CompleteCommit, true) | (TxnState::CompleteAbort, false)
+            )
+        };
+        if let Some(txn) = book.txns.get(id) {
+            // A version 2 retry comes with the epoch from before the bump.
+            if txn.ended_at == Some((producer_id, epoch)) && ended_same_way(txn.state) {
+                return Ok((txn.producer_id, txn.epoch));
+            }
         }
+        let mut txn = book.checked(id, producer_id, epoch)?;
+        match version {
+            TxnVersion::V1 if txn.state == TxnState::Ongoing => {}
+            TxnVersion::V1 if ended_same_way(txn.state) => return Ok((producer_id, epoch)),
+            TxnVersion::V2 if txn.state == TxnState::Ongoing || !commit => {
+                txn.ended_at = Some((txn.producer_id, txn.epoch));
+                ending::bump_epoch(cluster, &mut txn)?;
+            }
+            _ => return Err(ResponseError::InvalidTxnState),
+        }
+        let txn = ending::finish(&mut book, cluster, txn, commit)?;
+        Ok((txn.producer_id, txn.epoch))
     }
 
     /// Appends a partition's transactional batches with `append`, if each one's producer has
-    /// an open transaction, at the same epoch, that includes the partition.
+    /// an open transaction, at the same epoch, that includes the partition. Version 2 adds
+    /// the partition with its first batch (starting the transaction if need be), as Kafka's
+    /// partition leader adds it through the coordinator.
     pub fn append_checked<R>(
         &self,
         batches: &[(i64, i16)],
-        topic: &str,
-        partition: i32,
+        (topic, partition): (&str, i32),
+        version: TxnVersion,
         append: impl FnOnce() -> Result<R, ResponseError>,
     ) -> Result<R, ResponseError> {
-        let book = self.book();
+        let mut book = self.book();
+        let key = (topic.to_string(), partition);
         for &(producer_id, epoch) in batches {
             let txn = book
                 .by_producer
@@ -292,14 +345,19 @@ impl Transactions {
             if epoch < txn.epoch {
                 return Err(ResponseError::InvalidProducerEpoch);
             }
-            let member = txn.partitions.contains(&(topic.to_string(), partition));
-            if txn.producer_id != producer_id
-                || epoch != txn.epoch
-                || txn.state != TxnState::Ongoing
-                || !member
-            {
+            if txn.producer_id != producer_id || epoch != txn.epoch || txn.state.preparing() {
                 return Err(ResponseError::InvalidTxnState);
             }
+            if txn.state == TxnState::Ongoing && txn.partitions.contains(&key) {
+                continue;
+            }
+            if version == TxnVersion::V1 {
+                return Err(ResponseError::InvalidTxnState);
+            }
+            let mut txn = txn.clone();
+            txn.begin();
+            txn.partitions.insert(key.clone());
+            book.put(txn)?;
         }
         append()
     }

@@ -17,6 +17,10 @@ pub enum TxnState {
 }
 
 impl TxnState {
+    pub fn preparing(self) -> bool {
+        matches!(self, Self::PrepareCommit | Self::PrepareAbort)
+    }
+
     /// The name Kafka's tools show and ListTransactions filters by.
     pub fn name(self) -> &'static str {
         match self {
@@ -52,9 +56,14 @@ pub struct Txn {
     /// The groups whose offsets it commits (AddOffsetsToTxn).
     pub groups: BTreeSet<String>,
     pub offsets: Vec<PendingOffset>,
-    /// When the open transaction began (ms since the epoch; -1: none open).
+    /// When the last transaction began (ms since the epoch; -1: none yet). Kept after it
+    /// ended, as Kafka's DescribeTransactions shows it.
     pub started_ms: i64,
     pub updated_ms: i64,
+    /// Version 2: the producer id and epoch its last transaction ended with, before the bump
+    /// (a retried EndTxn carries them).
+    #[serde(default)]
+    pub ended_at: Option<(i64, i16)>,
 }
 
 impl Txn {
@@ -70,6 +79,17 @@ impl Txn {
             offsets: Vec::new(),
             started_ms: -1,
             updated_ms: crate::files::unix_millis(),
+            ended_at: None,
         }
+    }
+
+    /// Opens a transaction, unless one is open.
+    pub fn begin(&mut self) {
+        let now = crate::files::unix_millis();
+        if self.state != TxnState::Ongoing {
+            self.state = TxnState::Ongoing;
+            self.started_ms = now;
+        }
+        self.updated_ms = now;
     }
 }

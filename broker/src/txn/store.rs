@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
 
@@ -20,8 +20,20 @@ pub const FILE: &str = "transactions.log";
 /// beyond any real one and keeps a corrupt length from being taken for a record.
 const LENGTHS: std::ops::RangeInclusive<usize> = 2..=16 << 20;
 
+/// The file is rewritten with only the latest states once this much was appended since the
+/// last rewrite, or twice their size if that is more: a transactional application commits
+/// several times a second, and every change appends a whole state.
+const REWRITE_AFTER: u64 = 4 << 20;
+
 pub struct TxnLog {
+    path: PathBuf,
     file: File,
+    /// Records that passed their checksum but did not decode (a newer format, say): every
+    /// rewrite keeps them.
+    kept: Vec<Bytes>,
+    /// Bytes appended since the last rewrite, and the size of that rewrite.
+    appended: u64,
+    live: u64,
 }
 
 impl TxnLog {
@@ -55,23 +67,47 @@ impl TxnLog {
         if scanned.torn_tail > 0 {
             tracing::warn!(path = %path.display(), bytes = scanned.torn_tail, "torn tail of the transaction log cut off");
         }
+        let file = OpenOptions::new().create(true).append(true).open(&path)?;
+        let mut log = Self {
+            path,
+            file,
+            kept: undecodable,
+            appended: 0,
+            live: 0,
+        };
+        log.rewrite(txns.values())?;
+        Ok((log, txns))
+    }
+
+    /// Replaces the file with the records kept and the given states (write-then-rename).
+    pub fn rewrite<'a>(&mut self, txns: impl Iterator<Item = &'a Txn>) -> io::Result<()> {
         let mut live = Vec::new();
-        for record in &undecodable {
+        for record in &self.kept {
             live.extend_from_slice(record);
         }
-        for txn in txns.values() {
+        for txn in txns {
             live.extend_from_slice(&encode(txn)?);
         }
-        files::replace(&path, &live)?;
-        let file = OpenOptions::new().append(true).open(&path)?;
-        Ok((Self { file }, txns))
+        crate::blocking::block_in_place(|| files::replace(&self.path, &live))?;
+        self.file = OpenOptions::new().append(true).open(&self.path)?;
+        self.appended = 0;
+        self.live = live.len() as u64;
+        Ok(())
+    }
+
+    /// Whether enough was appended since the last rewrite to rewrite the file.
+    pub fn rewrite_due(&self) -> bool {
+        self.appended > REWRITE_AFTER.max(2 * self.live)
     }
 
     /// Appends the transaction's state. Synced: a commit acknowledged to a producer must not be
     /// forgotten (its markers may not all be written yet), and these are a few per transaction.
     pub fn append(&mut self, txn: &Txn) -> io::Result<()> {
-        self.file.write_all(&encode(txn)?)?;
-        crate::blocking::block_in_place(|| self.file.sync_data())
+        let record = encode(txn)?;
+        self.file.write_all(&record)?;
+        crate::blocking::block_in_place(|| self.file.sync_data())?;
+        self.appended += record.len() as u64;
+        Ok(())
     }
 }
 
@@ -105,6 +141,9 @@ mod tests {
         let (_, found) = TxnLog::open(dir.path()).expect("reopen");
         assert_eq!(found.get("a"), Some(&a), "the latest state of a");
         assert!(found.contains_key("b") && !found.contains_key("c"));
+        let rewritten = fs::read(&path).expect("read").len();
+        let latest = encode(&a).expect("a").len() + encode(&found["b"]).expect("b").len();
+        assert_eq!(rewritten, latest, "rewritten with the latest states only");
         assert!(
             fs::read_dir(dir.path())
                 .expect("dir")

@@ -72,6 +72,10 @@ impl Broker {
     }
 
     async fn produce(&self, partition: i32, records: Bytes) -> i16 {
+        self.produce_at(9, partition, records).await
+    }
+
+    async fn produce_at(&self, version: i16, partition: i32, records: Bytes) -> i16 {
         let request = ProduceRequest::default()
             .with_acks(-1)
             .with_topic_data(vec![TopicProduceData::default()
@@ -79,22 +83,34 @@ impl Broker {
                 .with_partition_data(vec![PartitionProduceData::default()
                     .with_index(partition)
                     .with_records(Some(records))])]);
-        let ResponseKind::Produce(r) = self.ask(9, RequestKind::Produce(request)).await else {
+        let ResponseKind::Produce(r) = self.ask(version, RequestKind::Produce(request)).await
+        else {
             panic!("Produce answer")
         };
         r.responses[0].partition_responses[0].error_code
     }
 
-    async fn end(&self, id: &str, (pid, epoch): (i64, i16), commit: bool) -> i16 {
+    async fn end(&self, id: &str, pid: (i64, i16), commit: bool) -> i16 {
+        self.end_at(3, id, pid, commit).await.0
+    }
+
+    /// (error code, producer id and epoch answered)
+    async fn end_at(
+        &self,
+        version: i16,
+        id: &str,
+        (pid, epoch): (i64, i16),
+        commit: bool,
+    ) -> (i16, (i64, i16)) {
         let request = EndTxnRequest::default()
             .with_transactional_id(str_bytes(id).into())
             .with_producer_id(ProducerId(pid))
             .with_producer_epoch(epoch)
             .with_committed(commit);
-        let ResponseKind::EndTxn(r) = self.ask(3, RequestKind::EndTxn(request)).await else {
+        let ResponseKind::EndTxn(r) = self.ask(version, RequestKind::EndTxn(request)).await else {
             panic!("EndTxn answer")
         };
-        r.error_code
+        (r.error_code, (r.producer_id.0, r.producer_epoch))
     }
 
     /// (high watermark, last stable offset, values read, aborted transactions' first offsets)
@@ -263,4 +279,48 @@ async fn an_open_transaction_survives_a_restart_and_its_commit_applies_after() {
     );
     let again = broker.init("tx", 60_000).await.expect("init after restart");
     assert_eq!(again, (p.0, p.1 + 1));
+}
+
+/// Transaction version 2 (KIP-890 part 2, Kafka 4 clients): the first batch adds its
+/// partition, every EndTxn bumps the epoch (a retry with the old one is answered the same), a
+/// late write at the old epoch is fenced, and an abort needs no open transaction.
+#[tokio::test]
+async fn version_2_adds_partitions_with_their_first_batch_and_bumps_the_epoch_at_each_end() {
+    let broker = Broker::open(BrokerConfig::ephemeral());
+    let p = broker.init("tx", 60_000).await.expect("init");
+    assert_eq!(
+        broker.produce_at(11, 0, records(p, 0, 2)).await,
+        ResponseError::InvalidTxnState.code(),
+        "before v12 the partition must have been added"
+    );
+    assert_eq!(broker.produce_at(12, 0, records(p, 0, 2)).await, 0);
+    assert_eq!(broker.fetch(0, true).await.1, 0, "the transaction is open");
+    let (code, next) = broker.end_at(5, "tx", p, true).await;
+    assert_eq!((code, next), (0, (p.0, p.1 + 1)), "committed, epoch bumped");
+    assert_eq!(broker.end_at(5, "tx", p, true).await, (0, next), "a retry");
+    assert_eq!(broker.fetch(0, true).await, (3, 3, 2, vec![]));
+    assert_eq!(
+        broker.produce_at(12, 0, records(p, 2, 1)).await,
+        ResponseError::InvalidProducerEpoch.code(),
+        "a late write of the ended transaction"
+    );
+    assert_eq!(broker.produce_at(12, 0, records(next, 0, 1)).await, 0);
+    let (code, after) = broker.end_at(5, "tx", next, false).await;
+    assert_eq!((code, after.1), (0, next.1 + 1));
+    assert_eq!(
+        broker.fetch(0, true).await.3,
+        vec![3],
+        "aborted at offset 3"
+    );
+    let (code, again) = broker.end_at(5, "tx", after, false).await;
+    assert_eq!(
+        (code, again.1),
+        (0, after.1 + 1),
+        "an abort with nothing open"
+    );
+    assert_eq!(
+        broker.end_at(5, "tx", again, true).await.0,
+        ResponseError::InvalidTxnState.code(),
+        "a commit with nothing open"
+    );
 }
