@@ -16,6 +16,7 @@ mod broker_rdkafka;
 mod broker_restart;
 mod broker_retention;
 mod broker_storage;
+mod broker_transactions;
 mod cli;
 mod cluster;
 mod consumer_dead_letters;
