@@ -11,6 +11,7 @@ mod broker_bad_input;
 mod broker_durability;
 mod broker_hostile;
 mod broker_hostile_produce;
+mod broker_hostile_txn;
 mod broker_memory;
 mod broker_rdkafka;
 mod broker_restart;

@@ -103,12 +103,19 @@ fn append(
         if transactional.is_empty() {
             append_all()
         } else {
-            ctx.cluster.txns.append_checked(
+            let checked = ctx.cluster.txns.append_checked(
                 &transactional,
                 (&topic.name, index),
                 TxnVersion::of(ctx.version, 12),
                 append_all,
-            )
+            );
+            checked.map_err(|err| match err {
+                // From v11 the client aborts on it (KIP-890), as Kafka answers.
+                ResponseError::InvalidTxnState if ctx.version >= 11 => {
+                    ResponseError::TransactionAbortable
+                }
+                other => other,
+            })
         }
     };
     let config = &ctx.cluster.config;
