@@ -24,12 +24,17 @@ clients=(
   "franz-go v1.22.3|bash -c 'cd tests/clients/go && go run .'"
   "java kafka-clients 4.1.1|java -Dlog4j2.configurationFile=fixtures/kafka/log4j2.xml -Dkafka.logs.dir=${TMPDIR:-/tmp} -cp '$java_libs' tests/clients/java/Compat.java"
   "kafka's own tools 4.1.1|tests/kafka-tools/tools.sh \$BOOTSTRAP && echo PASS"
+  # Transactions and exactly-once (tests/clients/README.md, "Transactions").
+  "java kafka-clients 4.1.1 txn|java -Dlog4j2.configurationFile=fixtures/kafka/log4j2.xml -Dkafka.logs.dir=${TMPDIR:-/tmp} -cp '$java_libs' tests/clients/java/Transactions.java"
+  "confluent-kafka-python $(python3 -c 'import confluent_kafka as c; print(c.__version__)' 2>/dev/null) txn|python3 tests/clients/python/confluent_transactions.py"
+  "franz-go v1.22.3 txn|bash -c 'cd tests/clients/go && go run ./txn'"
+  "kafka-streams 4.1.1 exactly-once|tests/clients/streams/wordcount.sh"
 )
 brokers=("embedded|127.0.0.1:$port")
 [ -n "$real_kafka" ] && brokers+=("apache-kafka|$real_kafka")
 
 passed=0 failed=0
-printf '%-30s %-14s %s\n' client broker result
+printf '%-36s %-14s %s\n' client broker result
 for broker in "${brokers[@]}"; do
   for client in "${clients[@]}"; do
     name=${client%%|*} cmd=${client#*|}
@@ -39,7 +44,7 @@ for broker in "${brokers[@]}"; do
     else
       failed=$((failed + 1)); result="FAIL: $(tail -n 3 <<<"$out" | tr '\n' ' ')"
     fi
-    printf '%-30s %-14s %s\n' "$name" "${broker%%|*}" "$result"
+    printf '%-36s %-14s %s\n' "$name" "${broker%%|*}" "$result"
   done
 done
 if grep -qiE 'panic|ERROR' "$log"; then echo "embedded broker log:"; cat "$log"; fi

@@ -290,7 +290,7 @@ async fn version_2_adds_partitions_with_their_first_batch_and_bumps_the_epoch_at
     let p = broker.init("tx", 60_000).await.expect("init");
     assert_eq!(
         broker.produce_at(11, 0, records(p, 0, 2)).await,
-        ResponseError::InvalidTxnState.code(),
+        ResponseError::TransactionAbortable.code(),
         "before v12 the partition must have been added"
     );
     assert_eq!(broker.produce_at(12, 0, records(p, 0, 2)).await, 0);
