@@ -6,6 +6,8 @@
 
 mod alter_configs;
 pub mod api_versions;
+mod consumer_group_describe;
+mod consumer_group_heartbeat;
 mod create_partitions;
 mod create_topics;
 mod delete_groups;
@@ -83,6 +85,8 @@ pub const SUPPORTED: &[(ApiKey, i16, i16)] = &[
     (ApiKey::ListTransactions, 0, 2),
     (ApiKey::CreatePartitions, 0, 3),
     (ApiKey::DescribeProducers, 0, 0),
+    (ApiKey::ConsumerGroupHeartbeat, 0, 1),
+    (ApiKey::ConsumerGroupDescribe, 0, 1),
 ];
 
 pub fn supported(api: ApiKey) -> Option<(i16, i16)> {
@@ -148,6 +152,12 @@ pub async fn handle(ctx: &Ctx<'_>, request: RequestKind) -> Option<ResponseKind>
         Rq::ListTransactions(r) => Rs::ListTransactions(list_transactions::handle(ctx, r)),
         Rq::CreatePartitions(r) => Rs::CreatePartitions(create_partitions::handle(ctx, r)),
         Rq::DescribeProducers(r) => Rs::DescribeProducers(describe_producers::handle(ctx, r)),
+        Rq::ConsumerGroupHeartbeat(r) => {
+            Rs::ConsumerGroupHeartbeat(consumer_group_heartbeat::handle(ctx, r))
+        }
+        Rq::ConsumerGroupDescribe(r) => {
+            Rs::ConsumerGroupDescribe(consumer_group_describe::handle(ctx, r))
+        }
         // decode_request admits only the keys in SUPPORTED, all matched above.
         other => {
             tracing::error!(request = ?std::mem::discriminant(&other), "request reached no handler");

@@ -1,11 +1,13 @@
 //! OffsetFetch: a group's committed offsets, for all its partitions or the ones asked for.
-//! v1-7 ask for one group; v8+ for a list of groups.
+//! v1-7 ask for one group; v8+ for a list of groups; v9 names the member asking, whose
+//! epoch a consumer group checks (STALE_MEMBER_EPOCH, UNKNOWN_MEMBER_ID), as Kafka does.
 
 use kafka_protocol::messages::offset_fetch_response::{
     OffsetFetchResponseGroup, OffsetFetchResponsePartition, OffsetFetchResponsePartitions,
     OffsetFetchResponseTopic, OffsetFetchResponseTopics,
 };
 use kafka_protocol::messages::{OffsetFetchRequest, OffsetFetchResponse, TopicName};
+use kafka_protocol::ResponseError;
 
 use super::{str_bytes, topic_name, Ctx};
 use crate::group::Committed;
@@ -13,13 +15,26 @@ use crate::group::Committed;
 /// (topic, [(partition, committed or not)]) for a group.
 type Found = Vec<(String, Vec<(i32, Option<Committed>)>)>;
 
-fn lookup(ctx: &Ctx<'_>, group_id: &str, wanted: Option<Vec<(TopicName, Vec<i32>)>>) -> Found {
+/// The member asking (v9) and its epoch; None before v8.
+type Asker<'a> = Option<(Option<&'a str>, i32)>;
+
+fn lookup(
+    ctx: &Ctx<'_>,
+    group_id: &str,
+    asker: Asker<'_>,
+    wanted: Option<Vec<(TopicName, Vec<i32>)>>,
+) -> Result<Found, ResponseError> {
     let offsets = ctx
         .cluster
         .groups
-        .with_existing(group_id, |g| g.offsets.clone())
-        .unwrap_or_default();
-    match wanted {
+        .with_existing(group_id, |g| {
+            if let Some((member_id, epoch)) = asker {
+                g.check_offset_fetch(member_id, epoch)?;
+            }
+            Ok(g.offsets.clone())
+        })
+        .unwrap_or(Ok(Default::default()))?;
+    Ok(match wanted {
         Some(topics) => topics
             .into_iter()
             .map(|(name, partitions)| {
@@ -41,7 +56,7 @@ fn lookup(ctx: &Ctx<'_>, group_id: &str, wanted: Option<Vec<(TopicName, Vec<i32>
             }
             all
         }
-    }
+    })
 }
 
 /// The v1-7 and v8+ answers have the same shape under different type names.
@@ -79,7 +94,7 @@ pub fn handle(ctx: &Ctx<'_>, request: OffsetFetchRequest) -> OffsetFetchResponse
                 .map(|t| (t.name, t.partition_indexes))
                 .collect()
         });
-        let found = lookup(ctx, &request.group_id, wanted);
+        let found = lookup(ctx, &request.group_id, None, wanted).unwrap_or_default();
         return OffsetFetchResponse::default().with_topics(topics!(
             found,
             OffsetFetchResponseTopic,
@@ -95,9 +110,14 @@ pub fn handle(ctx: &Ctx<'_>, request: OffsetFetchRequest) -> OffsetFetchResponse
                     .map(|t| (t.name, t.partition_indexes))
                     .collect()
             });
-            let found = lookup(ctx, &g.group_id, wanted);
+            let asker = Some((g.member_id.as_deref(), g.member_epoch));
+            let (found, code) = match lookup(ctx, &g.group_id, asker, wanted) {
+                Ok(found) => (found, 0),
+                Err(err) => (Vec::new(), err.code()),
+            };
             OffsetFetchResponseGroup::default()
                 .with_group_id(g.group_id)
+                .with_error_code(code)
                 .with_topics(topics!(
                     found,
                     OffsetFetchResponseTopics,
