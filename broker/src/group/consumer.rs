@@ -11,6 +11,9 @@
 //! - no regular-expression subscriptions (`SubscribedTopicRegex`): refused with INVALID_REQUEST;
 //! - no classic members in a consumer group (Kafka's online migration): a group id belongs to
 //!   one protocol while it has members;
+//! - a known member that rejoins with epoch 0 (after UNKNOWN_MEMBER_ID or FENCED_MEMBER_EPOCH,
+//!   say) is taken back with its current assignment; Kafka's coordinator (as its 4.0 source
+//!   reads) checks epoch 0 against the known member's epoch like any other and fences it;
 //! - subscribed topics are looked up on every heartbeat (Kafka: every
 //!   `group.consumer.metadata.refresh.interval.ms`), and a target assignment is computed as soon
 //!   as the group epoch moves, in the heartbeat that moved it or in the next one.

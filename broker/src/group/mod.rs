@@ -59,7 +59,8 @@ pub const TICK: Duration = Duration::from_millis(200);
 ///
 /// Lock order: `groups` (released first), then one group, then one of `offsets_log`,
 /// `expiries` or `ticking`. No group lock is ever taken while holding another one or any of
-/// those three. Under a group's lock OffsetCommit also reads the cluster's `topics` map
+/// those three. Under a group's lock OffsetCommit, ConsumerGroupHeartbeat (the subscribed
+/// topics) and ConsumerGroupDescribe (topic names) also read the cluster's `topics` map
 /// briefly; no partition lock is taken under any of them.
 pub struct Coordinator {
     groups: Mutex<BTreeMap<String, Arc<Mutex<Group>>>>,
