@@ -6,6 +6,7 @@
 //! Where this differs from Apache Kafka 4.1:
 //! - membership is not persisted: after a restart the committed offsets are back but the
 //!   members are not, and a member's next heartbeat gets UNKNOWN_MEMBER_ID (it then rejoins);
+//!   until one joins, the group is listed and described as an Empty classic group;
 //! - no static membership: `instance.id` is recorded and described, never used to keep an
 //!   assignment, and a static leave (epoch -2) is an ordinary leave; no UNRELEASED_INSTANCE_ID;
 //! - no regular-expression subscriptions (`SubscribedTopicRegex`): refused with INVALID_REQUEST;
