@@ -23,6 +23,8 @@ clients=(
   "kafkajs 2.2.4|node tests/clients/node/kafkajs_compat.mjs"
   "franz-go v1.22.3|bash -c 'cd tests/clients/go && go run .'"
   "java kafka-clients 4.1.1|java -Dlog4j2.configurationFile=fixtures/kafka/log4j2.xml -Dkafka.logs.dir=${TMPDIR:-/tmp} -cp '$java_libs' tests/clients/java/Compat.java"
+  "java 4.1.1 protocol=consumer|java -Dlog4j2.configurationFile=fixtures/kafka/log4j2.xml -Dkafka.logs.dir=${TMPDIR:-/tmp} -cp '$java_libs' tests/clients/java/ConsumerProtocol.java"
+  "librdkafka protocol=consumer|python3 tests/clients/python/consumer_protocol.py"
   "kafka's own tools 4.1.1|tests/kafka-tools/tools.sh \$BOOTSTRAP && echo PASS"
   # Transactions and exactly-once (tests/clients/README.md, "Transactions").
   "java kafka-clients 4.1.1 txn|java -Dlog4j2.configurationFile=fixtures/kafka/log4j2.xml -Dkafka.logs.dir=${TMPDIR:-/tmp} -cp '$java_libs' tests/clients/java/Transactions.java"

@@ -54,6 +54,22 @@ step "kafka-consumer-groups --reset-offsets --to-datetime" "$group +$topic +0 +0
 step "kafka-consumer-groups --reset-offsets --to-latest" "$group +$topic +0 +10" \
   $groups --reset-offsets --to-latest --execute --group "$group" --topic "$topic"
 step "kafka-get-offsets" "$topic:0:10" org.apache.kafka.tools.GetOffsetShell --topic "$topic"
+# KIP-848: a group.protocol=consumer group beside the classic one, on the same topic.
+step "kafka-console-consumer --group (group.protocol=consumer)" "Processed a total of 10 messages" \
+  org.apache.kafka.tools.consumer.ConsoleConsumer --topic "$topic" --group "$group-kip848" \
+  --from-beginning --max-messages 10 --consumer-property group.protocol=consumer
+step "kafka-consumer-groups --describe (consumer group)" "$group-kip848 +$topic +0 +10 +10 +0" \
+  $groups --describe --group "$group-kip848"
+step "kafka-consumer-groups --describe --state (consumer group)" "$group-kip848 .* uniform +Empty +0" \
+  $groups --describe --state --group "$group-kip848"
+step "kafka-consumer-groups --list --type" "$group-kip848 +Consumer" $groups --list --type
+if ! grep -qE "^$group +Classic" <<<"$last"; then
+  printf 'FAIL the classic group %s is not listed as Classic\n%s\n' "$group" "$last"
+  exit 1
+fi
+step "kafka-consumer-groups --delete (consumer group)" \
+  "Deletion of requested consumer groups \('$group-kip848'\) was successful" \
+  $groups --delete --group "$group-kip848"
 offsets=$(mktemp)
 trap 'rm -f "$offsets"' EXIT
 printf '{"partitions":[{"topic":"%s","partition":0,"offset":4}],"version":1}' "$topic" > "$offsets"

@@ -11,6 +11,11 @@ pub fn handle(ctx: &Ctx<'_>, request: DescribeGroupsRequest) -> DescribeGroupsRe
         .into_iter()
         .map(|id| {
             let described = ctx.cluster.groups.with_existing(&id, |g| {
+                // Kafka describes a consumer group here as it does an unknown one (below);
+                // ConsumerGroupDescribe is its API.
+                if g.consumer.is_some() {
+                    return None;
+                }
                 let protocol = g.protocol.clone().unwrap_or_default();
                 let members = g
                     .members
@@ -25,15 +30,18 @@ pub fn handle(ctx: &Ctx<'_>, request: DescribeGroupsRequest) -> DescribeGroupsRe
                             .with_member_assignment(m.assignment.clone())
                     })
                     .collect();
-                DescribedGroup::default()
-                    .with_group_state(str_bytes(g.state.name()))
-                    .with_protocol_type(str_bytes(g.protocol_type.as_deref().unwrap_or("")))
-                    .with_protocol_data(str_bytes(&protocol))
-                    .with_members(members)
-                    .with_authorized_operations(i32::MIN)
+                Some(
+                    DescribedGroup::default()
+                        .with_group_state(str_bytes(g.state.name()))
+                        .with_protocol_type(str_bytes(g.protocol_type.as_deref().unwrap_or("")))
+                        .with_protocol_data(str_bytes(&protocol))
+                        .with_members(members)
+                        .with_authorized_operations(i32::MIN),
+                )
             });
             // Kafka describes a group it does not know as "Dead" with no error.
             described
+                .flatten()
                 .unwrap_or_else(|| {
                     DescribedGroup::default()
                         .with_group_state(str_bytes("Dead"))

@@ -45,7 +45,8 @@ pub async fn handle(ctx: &Ctx<'_>, request: JoinGroupRequest) -> JoinGroupRespon
         .collect();
     let protocol_type = request.protocol_type.to_string();
     let joined = ctx.cluster.groups.with_group(&group_id, |group| {
-        if !group.accepts_protocols(&protocol_type, &protocols) {
+        // A consumer group with members refuses classic members (no online migration).
+        if !group.accepts_classic_join() || !group.accepts_protocols(&protocol_type, &protocols) {
             return Err((
                 ResponseError::InconsistentGroupProtocol,
                 request.member_id.to_string(),

@@ -8,6 +8,8 @@ mod add_offsets_to_txn;
 mod add_partitions_to_txn;
 mod alter_configs;
 pub mod api_versions;
+mod consumer_group_describe;
+mod consumer_group_heartbeat;
 mod create_partitions;
 mod create_topics;
 mod delete_groups;
@@ -95,6 +97,9 @@ pub const SUPPORTED: &[(ApiKey, i16, i16)] = &[
     (ApiKey::TxnOffsetCommit, 0, 5),
     (ApiKey::EndTxn, 0, 5),
     (ApiKey::DescribeTransactions, 0, 0),
+    // KIP-848 consumer groups (see `group::consumer`).
+    (ApiKey::ConsumerGroupHeartbeat, 0, 1),
+    (ApiKey::ConsumerGroupDescribe, 0, 1),
 ];
 
 pub fn supported(api: ApiKey) -> Option<(i16, i16)> {
@@ -176,6 +181,12 @@ pub async fn handle(ctx: &Ctx<'_>, request: RequestKind) -> Option<ResponseKind>
         Rq::EndTxn(r) => Rs::EndTxn(end_txn::handle(ctx, r)),
         Rq::DescribeTransactions(r) => {
             Rs::DescribeTransactions(describe_transactions::handle(ctx, r))
+        }
+        Rq::ConsumerGroupHeartbeat(r) => {
+            Rs::ConsumerGroupHeartbeat(consumer_group_heartbeat::handle(ctx, r))
+        }
+        Rq::ConsumerGroupDescribe(r) => {
+            Rs::ConsumerGroupDescribe(consumer_group_describe::handle(ctx, r))
         }
         // decode_request admits only the keys in SUPPORTED, all matched above.
         other => {

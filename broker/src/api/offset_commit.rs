@@ -1,4 +1,5 @@
-//! OffsetCommit: store a group's consumed positions, checked against its generation.
+//! OffsetCommit: store a group's consumed positions, checked against its generation (classic
+//! groups) or its member's epoch (consumer groups, v9+).
 
 use kafka_protocol::messages::offset_commit_response::{
     OffsetCommitResponsePartition, OffsetCommitResponseTopic,
@@ -27,7 +28,11 @@ pub fn handle(ctx: &Ctx<'_>, request: OffsetCommitRequest) -> OffsetCommitRespon
         let allowed = if group_id.is_empty() {
             Err(ResponseError::InvalidGroupId)
         } else {
-            group.check_commit(&request.member_id, request.generation_id_or_member_epoch)
+            group.check_offset_commit(
+                &request.member_id,
+                request.generation_id_or_member_epoch,
+                ctx.version,
+            )
         };
         request
             .topics

@@ -1,12 +1,12 @@
 //! OffsetFetch: a group's committed offsets, for all its partitions or the ones asked for.
-//! v1-7 ask for one group; v8+ for a list of groups.
+//! v1-7 ask for one group; v8+ for a list of groups; v9 names the member asking, whose
+//! epoch a consumer group checks (STALE_MEMBER_EPOCH, UNKNOWN_MEMBER_ID), as Kafka does.
 
 use kafka_protocol::messages::offset_fetch_response::{
     OffsetFetchResponseGroup, OffsetFetchResponsePartition, OffsetFetchResponsePartitions,
     OffsetFetchResponseTopic, OffsetFetchResponseTopics,
 };
 use kafka_protocol::messages::{OffsetFetchRequest, OffsetFetchResponse, TopicName};
-
 use kafka_protocol::ResponseError;
 
 use super::{str_bytes, topic_name, Ctx};
@@ -15,6 +15,9 @@ use crate::group::Committed;
 /// (topic, [(partition, committed or not, error code)]) for a group.
 type Found = Vec<(String, Vec<(i32, Option<Committed>, i16)>)>;
 
+/// The member asking (v9) and its epoch; None before v8.
+type Asker<'a> = Option<(Option<&'a str>, i32)>;
+
 /// A group's committed offsets. With `require_stable` (KIP-447, a `read_committed` consumer),
 /// a partition for which an open transaction staged an offset answers UNSTABLE_OFFSET_COMMIT:
 /// the consumer retries once the transaction ended, instead of starting from an offset the
@@ -22,9 +25,10 @@ type Found = Vec<(String, Vec<(i32, Option<Committed>, i16)>)>;
 fn lookup(
     ctx: &Ctx<'_>,
     group_id: &str,
+    asker: Asker<'_>,
     wanted: Option<Vec<(TopicName, Vec<i32>)>>,
     require_stable: bool,
-) -> Found {
+) -> Result<Found, ResponseError> {
     let unstable = if require_stable {
         ctx.cluster.txns.unstable(group_id)
     } else {
@@ -33,8 +37,13 @@ fn lookup(
     let offsets = ctx
         .cluster
         .groups
-        .with_existing(group_id, |g| g.offsets.clone())
-        .unwrap_or_default();
+        .with_existing(group_id, |g| {
+            if let Some((member_id, epoch)) = asker {
+                g.check_offset_fetch(member_id, epoch)?;
+            }
+            Ok(g.offsets.clone())
+        })
+        .unwrap_or(Ok(Default::default()))?;
     let answer = |topic: &str, partition: i32, committed: Option<Committed>| {
         if unstable.contains(&(topic.to_string(), partition)) {
             (partition, None, ResponseError::UnstableOffsetCommit.code())
@@ -42,7 +51,7 @@ fn lookup(
             (partition, committed, 0)
         }
     };
-    match wanted {
+    Ok(match wanted {
         Some(topics) => topics
             .into_iter()
             .map(|(name, partitions)| {
@@ -65,7 +74,7 @@ fn lookup(
             }
             all
         }
-    }
+    })
 }
 
 /// The v1-7 and v8+ answers have the same shape under different type names.
@@ -104,7 +113,8 @@ pub fn handle(ctx: &Ctx<'_>, request: OffsetFetchRequest) -> OffsetFetchResponse
                 .map(|t| (t.name, t.partition_indexes))
                 .collect()
         });
-        let found = lookup(ctx, &request.group_id, wanted, request.require_stable);
+        let found = lookup(ctx, &request.group_id, None, wanted, request.require_stable)
+            .unwrap_or_default();
         return OffsetFetchResponse::default().with_topics(topics!(
             found,
             OffsetFetchResponseTopic,
@@ -120,9 +130,15 @@ pub fn handle(ctx: &Ctx<'_>, request: OffsetFetchRequest) -> OffsetFetchResponse
                     .map(|t| (t.name, t.partition_indexes))
                     .collect()
             });
-            let found = lookup(ctx, &g.group_id, wanted, request.require_stable);
+            let asker = Some((g.member_id.as_deref(), g.member_epoch));
+            let (found, code) =
+                match lookup(ctx, &g.group_id, asker, wanted, request.require_stable) {
+                    Ok(found) => (found, 0),
+                    Err(err) => (Vec::new(), err.code()),
+                };
             OffsetFetchResponseGroup::default()
                 .with_group_id(g.group_id)
+                .with_error_code(code)
                 .with_topics(topics!(
                     found,
                     OffsetFetchResponseTopics,

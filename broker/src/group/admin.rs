@@ -7,7 +7,7 @@ use kafka_protocol::messages::ConsumerProtocolSubscription;
 use kafka_protocol::protocol::Decodable;
 use kafka_protocol::ResponseError;
 
-use super::state::{Group, GroupState};
+use super::state::Group;
 use super::Coordinator;
 
 /// Per requested partition: its index and why its offset was kept, if it was.
@@ -18,7 +18,7 @@ impl Coordinator {
     /// members, GROUP_ID_NOT_FOUND for a group it does not know (or one already Dead).
     pub fn delete_group(&self, id: &str) -> Result<(), ResponseError> {
         self.with_existing(id, |group| {
-            if group.state != GroupState::Empty {
+            if !group.is_empty() {
                 return Err(ResponseError::NonEmptyGroup);
             }
             // A member id handed out with MEMBER_ID_REQUIRED would keep the group alive; the
@@ -44,7 +44,8 @@ impl Coordinator {
         self.with_existing(id, |group| {
             // Kafka refuses a group with members unless it is a consumer group, whose
             // subscriptions say which topics are in use.
-            if group.state != GroupState::Empty
+            if !group.is_empty()
+                && group.consumer.is_none()
                 && group.protocol_type.as_deref() != Some("consumer")
             {
                 return Err(ResponseError::NonEmptyGroup);
@@ -70,6 +71,10 @@ impl Coordinator {
 /// the group's protocol (Kafka's `ConsumerProtocolSubscription`: a version, then the body).
 /// Metadata that does not decode subscribes to nothing, as in Kafka.
 fn subscribed_topics(group: &Group) -> Vec<String> {
+    if let Some(consumer) = &group.consumer {
+        let members = consumer.members.values();
+        return members.flat_map(|m| m.subscribed.iter().cloned()).collect();
+    }
     let Some(protocol) = group.protocol.as_deref() else {
         return Vec::new();
     };

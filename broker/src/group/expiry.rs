@@ -30,7 +30,7 @@ use std::collections::BTreeSet;
 use std::sync::Mutex;
 use std::time::SystemTime;
 
-use super::state::{Group, GroupState};
+use super::state::Group;
 use super::{lock, Coordinator};
 
 /// Expiries handled in one tick at most, so that the expiry of many groups at once (created
@@ -75,7 +75,7 @@ impl Coordinator {
     /// is its clock before the change. True if the group is now removed (`dead`): the caller
     /// then takes it out of the map.
     pub(super) fn settle(&self, group: &mut Group, before: Clock) -> bool {
-        let empty = group.state == GroupState::Empty;
+        let empty = group.is_empty();
         match (empty, group.upkeep.clock) {
             (false, _) => group.upkeep.clock = Clock::Stopped,
             (true, Clock::Stopped) => group.upkeep.clock = Clock::Since(SystemTime::now()),

@@ -1,13 +1,24 @@
-//! The group coordinator: classic consumer groups (JoinGroup/SyncGroup/Heartbeat/LeaveGroup)
-//! and their committed offsets, persisted when the broker has a data directory.
+//! The group coordinator: classic consumer groups (JoinGroup/SyncGroup/Heartbeat/LeaveGroup),
+//! KIP-848 consumer groups (ConsumerGroupHeartbeat, see `consumer`), and their committed
+//! offsets, persisted when the broker has a data directory.
 
 mod admin;
+mod assignor;
+#[cfg(test)]
+mod assignor_tests;
+mod consumer;
+#[cfg(test)]
+mod consumer_request_tests;
+#[cfg(test)]
+mod consumer_tests;
 mod expiry;
 #[cfg(test)]
 mod expiry_tests;
 mod member;
 mod offsets_log;
 mod offsets_record;
+mod protocol;
+mod reconcile;
 #[cfg(test)]
 mod request_tests;
 mod state;
@@ -19,10 +30,11 @@ use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime};
 
+pub use assignor::{Assignment, Assignor, TopicMeta};
+pub use consumer::{Beat, ConsumerGroup, Refusal, HEARTBEAT_INTERVAL};
 use expiry::{Clock, Expiries};
 pub use member::{JoinOutcome, Member};
 use offsets_log::OffsetsLog;
-use state::GroupState;
 pub use state::{Committed, Group};
 
 use crate::error::BrokerError;
@@ -47,7 +59,8 @@ pub const TICK: Duration = Duration::from_millis(200);
 ///
 /// Lock order: `groups` (released first), then one group, then one of `offsets_log`,
 /// `expiries` or `ticking`. No group lock is ever taken while holding another one or any of
-/// those three. Under a group's lock OffsetCommit also reads the cluster's `topics` map
+/// those three. Under a group's lock OffsetCommit, ConsumerGroupHeartbeat (the subscribed
+/// topics) and ConsumerGroupDescribe (topic names) also read the cluster's `topics` map
 /// briefly; no partition lock is taken under any of them.
 pub struct Coordinator {
     groups: Mutex<BTreeMap<String, Arc<Mutex<Group>>>>,
@@ -171,7 +184,7 @@ impl Coordinator {
         group
             .offsets
             .insert((topic.to_string(), partition), committed);
-        if group.state == GroupState::Empty {
+        if group.is_empty() {
             group.upkeep.clock = Clock::Since(SystemTime::now());
         }
         Ok(())

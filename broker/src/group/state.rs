@@ -27,6 +27,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use kafka_protocol::ResponseError;
 
+use super::consumer::ConsumerGroup;
 use super::expiry::Upkeep;
 use super::member::{JoinOutcome, Member, SyncOutcome};
 
@@ -68,6 +69,9 @@ pub struct Group {
     pending: HashMap<String, Instant>,
     rebalance_deadline: Option<Instant>,
     pub offsets: BTreeMap<(String, i32), Committed>,
+    /// Set while the group id belongs to a KIP-848 consumer group (see `protocol`); the
+    /// classic fields then stay Empty.
+    pub consumer: Option<ConsumerGroup>,
     /// The coordinator's retention clock and schedules; the state machine never touches it.
     pub(super) upkeep: Upkeep,
 }
@@ -89,6 +93,7 @@ impl Group {
             pending: HashMap::new(),
             rebalance_deadline: None,
             offsets: BTreeMap::new(),
+            consumer: None,
             upkeep: Upkeep::default(),
         }
     }
@@ -338,6 +343,9 @@ impl Group {
 
     /// Evicts members whose session ran out and ends an overdue join phase.
     pub fn tick(&mut self, now: Instant) {
+        if let Some(consumer) = &mut self.consumer {
+            consumer.tick(now);
+        }
         self.pending.retain(|_, deadline| *deadline > now);
         let expired: Vec<String> = self
             .members

@@ -1,0 +1,160 @@
+"""KIP-848 with librdkafka (confluent-kafka-python): a group.protocol=consumer group whose
+membership changes mid-stream (A alone, B joins, A leaves, C joins) reads a 6-partition topic
+while a classic group reads the same topic beside it. Every member commits synchronously after
+each batch, so a record may come twice only at or after its partition's last committed offset;
+one delivered again below it, or one never delivered, fails."""
+import os
+import sys
+import threading
+import time
+import uuid
+
+from confluent_kafka import Consumer, ConsumerGroupTopicPartitions, KafkaException, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient, NewTopic
+
+BOOTSTRAP = os.environ["BOOTSTRAP"]
+TOPIC = f"kip848-python-{uuid.uuid4().hex[:8]}"
+GROUP, CLASSIC = f"g-{TOPIC}", f"classic-{TOPIC}"
+N, PARTITIONS = 3000, 6
+
+
+def fail(message):
+    print(f"FAIL confluent-kafka consumer protocol: {message}", flush=True)
+    os._exit(1)
+
+
+class Progress:
+    """What one group has processed and committed; shared by its members."""
+
+    def __init__(self, name, end, duplicates_allowed):
+        self.name, self.end, self.duplicates_allowed = name, end, duplicates_allowed
+        self.committed, self.seen, self.redelivered = {}, set(), 0
+        self.lock = threading.Lock()
+
+    def processed(self, msg):
+        if msg.value().decode() != "v" + msg.key().decode()[1:]:
+            fail(f"{msg.key()} has value {msg.value()}")
+        p, o = msg.partition(), msg.offset()
+        with self.lock:
+            if o < self.committed.get(p, 0):
+                fail(f"{self.name}: {p}@{o} delivered again after offset {self.committed[p]} was committed")
+            if (p, o) in self.seen:
+                if not self.duplicates_allowed:
+                    fail(f"{self.name}: {p}@{o} delivered twice")
+                self.redelivered += 1
+            self.seen.add((p, o))
+
+    def commit_done(self, positions):
+        with self.lock:
+            for p, o in positions.items():
+                self.committed[p] = max(self.committed.get(p, 0), o)
+
+    def done(self):
+        with self.lock:
+            return len(self.seen) == N and all(self.committed.get(p, 0) == o for p, o in self.end.items())
+
+
+def member(name, protocol, group, progress, stop, assigned):
+    """One member: poll, process (slowly, so that membership changes land mid-stream), commit."""
+
+    def run():
+        consumer = Consumer({"bootstrap.servers": BOOTSTRAP, "group.id": group, "group.protocol": protocol,
+                             "client.id": name, "auto.offset.reset": "earliest", "enable.auto.commit": False})
+
+        def on_assign(_consumer, partitions):
+            if partitions:
+                assigned.add(name)
+
+        consumer.subscribe([TOPIC], on_assign=on_assign)
+        try:
+            while not stop.is_set() and not progress.done():
+                positions = {}
+                for msg in consumer.consume(20, 0.2):
+                    if msg.error():
+                        fail(f"{name}: consumer error {msg.error()}")
+                    progress.processed(msg)
+                    positions[msg.partition()] = msg.offset() + 1
+                    time.sleep(0.004)
+                if not positions:
+                    continue
+                try:
+                    consumer.commit(offsets=[TopicPartition(TOPIC, p, o) for p, o in positions.items()],
+                                    asynchronous=False)
+                    progress.commit_done(positions)
+                except KafkaException as e:
+                    # Not committed: these records may come again, at or after the last commit.
+                    print(f"{name}: commit refused: {e}", flush=True)
+        except Exception as e:  # noqa: BLE001 - any error of a member fails the scenario
+            fail(f"{name}: {e!r}")
+        finally:
+            consumer.close()
+
+    thread = threading.Thread(target=run, name=name)
+    thread.start()
+    return thread
+
+
+def wait_for(what, seconds, condition):
+    deadline = time.time() + seconds
+    while not condition():
+        if time.time() > deadline:
+            fail(f"timed out waiting for {what}")
+        time.sleep(0.05)
+
+
+def main():
+    admin = AdminClient({"bootstrap.servers": BOOTSTRAP})
+    admin.create_topics([NewTopic(TOPIC, num_partitions=PARTITIONS, replication_factor=1)])[TOPIC].result(30)
+    end = {}
+
+    def delivered(err, msg):
+        if err:
+            fail(f"not delivered: {err}")
+        end[msg.partition()] = max(end.get(msg.partition(), 0), msg.offset() + 1)
+
+    producer = Producer({"bootstrap.servers": BOOTSTRAP, "enable.idempotence": True})
+    for i in range(N):
+        producer.produce(TOPIC, key=f"k{i}", value=f"v{i}", on_delivery=delivered)
+        producer.poll(0)
+    if producer.flush(30) != 0 or sum(end.values()) != N:
+        fail("not every record was delivered")
+    if len(end) != PARTITIONS:
+        fail(f"records landed in {len(end)} partitions")
+
+    progress, classic = Progress(GROUP, end, True), Progress(CLASSIC, end, False)
+    assigned = set()
+    stop_a, stop_all = threading.Event(), threading.Event()
+    threads = [member("classic", "classic", CLASSIC, classic, stop_all, set())]
+    a = member("A", "consumer", GROUP, progress, stop_a, assigned)
+    wait_for("A to consume", 60, lambda: len(progress.seen) >= N // 6)
+    threads.append(member("B", "consumer", GROUP, progress, stop_all, assigned))
+    wait_for("B to be assigned partitions", 60, lambda: "B" in assigned)
+    wait_for("half of the records", 120, lambda: len(progress.seen) >= N // 2)
+    stop_a.set()
+    a.join()
+    threads.append(member("C", "consumer", GROUP, progress, stop_all, assigned))
+    wait_for("C to be assigned partitions", 60, lambda: "C" in assigned)
+    listed = {g.group_id: g for g in admin.list_consumer_groups().result(30).valid}
+    for group in (GROUP, CLASSIC):
+        if group not in listed:
+            fail(f"{group} not listed: {sorted(listed)}")
+    described = admin.describe_consumer_groups([GROUP]).get(GROUP).result(30)
+    if len(described.members) != 2:
+        fail(f"{GROUP} described with members {described.members}")
+    wait_for("every record consumed and committed", 180, lambda: progress.done() and classic.done())
+    stop_all.set()
+    for thread in threads:
+        thread.join()
+    for group in (GROUP, CLASSIC):
+        request = [ConsumerGroupTopicPartitions(group)]
+        found = admin.list_consumer_group_offsets(request)[group].result(30)
+        committed = {tp.partition: tp.offset for tp in found.topic_partitions if tp.topic == TOPIC}
+        if committed != end:
+            fail(f"{group} committed {committed}, end offsets {end}")
+    print(f"redelivered after a refused commit: {progress.redelivered}")
+    print("PASS confluent-kafka consumer protocol")
+
+
+if __name__ == "__main__":
+    main()
+    sys.exit(0)
