@@ -140,6 +140,11 @@ fn beat(
     Ok(ConsumerGroupHeartbeatResponse::default()
         .with_member_id(Some(str_bytes(&outcome.member_id)))
         .with_member_epoch(outcome.epoch)
-        .with_heartbeat_interval_ms(HEARTBEAT_INTERVAL.as_millis() as i32)
+        // A member that left is not told to come back (Kafka leaves the interval at 0 then).
+        .with_heartbeat_interval_ms(if outcome.epoch < 0 {
+            0
+        } else {
+            HEARTBEAT_INTERVAL.as_millis() as i32
+        })
         .with_assignment(assignment))
 }

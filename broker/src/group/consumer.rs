@@ -1,14 +1,13 @@
 //! A KIP-848 consumer group (`group.protocol=consumer`): members heartbeat with their member
 //! epoch; the coordinator keeps a group epoch (bumped by every change of membership, of a
 //! subscription, or of a subscribed topic's partitions), a target assignment per group epoch
-//! computed by a server-side assignor, and moves each member to it (`reconcile`).
+//! computed by a server-side assignor, and moves each member to it (`reconcile`). Static
+//! members (`group.instance.id`) are in `static_member`.
 //!
 //! Where this differs from Apache Kafka 4.1:
 //! - membership is not persisted: after a restart the committed offsets are back but the
 //!   members are not, and a member's next heartbeat gets UNKNOWN_MEMBER_ID (it then rejoins);
 //!   until one joins, the group is listed and described as an Empty classic group;
-//! - no static membership: `instance.id` is recorded and described, never used to keep an
-//!   assignment, and a static leave (epoch -2) is an ordinary leave; no UNRELEASED_INSTANCE_ID;
 //! - no regular-expression subscriptions (`SubscribedTopicRegex`): refused with INVALID_REQUEST;
 //! - no classic members in a consumer group (Kafka's online migration): a group id belongs to
 //!   one protocol while it has members;
@@ -25,29 +24,13 @@ use std::time::{Duration, Instant};
 use kafka_protocol::ResponseError;
 
 use super::assignor::{Assignment, Assignor, Subscriber, TopicMeta, Topics};
+use super::consumer_member::{check_epoch, ConsumerMember};
 use super::reconcile::{self, MemberState, Position};
 
 /// Kafka's `group.consumer.heartbeat.interval.ms` default.
 pub const HEARTBEAT_INTERVAL: Duration = Duration::from_millis(5_000);
 /// Kafka's `group.consumer.session.timeout.ms` default.
 pub const SESSION_TIMEOUT: Duration = Duration::from_millis(45_000);
-
-#[derive(Debug)]
-pub struct ConsumerMember {
-    pub id: String,
-    pub instance_id: Option<String>,
-    pub rack_id: Option<String>,
-    pub client_id: String,
-    pub client_host: String,
-    pub subscribed: BTreeSet<String>,
-    pub server_assignor: Option<Assignor>,
-    pub rebalance_timeout: Duration,
-    pub position: Position,
-    previous_epoch: i32,
-    last_seen: Instant,
-    /// Set while revoking: a member that has not revoked by then is removed, as in Kafka.
-    revoke_deadline: Option<Instant>,
-}
 
 #[derive(Debug, Default)]
 pub struct ConsumerGroup {
@@ -125,15 +108,9 @@ impl ConsumerGroup {
     ) -> Result<BeatOutcome, Refusal> {
         let id = beat.member_id.clone();
         if beat.epoch < 0 {
-            self.remove(&id)
-                .ok_or_else(|| unknown_member(&id))
-                .map(|_| tracing::debug!(member = %id, "member left the consumer group"))?;
-            return Ok(BeatOutcome {
-                member_id: id,
-                epoch: beat.epoch,
-                assignment: None,
-            });
+            return self.leave(beat);
         }
+        self.admit_static(&beat)?;
         let mut bump = false;
         if beat.epoch == 0 && !self.members.contains_key(&id) {
             self.members
@@ -246,7 +223,7 @@ impl ConsumerGroup {
     }
 
     /// Removes a member; its partitions are free at once and the group epoch moves on.
-    fn remove(&mut self, id: &str) -> Option<ConsumerMember> {
+    pub(super) fn remove(&mut self, id: &str) -> Option<ConsumerMember> {
         let member = self.members.remove(id)?;
         self.target.remove(id);
         let still: BTreeSet<&String> = self.members.values().flat_map(|m| &m.subscribed).collect();
@@ -272,41 +249,6 @@ impl ConsumerGroup {
             self.remove(&id);
         }
     }
-
-    /// Whether an OffsetCommit may be stored, as Kafka's `ConsumerGroup.validateOffsetCommit`:
-    /// epoch -1 (admin, or a consumer without group management) only while the group is empty.
-    pub fn check_commit(&self, member_id: &str, epoch: i32) -> Result<(), Refusal> {
-        if epoch < 0 && self.members.is_empty() {
-            return Ok(());
-        }
-        self.check_member(member_id, epoch)
-    }
-
-    /// Whether an OffsetFetch (v9+) is answered, as Kafka's `validateOffsetFetch`: one without
-    /// a member id and with epoch -1 always is.
-    pub fn check_fetch(&self, member_id: Option<&str>, epoch: i32) -> Result<(), Refusal> {
-        match member_id {
-            None if epoch < 0 => Ok(()),
-            id => self.check_member(id.unwrap_or_default(), epoch),
-        }
-    }
-
-    fn check_member(&self, member_id: &str, epoch: i32) -> Result<(), Refusal> {
-        let member = self
-            .members
-            .get(member_id)
-            .ok_or_else(|| unknown_member(member_id))?;
-        if member.position.epoch != epoch {
-            return Err(Refusal::new(
-                ResponseError::StaleMemberEpoch,
-                format!(
-                    "The received member epoch {epoch} does not match the expected member epoch {}.",
-                    member.position.epoch
-                ),
-            ));
-        }
-        Ok(())
-    }
 }
 
 /// What a member holds: its assigned partitions and those it is still revoking.
@@ -318,84 +260,9 @@ fn owned_partitions(position: &Position) -> impl Iterator<Item = (uuid::Uuid, i3
         .flat_map(|(t, ps)| ps.iter().map(move |p| (*t, *p)))
 }
 
-fn unknown_member(id: &str) -> Refusal {
+pub(super) fn unknown_member(id: &str) -> Refusal {
     Refusal::new(
         ResponseError::UnknownMemberId,
         format!("Member {id} is not a member of the group."),
     )
-}
-
-/// Kafka's `throwIfConsumerGroupMemberEpochIsInvalid`: a newer epoch is fenced; an older one
-/// only if it is not the previous epoch with a subset of the assignment (the response that
-/// bumped it may have been lost).
-fn check_epoch(
-    member: &ConsumerMember,
-    epoch: i32,
-    owned: Option<&Assignment>,
-) -> Result<(), Refusal> {
-    let known = member.position.epoch;
-    let subset = owned.is_some_and(|o| {
-        o.iter().all(|(t, ps)| {
-            ps.iter().all(|p| {
-                member
-                    .position
-                    .assigned
-                    .get(t)
-                    .is_some_and(|a| a.contains(p))
-            })
-        })
-    });
-    if epoch > known || (epoch < known && (epoch != member.previous_epoch || !subset)) {
-        let relation = if epoch > known { "greater" } else { "smaller" };
-        return Err(Refusal::new(
-            ResponseError::FencedMemberEpoch,
-            format!("The consumer group member has a {relation} member epoch ({epoch}) than the one known by the group coordinator ({known}). The member must abandon all its partitions and rejoin."),
-        ));
-    }
-    Ok(())
-}
-
-impl ConsumerMember {
-    fn new(id: &str, now: Instant) -> Self {
-        Self {
-            id: id.to_string(),
-            instance_id: None,
-            rack_id: None,
-            client_id: String::new(),
-            client_host: String::new(),
-            subscribed: BTreeSet::new(),
-            server_assignor: None,
-            rebalance_timeout: SESSION_TIMEOUT,
-            position: Position::default(),
-            previous_epoch: -1,
-            last_seen: now,
-            revoke_deadline: None,
-        }
-    }
-
-    /// Takes the fields the heartbeat sent; true if the subscription or assignor changed.
-    fn update(&mut self, beat: &Beat, now: Instant) -> bool {
-        self.last_seen = now;
-        self.client_id.clone_from(&beat.client_id);
-        self.client_host.clone_from(&beat.client_host);
-        if beat.instance_id.is_some() {
-            self.instance_id.clone_from(&beat.instance_id);
-        }
-        if beat.rack_id.is_some() {
-            self.rack_id.clone_from(&beat.rack_id);
-        }
-        if beat.rebalance_timeout_ms > 0 {
-            self.rebalance_timeout = Duration::from_millis(beat.rebalance_timeout_ms as u64);
-        }
-        let mut changed = false;
-        if let Some(topics) = &beat.subscribed {
-            changed |= *topics != self.subscribed;
-            self.subscribed.clone_from(topics);
-        }
-        if beat.server_assignor.is_some() && beat.server_assignor != self.server_assignor {
-            self.server_assignor = beat.server_assignor;
-            changed = true;
-        }
-        changed
-    }
 }

@@ -139,6 +139,7 @@ async fn a_group_with_members_of_one_protocol_refuses_the_other() {
     // Once the member left, the id may serve a classic group, and then refuses KIP-848.
     let left = heartbeat(&cluster, 1, joining("m").with_member_epoch(-1)).await;
     assert_eq!((left.error_code, left.member_epoch), (0, -1));
+    assert_eq!(left.heartbeat_interval_ms, 0);
     let first = join(&cluster, 5, join_request("", "consumer", &["range"])).await;
     assert_eq!(first.error_code, ResponseError::MemberIdRequired.code());
     let refused = heartbeat(&cluster, 1, joining("n")).await;

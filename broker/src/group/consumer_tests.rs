@@ -213,3 +213,53 @@ fn a_subscription_change_bumps_the_group_epoch() {
     let a = send(&mut g, beat("a", 1, &[]), now);
     assert_eq!(a.epoch, 2);
 }
+
+#[test]
+fn a_static_member_keeps_its_partitions_for_whoever_takes_its_instance_id() {
+    let now = Instant::now();
+    let mut g = ConsumerGroup::default();
+    let with_instance = |id: &str| Beat {
+        instance_id: Some("i".to_string()),
+        ..join(id)
+    };
+    assert_eq!(assigned(&send(&mut g, with_instance("a"), now)).len(), 6);
+    let left = Beat {
+        epoch: -2,
+        instance_id: Some("i".to_string()),
+        ..beat("a", 1, &[])
+    };
+    assert_eq!(send(&mut g, left, now).epoch, -2);
+    assert_eq!(g.epoch, 1, "a static leave is no membership change");
+
+    // B joins: half is its target, but the absent static member still holds it.
+    let b = send(&mut g, join("b"), now);
+    assert_eq!((b.epoch, assigned(&b)), (2, vec![]));
+
+    // Its instance id is taken by C while it is away; then by D while C holds it.
+    let c = send(&mut g, with_instance("c"), now);
+    assert_eq!((c.epoch, assigned(&c).len()), (2, 3));
+    let refused = g.heartbeat(with_instance("d"), topics(6), now);
+    assert_eq!(
+        refused.expect_err("in use").error,
+        ResponseError::UnreleasedInstanceId
+    );
+    let fenced = Beat {
+        instance_id: Some("i".to_string()),
+        ..beat("a", 1, &[])
+    };
+    let fenced = g.heartbeat(fenced, topics(6), now).expect_err("replaced");
+    assert_eq!(fenced.error, ResponseError::FencedInstanceId);
+    let b = send(&mut g, beat("b", 2, &[]), now);
+    assert_eq!(assigned(&b).len(), 3, "the partitions C let go");
+
+    // A static member that left and never comes back is removed by its session timeout.
+    let left = Beat {
+        epoch: -2,
+        instance_id: Some("i".to_string()),
+        ..beat("c", 2, &[])
+    };
+    send(&mut g, left, now);
+    send(&mut g, beat("b", 2, &assigned(&b)), now + SESSION_TIMEOUT);
+    g.tick(now + SESSION_TIMEOUT + Duration::from_millis(1));
+    assert_eq!(g.members.keys().collect::<Vec<_>>(), ["b"]);
+}

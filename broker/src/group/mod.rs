@@ -7,6 +7,7 @@ mod assignor;
 #[cfg(test)]
 mod assignor_tests;
 mod consumer;
+mod consumer_member;
 #[cfg(test)]
 mod consumer_request_tests;
 #[cfg(test)]
@@ -24,6 +25,7 @@ mod request_tests;
 mod state;
 #[cfg(test)]
 mod state_tests;
+mod static_member;
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::Path;

@@ -92,6 +92,8 @@ impl Coordinator {
         lookup: impl Fn(&str) -> Option<TopicMeta>,
     ) -> Result<BeatOutcome, Refusal> {
         let now = Instant::now();
+        // Names the group in what the consumer group logs.
+        let _group = tracing::info_span!("consumer_group", group = group_id).entered();
         if beat.epoch == 0 {
             return self.with_group(group_id, |group| {
                 group.as_consumer_group()?.heartbeat(beat, lookup, now)

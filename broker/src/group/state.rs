@@ -344,6 +344,7 @@ impl Group {
     /// Evicts members whose session ran out and ends an overdue join phase.
     pub fn tick(&mut self, now: Instant) {
         if let Some(consumer) = &mut self.consumer {
+            let _group = tracing::info_span!("consumer_group", group = %self.id).entered();
             consumer.tick(now);
         }
         self.pending.retain(|_, deadline| *deadline > now);

@@ -2,7 +2,8 @@
 // changes mid-stream (A alone, B joins, A leaves, C joins) reads a 6-partition topic while a
 // classic group reads the same topic beside it. Every member commits synchronously after each
 // batch, so a record may come twice only at or after its partition's last committed offset;
-// one delivered again below it, or one never delivered, fails. Run as a single-file program:
+// one delivered again below it, or one never delivered, fails. A partition given to a member
+// before its previous owner revoked it (its rebalance listener ran) fails too. Run as a single-file program:
 //   BOOTSTRAP=host:port java -cp '.cache/kafka/libs/*' tests/clients/java/ConsumerProtocol.java
 import java.time.Duration;
 import java.util.*;
@@ -60,6 +61,8 @@ public class ConsumerProtocol {
     }
 
     static Progress consumerProgress;
+    /** The consumer group's partitions and the member that owns each, per the listeners. */
+    static final Map<Integer, String> owners = new ConcurrentHashMap<>();
 
     static String GROUP_OF(Progress p) {
         return p == consumerProgress ? GROUP : CLASSIC;
@@ -77,10 +80,20 @@ public class ConsumerProtocol {
             p.put("enable.auto.commit", "false");
             p.put("max.poll.records", "20");
             try (KafkaConsumer<String, String> c = new KafkaConsumer<>(p, new StringDeserializer(), new StringDeserializer())) {
+                boolean tracked = progress == consumerProgress;
                 c.subscribe(List.of(TOPIC), new ConsumerRebalanceListener() {
-                    public void onPartitionsRevoked(Collection<TopicPartition> ps) {}
+                    public void onPartitionsRevoked(Collection<TopicPartition> ps) {
+                        if (tracked) for (TopicPartition tp : ps) owners.remove(tp.partition(), name);
+                    }
+                    public void onPartitionsLost(Collection<TopicPartition> ps) {
+                        onPartitionsRevoked(ps);
+                    }
                     public void onPartitionsAssigned(Collection<TopicPartition> ps) {
                         if (!ps.isEmpty()) assigned.add(name);
+                        for (TopicPartition tp : ps) {
+                            String before = tracked ? owners.putIfAbsent(tp.partition(), name) : null;
+                            if (before != null && !before.equals(name)) fail(tp + " assigned to " + name + " while " + before + " still owns it");
+                        }
                     }
                 });
                 while (!stop.get() && !progress.done()) {

@@ -2,7 +2,8 @@
 membership changes mid-stream (A alone, B joins, A leaves, C joins) reads a 6-partition topic
 while a classic group reads the same topic beside it. Every member commits synchronously after
 each batch, so a record may come twice only at or after its partition's last committed offset;
-one delivered again below it, or one never delivered, fails."""
+one delivered again below it, or one never delivered, fails. A partition given to a member
+before its previous owner revoked it (its rebalance callback ran) fails too."""
 import os
 import sys
 import threading
@@ -29,6 +30,7 @@ class Progress:
     def __init__(self, name, end, duplicates_allowed):
         self.name, self.end, self.duplicates_allowed = name, end, duplicates_allowed
         self.committed, self.seen, self.redelivered = {}, set(), 0
+        self.owners = {}  # partition -> the member that owns it, per the rebalance callbacks
         self.lock = threading.Lock()
 
     def processed(self, msg):
@@ -64,8 +66,19 @@ def member(name, protocol, group, progress, stop, assigned):
         def on_assign(_consumer, partitions):
             if partitions:
                 assigned.add(name)
+            with progress.lock:
+                for tp in partitions:
+                    before = progress.owners.setdefault(tp.partition, name)
+                    if before != name:
+                        fail(f"{TOPIC}[{tp.partition}] assigned to {name} while {before} still owns it")
 
-        consumer.subscribe([TOPIC], on_assign=on_assign)
+        def on_revoke(_consumer, partitions):
+            with progress.lock:
+                for tp in partitions:
+                    if progress.owners.get(tp.partition) == name:
+                        del progress.owners[tp.partition]
+
+        consumer.subscribe([TOPIC], on_assign=on_assign, on_revoke=on_revoke, on_lost=on_revoke)
         try:
             while not stop.is_set() and not progress.done():
                 positions = {}
