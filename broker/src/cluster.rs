@@ -222,7 +222,7 @@ impl Cluster {
             .max(cluster.txns.max_producer_id());
         cluster.producer_ids = ProducerIds::open(data_dir.as_deref(), seen)
             .map_err(storage_error(data_dir.as_deref()))?;
-        cluster.txns.recover(&cluster);
+        cluster.txns.complete_prepared(&cluster);
         Ok(cluster)
     }
 

@@ -75,7 +75,7 @@ fn read_all(ctx: &Ctx<'_>, request: &FetchRequest) -> (FetchResponse, usize, boo
                         .with_last_stable_offset(stable)
                         .with_log_start_offset(log.log_start_offset());
                     // read_committed: only what is below the last stable offset, with the
-                    // aborted transactions in that range for the client to drop.
+                    // aborted transactions in the range returned for the client to drop.
                     let until = if read_committed {
                         stable
                     } else {
@@ -89,15 +89,15 @@ fn read_all(ctx: &Ctx<'_>, request: &FetchRequest) -> (FetchResponse, usize, boo
                         .unwrap_or(0)
                         .min(budget);
                     match log.read_until(p.fetch_offset, limit, until) {
-                        Ok(records) if total > 0 && records.len() > limit => {
+                        Ok((records, _)) if total > 0 && records.len() > limit => {
                             data.with_records(Some(Default::default()))
                         }
-                        Ok(records) => {
+                        Ok((records, end)) => {
                             total += records.len();
                             budget = budget.saturating_sub(records.len());
                             if read_committed {
                                 let aborted = log
-                                    .aborted_between(p.fetch_offset, until)
+                                    .aborted_between(p.fetch_offset, end)
                                     .into_iter()
                                     .map(|a| {
                                         AbortedTransaction::default()

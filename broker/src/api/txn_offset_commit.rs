@@ -12,6 +12,10 @@ use super::offset_commit::metadata_too_large;
 use super::{fenced_since, Ctx};
 use crate::txn::{PendingOffset, TxnVersion};
 
+/// The OffsetCommit version whose checks a transactional commit gets: a consumer group's
+/// member is checked by its epoch at any TxnOffsetCommit version, as Kafka checks it.
+const MEMBER_EPOCH_AWARE: i16 = 9;
+
 pub fn handle(ctx: &Ctx<'_>, request: TxnOffsetCommitRequest) -> TxnOffsetCommitResponse {
     let group = request.group_id.to_string();
     let member = request.member_id.to_string();
@@ -22,7 +26,10 @@ pub fn handle(ctx: &Ctx<'_>, request: TxnOffsetCommitRequest) -> TxnOffsetCommit
     } else {
         ctx.cluster
             .groups
-            .with_existing(&group, |g| g.check_commit(&member, request.generation_id))
+            // As OffsetCommit checks it (a consumer group: the member and its epoch).
+            .with_existing(&group, |g| {
+                g.check_offset_commit(&member, request.generation_id, MEMBER_EPOCH_AWARE)
+            })
             .unwrap_or(Err(ResponseError::UnknownMemberId))
     };
     // Per partition: refused on its own (unknown, metadata too large), or staged with the rest.

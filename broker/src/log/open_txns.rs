@@ -66,10 +66,12 @@ impl OpenTxns {
 
     /// The aborted transactions that overlap offsets `from` to `until` (exclusive).
     pub fn aborted_between(&self, from: i64, until: i64) -> Vec<AbortedTxn> {
+        // Ordered by last offset, not by first: a transaction that began early may end after
+        // one that began late, so every later one is looked at.
         let first = self.aborted.partition_point(|a| a.last_offset < from);
         self.aborted
             .range(first..)
-            .take_while(|a| a.first_offset < until)
+            .filter(|a| a.first_offset < until)
             .copied()
             .collect()
     }
@@ -124,5 +126,13 @@ mod tests {
         );
         txns.forget_before(4);
         assert!(txns.aborted_between(0, 9).is_empty());
+        // An early transaction ending after a later one is still listed for a range that
+        // reaches only its start.
+        txns.record(&data(3), 10);
+        txns.record(&data(4), 11);
+        txns.record(&marker(4, 0, false, 0), 12);
+        txns.record(&marker(3, 0, false, 0), 13);
+        let early = txns.aborted_between(10, 11);
+        assert_eq!(early.iter().map(|a| a.producer_id).collect::<Vec<_>>(), [3]);
     }
 }

@@ -191,6 +191,12 @@ impl PartitionLog {
     /// (`txn::Transactions::append_checked`).
     pub fn append(&mut self, batch: Batch) -> Result<Appended, ResponseError> {
         self.check_open()?;
+        // Kafka's ProducerAppendInfo: a producer with a transaction open here writes only
+        // transactional batches until it ends (a plain one could push the partition's epoch
+        // past the coordinator's and leave the transaction unable to end).
+        if !batch.is_transactional() && self.txns.open_since(batch.producer_id()).is_some() {
+            return Err(ResponseError::InvalidTxnState);
+        }
         if let SequenceCheck::Duplicate(base_offset) = self.producers.check(&batch)? {
             return Ok(Appended { base_offset });
         }
@@ -401,21 +407,24 @@ impl PartitionLog {
     #[cfg(test)]
     pub fn read(&self, offset: i64, max_bytes: usize) -> Result<Bytes, ResponseError> {
         self.read_until(offset, max_bytes, self.next_offset)
+            .map(|(data, _)| data)
     }
 
     /// As `read`, with only batches that begin before `until` (the last stable offset for a
-    /// `read_committed` fetch).
+    /// `read_committed` fetch); also the offset after the last batch returned (`offset` if
+    /// none), which bounds the aborted transactions a fetch lists.
     pub fn read_until(
         &self,
         offset: i64,
         max_bytes: usize,
         until: i64,
-    ) -> Result<Bytes, ResponseError> {
+    ) -> Result<(Bytes, i64), ResponseError> {
         if offset < self.log_start_offset() || offset > self.next_offset {
             return Err(ResponseError::OffsetOutOfRange);
         }
         let first = self.batches.partition_point(|b| b.last_offset() < offset);
         let mut out = BytesMut::new();
+        let mut end = offset;
         for stored in self
             .batches
             .iter_from(first)
@@ -427,8 +436,9 @@ impl PartitionLog {
             stored
                 .batch
                 .write_with_offset(&mut out, stored.base_offset, LEADER_EPOCH);
+            end = stored.last_offset() + 1;
         }
-        Ok(out.freeze())
+        Ok((out.freeze(), end))
     }
 
     /// The aborted transactions overlapping offsets `from` to `until` (exclusive).

@@ -5,23 +5,25 @@ use kafka_protocol::ResponseError;
 use super::{issue, now_ms, Book, Txn, TxnState};
 use crate::cluster::Cluster;
 
-/// Bumps the epoch (a new producer id once the epoch is exhausted, as Kafka does), which
-/// fences whoever holds the old one.
-pub fn bump_epoch(cluster: &Cluster, txn: &mut Txn) -> Result<(), ResponseError> {
+/// Bumps the epoch, which fences whoever holds the old one. The markers of the transaction
+/// being ended are written at the bumped epoch (up to `i16::MAX`); a spent epoch is renewed
+/// once they are written (`complete`).
+pub fn bump_epoch(txn: &mut Txn) {
+    txn.epoch = txn.epoch.saturating_add(1);
+}
+
+/// A spent epoch: a new producer id at epoch 0 from now on, as Kafka does.
+pub fn renew_if_spent(cluster: &Cluster, txn: &mut Txn) -> Result<(), ResponseError> {
     if txn.epoch >= i16::MAX - 1 {
         txn.producer_id = issue(cluster)?;
         txn.epoch = 0;
-    } else {
-        txn.epoch += 1;
     }
     Ok(())
 }
 
-/// Commits or aborts `txn`: Prepare state on disk, a marker in each of its partitions at its
-/// current epoch, on commit its staged offsets into their groups, then the Complete state.
-/// A partition that cannot take its marker (deleted, or failed on disk) is logged and skipped:
-/// there is nothing left there to end, or its data comes back only with a restart, which
-/// finishes a Prepare state again.
+/// Ends `txn` as `commit` says: the Prepare state on disk (from then on the outcome is decided),
+/// then `complete`. Returns the state reached: still Prepare if a partition or a group could
+/// not take its part yet.
 pub fn finish(
     book: &mut Book,
     cluster: &Cluster,
@@ -34,6 +36,17 @@ pub fn finish(
         TxnState::PrepareAbort
     };
     book.put(txn.clone())?;
+    complete(book, cluster, txn)
+}
+
+/// Writes a Prepare state's marker to each of its partitions and, on commit, its staged offsets
+/// into their groups, then records the Complete state. If a partition or a group fails (a
+/// storage error), the state stays Prepare and the coordinator's tick calls this again: a
+/// marker written twice is harmless (the second finds no open transaction), an offset is
+/// written again. A deleted topic has nothing left to end.
+pub fn complete(book: &mut Book, cluster: &Cluster, mut txn: Txn) -> Result<Txn, ResponseError> {
+    let commit = txn.state == TxnState::PrepareCommit;
+    let mut done = true;
     for (topic, index) in &txn.partitions {
         let Some(topic_now) = cluster.topic(topic) else {
             continue;
@@ -44,14 +57,18 @@ pub fn finish(
         let written = partition
             .log()
             .append_marker(txn.producer_id, txn.epoch, commit);
-        if let Err(err) = written {
-            tracing::error!(
-                ?err,
-                topic,
-                partition = index,
-                id = txn.id,
-                "cannot write a transaction marker"
-            );
+        match written {
+            Ok(_) | Err(ResponseError::UnknownTopicOrPartition) => {}
+            Err(err) => {
+                tracing::error!(
+                    ?err,
+                    topic,
+                    partition = index,
+                    id = txn.id,
+                    "cannot write a transaction marker; retried"
+                );
+                done = false;
+            }
         }
     }
     cluster.notify_appended();
@@ -66,9 +83,13 @@ pub fn finish(
                 )
             });
             if let Err(err) = stored {
-                tracing::error!(%err, group = offset.group, "cannot store a transaction's offset");
+                tracing::error!(%err, group = offset.group, "cannot store a transaction's offset; retried");
+                done = false;
             }
         }
+    }
+    if !done {
+        return Ok(txn);
     }
     txn.state = if commit {
         TxnState::CompleteCommit
@@ -78,6 +99,7 @@ pub fn finish(
     txn.partitions.clear();
     txn.groups.clear();
     txn.offsets.clear();
+    renew_if_spent(cluster, &mut txn)?;
     txn.updated_ms = now_ms();
     book.put(txn.clone())?;
     Ok(txn)

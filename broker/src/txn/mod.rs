@@ -2,11 +2,12 @@
 //! partitions and groups of each open transaction, the offsets a transaction commits for its
 //! groups, and the markers that end it.
 //!
-//! One node coordinates every transaction, so a commit or an abort is done at once, inside
-//! the EndTxn request: the Prepare state is written to the transaction log, the markers to
-//! every partition, the staged offsets to the groups, then the Complete state. A restart that
-//! finds a Prepare state finishes it (markers written twice are harmless: a marker for a
-//! transaction with no open data is ignored).
+//! One node coordinates every transaction, so a commit or an abort is done inside the EndTxn
+//! request: the Prepare state is written to the transaction log, the markers to every
+//! partition, the staged offsets to the groups, then the Complete state. A Prepare state left
+//! by a restart or by a partition that could not take its marker is completed at start and on
+//! every tick (markers written twice are harmless: a marker for a transaction with no open data
+//! is ignored).
 //!
 //! Both transaction protocols are served, chosen by request version as Kafka does (see
 //! [`TxnVersion`]; ApiVersions finalizes `transaction.version` 2, as a Kafka 4 cluster). With
@@ -57,6 +58,10 @@ impl TxnVersion {
     }
 }
 
+/// The groups one transaction may commit offsets for. Kafka's bound is the 50 partitions of
+/// `__consumer_offsets` a transaction adds; an application uses one group per transaction.
+pub const MAX_GROUPS: usize = 1_000;
+
 /// Kafka's `transaction.max.timeout.ms` default: a longer `transaction.timeout.ms` is refused.
 pub const MAX_TIMEOUT_MS: i32 = 900_000;
 
@@ -80,12 +85,20 @@ impl Book {
     fn put(&mut self, txn: Txn) -> Result<(), ResponseError> {
         if let Some(log) = &mut self.log {
             log.append(&txn).map_err(|err| {
+                if err.kind() == std::io::ErrorKind::InvalidInput {
+                    tracing::warn!(%err, id = txn.id, "refused: the transaction's state is too large");
+                    return ResponseError::InvalidRequest;
+                }
                 tracing::error!(%err, id = txn.id, "cannot persist a transaction's state");
                 ResponseError::KafkaStorageError
             })?;
         }
         self.by_producer.insert(txn.producer_id, txn.id.clone());
-        self.txns.insert(txn.id.clone(), txn);
+        if let Some(before) = self.txns.insert(txn.id.clone(), txn) {
+            if self.txns[&before.id].producer_id != before.producer_id {
+                self.by_producer.remove(&before.producer_id);
+            }
+        }
         if let Some(log) = self.log.as_mut().filter(|log| log.rewrite_due()) {
             // The state is already on disk: a failed rewrite leaves a longer file, no loss.
             if let Err(err) = log.rewrite(self.txns.values()) {
@@ -152,8 +165,9 @@ impl Transactions {
         self.book().by_producer.keys().copied().max()
     }
 
-    /// Finishes the transactions a restart found half-ended (Prepare states).
-    pub fn recover(&self, cluster: &Cluster) {
+    /// Completes the transactions left in a Prepare state: by a restart, or by a partition or
+    /// group that could not take its part (see `ending::complete`). At start and every tick.
+    pub fn complete_prepared(&self, cluster: &Cluster) {
         let mut book = self.book();
         let preparing: Vec<Txn> = book
             .txns
@@ -162,13 +176,14 @@ impl Transactions {
             .cloned()
             .collect();
         for txn in preparing {
-            let commit = txn.state == TxnState::PrepareCommit;
-            tracing::info!(
-                id = txn.id,
-                commit,
-                "finishing a transaction a restart interrupted"
-            );
-            let _ = ending::finish(&mut book, cluster, txn, commit);
+            let id = txn.id.clone();
+            match ending::complete(&mut book, cluster, txn) {
+                Ok(txn) if !txn.state.preparing() => {
+                    tracing::info!(id, state = txn.state.name(), "completed a transaction");
+                }
+                Ok(_) => {}
+                Err(err) => tracing::error!(id, ?err, "cannot complete a transaction"),
+            }
         }
     }
 
@@ -224,7 +239,8 @@ impl Transactions {
             .collect()
     }
 
-    /// Aborts, fencing their producers, the transactions open longer than their timeout.
+    /// Aborts, fencing their producers, the transactions open longer than their timeout, and
+    /// completes those left in a Prepare state. Every tick.
     pub fn expire(&self, cluster: &Cluster) {
         let now = now_ms();
         let mut book = self.book();
@@ -239,12 +255,13 @@ impl Transactions {
             .collect();
         for mut txn in expired {
             tracing::info!(id = txn.id, "aborting a transaction open past its timeout");
-            let aborted = ending::bump_epoch(cluster, &mut txn)
-                .and_then(|()| ending::finish(&mut book, cluster, txn, false));
-            if let Err(err) = aborted {
+            ending::bump_epoch(&mut txn);
+            if let Err(err) = ending::finish(&mut book, cluster, txn, false) {
                 tracing::error!(?err, "cannot abort a timed-out transaction");
             }
         }
+        drop(book);
+        self.complete_prepared(cluster);
     }
 
     /// Every transaction, in id order (ListTransactions, DescribeTransactions).

@@ -4,7 +4,8 @@
 use kafka_protocol::ResponseError;
 
 use super::{
-    ending, issue, now_ms, PendingOffset, Transactions, Txn, TxnState, TxnVersion, MAX_TIMEOUT_MS,
+    ending, issue, now_ms, PendingOffset, Transactions, Txn, TxnState, TxnVersion, MAX_GROUPS,
+    MAX_TIMEOUT_MS,
 };
 use crate::cluster::Cluster;
 
@@ -33,15 +34,26 @@ impl Transactions {
                 Txn::new(id, producer_id, timeout_ms)
             }
             Some(mut txn) => {
+                if txn.state.preparing() {
+                    // An end whose markers could not all be written yet: try again first.
+                    txn = ending::complete(&mut book, cluster, txn)?;
+                    if txn.state.preparing() {
+                        return Err(ResponseError::ConcurrentTransactions);
+                    }
+                }
                 if given.is_some_and(|g| g != (txn.producer_id, txn.epoch)) {
                     return Err(ResponseError::ProducerFenced);
                 }
-                ending::bump_epoch(cluster, &mut txn)?;
+                ending::bump_epoch(&mut txn);
                 if txn.state == TxnState::Ongoing {
                     // Fencing: the old producer's transaction is aborted at the new epoch,
                     // so its late writes are refused everywhere.
                     txn = ending::finish(&mut book, cluster, txn, false)?;
+                    if txn.state.preparing() {
+                        return Err(ResponseError::ConcurrentTransactions);
+                    }
                 }
+                ending::renew_if_spent(cluster, &mut txn)?;
                 txn.state = TxnState::Empty;
                 txn.timeout_ms = timeout_ms;
                 txn.updated_ms = now_ms();
@@ -62,7 +74,8 @@ impl Transactions {
         partitions: Vec<(String, i32)>,
     ) -> Result<(), ResponseError> {
         self.change(id, producer_id, epoch, |txn| {
-            txn.partitions.extend(partitions)
+            txn.partitions.extend(partitions);
+            Ok(())
         })
     }
 
@@ -74,9 +87,7 @@ impl Transactions {
         epoch: i16,
         group: &str,
     ) -> Result<(), ResponseError> {
-        self.change(id, producer_id, epoch, |txn| {
-            txn.groups.insert(group.to_string());
-        })
+        self.change(id, producer_id, epoch, |txn| add_group(txn, group))
     }
 
     fn change(
@@ -84,12 +95,12 @@ impl Transactions {
         id: &str,
         producer_id: i64,
         epoch: i16,
-        f: impl FnOnce(&mut Txn),
+        f: impl FnOnce(&mut Txn) -> Result<(), ResponseError>,
     ) -> Result<(), ResponseError> {
         let mut book = self.book();
         let mut txn = book.checked(id, producer_id, epoch)?;
         txn.begin();
-        f(&mut txn);
+        f(&mut txn)?;
         book.put(txn)
     }
 
@@ -111,7 +122,7 @@ impl Transactions {
                 return Err(ResponseError::InvalidTxnState);
             }
             txn.begin();
-            txn.groups.insert(group.to_string());
+            add_group(&mut txn, group)?;
         }
         for offset in offsets {
             txn.offsets.retain(|o| !o.same_partition(&offset));
@@ -153,11 +164,22 @@ impl Transactions {
             TxnVersion::V1 if ended_same_way(txn.state) => return Ok((producer_id, epoch)),
             TxnVersion::V2 if txn.state == TxnState::Ongoing || !commit => {
                 txn.ended_at = Some((txn.producer_id, txn.epoch));
-                ending::bump_epoch(cluster, &mut txn)?;
+                ending::bump_epoch(&mut txn);
             }
             _ => return Err(ResponseError::InvalidTxnState),
         }
+        // Answered once the outcome is decided (the Prepare state is on disk), as Kafka does;
+        // markers that could not be written yet are retried by the coordinator's tick.
         let txn = ending::finish(&mut book, cluster, txn, commit)?;
         Ok((txn.producer_id, txn.epoch))
     }
+}
+
+/// Adds a group whose offsets the transaction commits; INVALID_REQUEST past `MAX_GROUPS`.
+fn add_group(txn: &mut Txn, group: &str) -> Result<(), ResponseError> {
+    if !txn.groups.contains(group) && txn.groups.len() >= MAX_GROUPS {
+        return Err(ResponseError::InvalidRequest);
+    }
+    txn.groups.insert(group.to_string());
+    Ok(())
 }

@@ -88,8 +88,11 @@ impl TxnLog {
         for txn in txns {
             live.extend_from_slice(&encode(txn)?);
         }
-        crate::blocking::block_in_place(|| files::replace(&self.path, &live))?;
+        let replaced = crate::blocking::block_in_place(|| files::replace(&self.path, &live));
+        // Whatever happened, appends go to the file now at `path`: once the rename is done, the
+        // handle held so far points at an unlinked file, whose appends a restart would not see.
         self.file = OpenOptions::new().append(true).open(&self.path)?;
+        replaced?;
         self.appended = 0;
         self.live = live.len() as u64;
         Ok(())
@@ -104,6 +107,13 @@ impl TxnLog {
     /// forgotten (its markers may not all be written yet), and these are a few per transaction.
     pub fn append(&mut self, txn: &Txn) -> io::Result<()> {
         let record = encode(txn)?;
+        if !LENGTHS.contains(&(record.len() - 8)) {
+            // Recovery would take it for damage and keep the state before it.
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("a transaction state of {} bytes", record.len()),
+            ));
+        }
         self.file.write_all(&record)?;
         crate::blocking::block_in_place(|| self.file.sync_data())?;
         self.appended += record.len() as u64;

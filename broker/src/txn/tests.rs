@@ -324,3 +324,46 @@ async fn version_2_adds_partitions_with_their_first_batch_and_bumps_the_epoch_at
         "a commit with nothing open"
     );
 }
+
+/// The epoch runs out: the last transaction's markers still carry its producer id (at the
+/// last epoch), so it ends everywhere; the producer goes on with a new id at epoch 0.
+#[tokio::test]
+async fn a_spent_epoch_ends_its_transaction_then_moves_to_a_new_producer_id() {
+    let broker = Broker::open(BrokerConfig::ephemeral());
+    let mut p = broker.init("tx", 60_000).await.expect("init");
+    while p.1 < i16::MAX - 2 {
+        p = broker.init("tx", 60_000).await.expect("init again");
+    }
+    assert_eq!(broker.produce_at(12, 0, records(p, 0, 2)).await, 0);
+    let (code, next) = broker.end_at(5, "tx", p, true).await;
+    assert_eq!(code, 0);
+    assert!(
+        next.0 != p.0 && next.1 == 0,
+        "a new id at epoch 0: {next:?}"
+    );
+    assert_eq!(
+        broker.fetch(0, true).await,
+        (3, 3, 2, vec![]),
+        "ended: stable"
+    );
+    assert_eq!(broker.produce_at(12, 0, records(next, 0, 1)).await, 0);
+    assert_eq!(broker.end_at(5, "tx", next, true).await.0, 0);
+    assert_eq!(broker.fetch(0, true).await.1, 5);
+}
+
+/// A producer with a transaction open in a partition cannot slip a plain batch in there (it
+/// could raise the partition's epoch past the coordinator's and leave the transaction stuck).
+#[tokio::test]
+async fn a_plain_batch_from_a_producer_with_an_open_transaction_is_refused() {
+    let broker = Broker::open(BrokerConfig::ephemeral());
+    let p = broker.init("tx", 60_000).await.expect("init");
+    assert_eq!(broker.add("tx", p, 0).await, 0);
+    assert_eq!(broker.produce(0, records(p, 0, 1)).await, 0);
+    let plain = testing::encode(p.0, i16::MAX, 0, &[(None, b"v")]);
+    assert_eq!(
+        broker.produce(0, plain).await,
+        ResponseError::InvalidTxnState.code()
+    );
+    assert_eq!(broker.end("tx", p, true).await, 0);
+    assert_eq!(broker.fetch(0, true).await.1, 2, "the transaction ended");
+}
