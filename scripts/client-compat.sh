@@ -25,6 +25,7 @@ clients=(
   "java kafka-clients 4.1.1|java -Dlog4j2.configurationFile=fixtures/kafka/log4j2.xml -Dkafka.logs.dir=${TMPDIR:-/tmp} -cp '$java_libs' tests/clients/java/Compat.java"
   "java 4.1.1 protocol=consumer|java -Dlog4j2.configurationFile=fixtures/kafka/log4j2.xml -Dkafka.logs.dir=${TMPDIR:-/tmp} -cp '$java_libs' tests/clients/java/ConsumerProtocol.java"
   "librdkafka protocol=consumer|python3 tests/clients/python/consumer_protocol.py"
+  "librdkafka + java protocol=consumer|python3 tests/clients/python/consumer_protocol.py --with-java"
   "kafka's own tools 4.1.1|tests/kafka-tools/tools.sh \$BOOTSTRAP && echo PASS"
   # Transactions and exactly-once (tests/clients/README.md, "Transactions").
   "java kafka-clients 4.1.1 txn|java -Dlog4j2.configurationFile=fixtures/kafka/log4j2.xml -Dkafka.logs.dir=${TMPDIR:-/tmp} -cp '$java_libs' tests/clients/java/Transactions.java"

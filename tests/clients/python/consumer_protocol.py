@@ -3,8 +3,13 @@ membership changes mid-stream (A alone, B joins, A leaves, C joins) reads a 6-pa
 while a classic group reads the same topic beside it. Every member commits synchronously after
 each batch, so a record may come twice only at or after its partition's last committed offset;
 one delivered again below it, or one never delivered, fails. A partition given to a member
-before its previous owner revoked it (its rebalance callback ran) fails too."""
+before its previous owner revoked it (its rebalance callback ran) fails too.
+
+With --with-java, member B is a Java kafka-clients consumer (../java/ConsumerMember.java, a
+child JVM reporting what it assigns, processes and commits): Java and librdkafka members share
+the group."""
 import os
+import subprocess
 import sys
 import threading
 import time
@@ -107,6 +112,74 @@ def member(name, protocol, group, progress, stop, assigned):
     return thread
 
 
+class Reported:
+    """A record as the Java member reports it, shaped like a confluent-kafka message."""
+
+    def __init__(self, partition, offset, key, value):
+        self._p, self._o, self._k, self._v = int(partition), int(offset), key.encode(), value.encode()
+
+    def partition(self):
+        return self._p
+
+    def offset(self):
+        return self._o
+
+    def key(self):
+        return self._k
+
+    def value(self):
+        return self._v
+
+
+def java_member(name, group, progress, stop, assigned):
+    """Member `name` as a Java consumer in a child JVM; its reports update `progress` as a
+    librdkafka member's callbacks do. Stops (leaves the group) once `stop` is set."""
+    root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..")
+    child = subprocess.Popen(
+        ["java", "-Dlog4j2.configurationFile=" + os.path.join(root, "fixtures/kafka/log4j2.xml"),
+         "-Dkafka.logs.dir=" + os.environ.get("TMPDIR", "/tmp"),
+         "-cp", os.path.join(root, ".cache/kafka/libs/*"),
+         os.path.join(root, "tests/clients/java/ConsumerMember.java"), BOOTSTRAP, TOPIC, group, name],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+
+    def read():
+        for line in child.stdout:
+            kind, *rest = line.split()
+            if kind == "A":
+                assigned.add(name)
+                with progress.lock:
+                    before = progress.owners.setdefault(int(rest[0]), name)
+                    if before != name:
+                        fail(f"{TOPIC}[{rest[0]}] assigned to {name} while {before} still owns it")
+            elif kind == "R":
+                with progress.lock:
+                    if progress.owners.get(int(rest[0])) == name:
+                        del progress.owners[int(rest[0])]
+            elif kind == "M":
+                progress.processed(Reported(*rest))
+            elif kind == "C":
+                progress.commit_done({int(rest[0]): int(rest[1])})
+            elif kind == "N":
+                print(f"{name}: commit refused: {' '.join(rest)}", flush=True)
+
+    def run():
+        reader = threading.Thread(target=read, name=f"{name}-reports")
+        reader.start()
+        while not stop.is_set() and not progress.done() and child.poll() is None:
+            time.sleep(0.05)
+        if child.poll() is not None:
+            fail(f"{name}: the Java member exited with {child.returncode}")
+        child.stdin.write("stop\n")
+        child.stdin.flush()
+        if child.wait(60) != 0:
+            fail(f"{name}: the Java member exited with {child.returncode}")
+        reader.join()
+
+    thread = threading.Thread(target=run, name=name)
+    thread.start()
+    return thread
+
+
 def wait_for(what, seconds, condition):
     deadline = time.time() + seconds
     while not condition():
@@ -140,7 +213,9 @@ def main():
     threads = [member("classic", "classic", CLASSIC, classic, stop_all, set())]
     a = member("A", "consumer", GROUP, progress, stop_a, assigned)
     wait_for("A to consume", 60, lambda: len(progress.seen) >= N // 6)
-    threads.append(member("B", "consumer", GROUP, progress, stop_all, assigned))
+    with_java = "--with-java" in sys.argv
+    b = java_member if with_java else (lambda *a: member(a[0], "consumer", *a[1:]))
+    threads.append(b("B", GROUP, progress, stop_all, assigned))
     wait_for("B to be assigned partitions", 60, lambda: "B" in assigned)
     wait_for("half of the records", 120, lambda: len(progress.seen) >= N // 2)
     stop_a.set()
@@ -165,7 +240,7 @@ def main():
         if committed != end:
             fail(f"{group} committed {committed}, end offsets {end}")
     print(f"redelivered after a refused commit: {progress.redelivered}")
-    print("PASS confluent-kafka consumer protocol")
+    print("PASS " + ("librdkafka and Java members in one" if with_java else "confluent-kafka") + " consumer protocol group")
 
 
 if __name__ == "__main__":
