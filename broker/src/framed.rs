@@ -5,7 +5,9 @@
 //! for byte by byte (a length in range and a matching checksum); if there is none, the rest is
 //! a torn tail (a write cut short by a crash).
 
+use std::io;
 use std::ops::RangeInclusive;
+use std::path::Path;
 
 use bytes::{BufMut, Bytes, BytesMut};
 
@@ -68,4 +70,32 @@ pub fn scan(data: &Bytes, lengths: RangeInclusive<usize>) -> Scanned {
 /// The payload of a record `scan` returned.
 pub fn payload(record: &Bytes) -> Bytes {
     record.slice(8..)
+}
+
+/// Reads and scans the state file at `path` (none yet: nothing in it). When bytes in the middle
+/// failed their checksum, the file is kept aside as `<name>.corrupt-<ms since epoch>` before
+/// anything rewrites it; damage is logged, naming `what` the file holds.
+pub fn load(path: &Path, what: &str, lengths: RangeInclusive<usize>) -> io::Result<Scanned> {
+    let data = match std::fs::read(path) {
+        Ok(data) => Bytes::from(data),
+        Err(err) if err.kind() == io::ErrorKind::NotFound => Bytes::new(),
+        Err(err) => return Err(err),
+    };
+    let scanned = scan(&data, lengths);
+    if scanned.corrupt_bytes > 0 {
+        let mut name = path.file_name().unwrap_or_default().to_os_string();
+        name.push(format!(".corrupt-{}", crate::files::unix_millis()));
+        let kept = path.with_file_name(name);
+        std::fs::hard_link(path, &kept).or_else(|_| std::fs::copy(path, &kept).map(drop))?;
+        tracing::warn!(
+            path = %path.display(),
+            bytes = scanned.corrupt_bytes,
+            original = %kept.display(),
+            "bytes failing their checksum in the middle of {what} were skipped"
+        );
+    }
+    if scanned.torn_tail > 0 {
+        tracing::warn!(path = %path.display(), bytes = scanned.torn_tail, "torn tail of {what} cut off");
+    }
+    Ok(scanned)
 }

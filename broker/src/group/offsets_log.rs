@@ -51,22 +51,15 @@ struct Scan {
     keep: Vec<Bytes>,
     /// Records whose checksum passed but which did not decode.
     undecodable: usize,
-    /// Bytes in the middle that failed the checksum, stepped over to the next valid record.
-    corrupt_bytes: usize,
-    /// Bytes at the end with no valid record after them: a write torn by a crash.
-    torn_tail: usize,
 }
 
-/// Reads every record of `data` (see `framed::scan` for how damage is stepped over).
-fn scan(data: &Bytes) -> Scan {
+/// Reads the records `framed::load` found.
+fn scan(valid: Vec<Bytes>) -> Scan {
     let mut found = Scan::default();
     // Each valid record, with its group, topic and partition if it decoded.
     type Key = (String, String, i32);
     let mut records: Vec<(Bytes, Option<Key>)> = Vec::new();
-    let scanned = framed::scan(data, LENGTHS);
-    found.corrupt_bytes = scanned.corrupt_bytes;
-    found.torn_tail = scanned.torn_tail;
-    for record in scanned.records {
+    for record in valid {
         match decode(framed::payload(&record)) {
             Some(Record::Commit {
                 group,
@@ -132,31 +125,13 @@ impl OffsetsLog {
     pub fn open(dir: &Path) -> io::Result<(Self, AllGroups)> {
         fs::create_dir_all(dir)?;
         let path = dir.join(FILE);
-        let data = match fs::read(&path) {
-            Ok(data) => Bytes::from(data),
-            Err(err) if err.kind() == io::ErrorKind::NotFound => Bytes::new(),
-            Err(err) => return Err(err),
-        };
-        let found = scan(&data);
+        let found = scan(framed::load(&path, "the committed offsets", LENGTHS)?.records);
         if found.undecodable > 0 {
             tracing::warn!(
                 path = %path.display(),
                 skipped = found.undecodable,
                 "committed-offset records with a valid checksum did not decode; skipped (kept in the file)"
             );
-        }
-        if found.corrupt_bytes > 0 {
-            let kept = dir.join(format!("{FILE}.corrupt-{}", files::unix_millis()));
-            fs::hard_link(&path, &kept).or_else(|_| fs::copy(&path, &kept).map(drop))?;
-            tracing::warn!(
-                path = %path.display(),
-                bytes = found.corrupt_bytes,
-                original = %kept.display(),
-                "bytes failing their checksum in the middle of the committed offsets were skipped"
-            );
-        }
-        if found.torn_tail > 0 {
-            tracing::warn!(path = %path.display(), bytes = found.torn_tail, "torn tail of the committed offsets cut off");
         }
         let now = SystemTime::now();
         let groups: AllGroups = found
@@ -174,7 +149,7 @@ impl OffsetsLog {
                 (id, group)
             })
             .collect();
-        let mut live = Vec::with_capacity(data.len());
+        let mut live = Vec::new();
         for record in &found.keep {
             live.extend_from_slice(record);
         }

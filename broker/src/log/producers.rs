@@ -97,22 +97,6 @@ impl Producers {
             return;
         }
         let epoch = batch.producer_epoch();
-        if batch.is_control() {
-            // A transaction marker: it is not sequenced. Written with a bumped epoch (the
-            // producer was fenced), it starts the new epoch, whose first batch is sequence 0.
-            let state = self.0.entry(id).or_insert(ProducerState {
-                epoch,
-                last_sequence: -1,
-                last_timestamp: -1,
-                recent: VecDeque::new(),
-            });
-            if epoch != state.epoch {
-                state.epoch = epoch;
-                state.last_sequence = -1;
-                state.recent.clear();
-            }
-            return;
-        }
         let state = self.0.entry(id).or_insert(ProducerState {
             epoch,
             last_sequence: -1,
@@ -121,7 +105,14 @@ impl Producers {
         });
         if epoch != state.epoch {
             state.epoch = epoch;
+            state.last_sequence = -1;
             state.recent.clear();
+        }
+        if batch.is_control() {
+            // A transaction marker is not sequenced. Written with a bumped epoch (the producer
+            // was fenced, or transaction version 2 ended), it started the new epoch above,
+            // whose first batch is sequence 0.
+            return;
         }
         state.last_sequence = last_sequence(batch);
         state.last_timestamp = batch.max_timestamp();

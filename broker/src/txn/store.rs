@@ -40,12 +40,7 @@ impl TxnLog {
     pub fn open(dir: &Path) -> io::Result<(Self, BTreeMap<String, Txn>)> {
         fs::create_dir_all(dir)?;
         let path = dir.join(FILE);
-        let data = match fs::read(&path) {
-            Ok(data) => Bytes::from(data),
-            Err(err) if err.kind() == io::ErrorKind::NotFound => Bytes::new(),
-            Err(err) => return Err(err),
-        };
-        let scanned = framed::scan(&data, LENGTHS);
+        let scanned = framed::load(&path, "the transaction log", LENGTHS)?;
         let mut txns = BTreeMap::new();
         let mut undecodable = Vec::new();
         for record in scanned.records {
@@ -58,14 +53,6 @@ impl TxnLog {
         }
         if !undecodable.is_empty() {
             tracing::warn!(path = %path.display(), skipped = undecodable.len(), "transaction records with a valid checksum did not decode; skipped (kept in the file)");
-        }
-        if scanned.corrupt_bytes > 0 {
-            let kept = dir.join(format!("{FILE}.corrupt-{}", files::unix_millis()));
-            fs::hard_link(&path, &kept).or_else(|_| fs::copy(&path, &kept).map(drop))?;
-            tracing::warn!(path = %path.display(), bytes = scanned.corrupt_bytes, original = %kept.display(), "bytes failing their checksum in the middle of the transaction log were skipped");
-        }
-        if scanned.torn_tail > 0 {
-            tracing::warn!(path = %path.display(), bytes = scanned.torn_tail, "torn tail of the transaction log cut off");
         }
         let file = OpenOptions::new().create(true).append(true).open(&path)?;
         let mut log = Self {
