@@ -124,6 +124,27 @@ async fn hostile_transaction_requests_get_kafkas_errors() {
     let id = format!("hostile-{suffix}");
     let code = |e: ResponseError| e.code();
 
+    // A Kafka that never served a transaction creates its transaction state topic when a client
+    // first looks for a transaction coordinator (FindCoordinator), and answers NOT_COORDINATOR
+    // or COORDINATOR_NOT_AVAILABLE until it is loaded: as a client does, look, then ask.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let find = FindCoordinatorRequest::default()
+            .with_key_type(1)
+            .with_coordinator_keys(vec![s(&id)]);
+        request(&addr, &find, 4).await;
+        let code = init(&addr, &format!("warm-up-{suffix}"), 60_000)
+            .await
+            .error_code;
+        if code == 0 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the transaction coordinator never became available: {code}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
     let mut seen = Vec::new();
     for timeout in [0, -1, 900_001] {
         seen.push((
@@ -178,11 +199,22 @@ async fn hostile_transaction_requests_get_kafkas_errors() {
             .with_partitions(vec![TxnOffsetCommitRequestPartition::default()
                 .with_partition_index(0)
                 .with_committed_offset(0)])]);
-    let answer = request(&addr, &commit, 3).await;
-    seen.push((
-        "txn offset commit v3, group not added".into(),
-        answer.topics[0].partitions[0].error_code,
-    ));
+    // Likewise the group coordinator: a fresh Kafka creates its offsets topic when a group's
+    // coordinator is first looked for, and answers COORDINATOR_NOT_AVAILABLE (15),
+    // NOT_COORDINATOR (16) or COORDINATOR_LOAD_IN_PROGRESS (14) until it is loaded.
+    let find = FindCoordinatorRequest::default()
+        .with_key_type(0)
+        .with_coordinator_keys(vec![s(&format!("g-{suffix}"))]);
+    let committed = loop {
+        request(&addr, &find, 4).await;
+        let answer = request(&addr, &commit, 3).await;
+        let code = answer.topics[0].partitions[0].error_code;
+        if !(14..=16).contains(&code) || std::time::Instant::now() > deadline {
+            break code;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    };
+    seen.push(("txn offset commit v3, group not added".into(), committed));
     seen.push((
         "abort the open transaction".into(),
         end(&addr, &id, pid, false).await,
