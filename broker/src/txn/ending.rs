@@ -2,7 +2,7 @@
 
 use kafka_protocol::ResponseError;
 
-use super::{issue, now_ms, Book, Txn, TxnState};
+use super::{issue, Book, Txn, TxnState};
 use crate::cluster::Cluster;
 
 /// Bumps the epoch, which fences whoever holds the old one. The markers of the transaction
@@ -100,7 +100,6 @@ pub fn complete(book: &mut Book, cluster: &Cluster, mut txn: Txn) -> Result<Txn,
     txn.groups.clear();
     txn.offsets.clear();
     renew_if_spent(cluster, &mut txn)?;
-    txn.updated_ms = now_ms();
     book.put(txn.clone())?;
     Ok(txn)
 }

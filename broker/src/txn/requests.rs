@@ -4,7 +4,7 @@
 use kafka_protocol::ResponseError;
 
 use super::{
-    ending, issue, now_ms, PendingOffset, Transactions, Txn, TxnState, TxnVersion, MAX_GROUPS,
+    ending, issue, PendingOffset, Transactions, Txn, TxnState, TxnVersion, MAX_GROUPS,
     MAX_TIMEOUT_MS,
 };
 use crate::cluster::Cluster;
@@ -56,7 +56,6 @@ impl Transactions {
                 ending::renew_if_spent(cluster, &mut txn)?;
                 txn.state = TxnState::Empty;
                 txn.timeout_ms = timeout_ms;
-                txn.updated_ms = now_ms();
                 txn
             }
         };
@@ -128,7 +127,6 @@ impl Transactions {
             txn.offsets.retain(|o| !o.same_partition(&offset));
             txn.offsets.push(offset);
         }
-        txn.updated_ms = now_ms();
         book.put(txn)
     }
 

@@ -59,7 +59,6 @@ pub struct Txn {
     /// When the last transaction began (ms since the epoch; -1: none yet). Kept after it
     /// ended, as Kafka's DescribeTransactions shows it.
     pub started_ms: i64,
-    pub updated_ms: i64,
     /// Version 2: the producer id and epoch its last transaction ended with, before the bump
     /// (a retried EndTxn carries them).
     #[serde(default)]
@@ -78,18 +77,15 @@ impl Txn {
             groups: BTreeSet::new(),
             offsets: Vec::new(),
             started_ms: -1,
-            updated_ms: crate::files::unix_millis(),
             ended_at: None,
         }
     }
 
     /// Opens a transaction, unless one is open.
     pub fn begin(&mut self) {
-        let now = crate::files::unix_millis();
         if self.state != TxnState::Ongoing {
             self.state = TxnState::Ongoing;
-            self.started_ms = now;
+            self.started_ms = crate::files::unix_millis();
         }
-        self.updated_ms = now;
     }
 }
